@@ -1,0 +1,109 @@
+"""Load, validate and fill in a ddl configuration against ``workflow/schemas/config.schema.yaml``.
+
+The Snakefile validates with ``snakemake.utils.validate`` (same schema); the ``ddl`` CLI uses
+:func:`load_config` so that every stage can run without Snakemake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+from .errors import DDLError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema() -> dict[str, Any]:
+    """Return the configuration JSON schema as a dict."""
+    if not SCHEMA_PATH.is_file():
+        raise DDLError(f"config schema not found at {SCHEMA_PATH}: install ddlcore from a clone with 'pip install -e .'")
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _extend_with_default(validator_class: type) -> type:
+    """A validator class that fills in each property's ``default`` before validating it."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = json.loads(json.dumps(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _extend_with_default(jsonschema.Draft7Validator)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line naming the config key at fault and what is wrong."""
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = key if key != "<top level>" else "top level"
+        return f"config: unknown key {', '.join(repr(e) for e in extra)} in {where} (allowed: {', '.join(allowed)})"
+    return f"config: key '{key}': {error.message}"
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``config`` in place, fill in defaults, and return it.
+
+    Raises :class:`DDLError` naming the first offending key.
+    """
+    validator = _Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise DDLError(_describe(errors[0]))
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: Mapping[str, Any]) -> None:
+    """Checks a JSON schema cannot express."""
+    frames = config["model"]["frames"]
+    if frames % 2 != 1:
+        raise DDLError(f"config: key 'model.frames': clip length must be odd, got {frames}")
+
+
+def load_config(path: str | Path | None = None, settings_json: str | None = None) -> dict[str, Any]:
+    """Read a YAML config file and/or a JSON string of sections, validate, fill defaults.
+
+    ``settings_json`` (what the workflow passes to each stage) overrides sections of the file.
+    Returns the complete configuration dict.
+    """
+    config: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise DDLError(f"config file not found: {p}")
+        try:
+            config = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise DDLError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if not isinstance(config, dict):
+            raise DDLError(f"config file {p} must hold a mapping of sections")
+    if settings_json:
+        try:
+            extra = json.loads(settings_json)
+        except json.JSONDecodeError as exc:
+            raise DDLError(f"--settings is not valid JSON: {exc}") from exc
+        for section, value in extra.items():
+            if isinstance(value, dict) and isinstance(config.get(section), dict):
+                config[section] = {**config[section], **value}
+            else:
+                config[section] = value
+    return validate_config(config)
+
+
+def fingerprint(obj: Any) -> str:
+    """A short stable hash of a JSON-serialisable object (used to tag outputs with their settings)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
