@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labels": ("ddlcore.data.groundtruth", "write a dataset's frame labels and pixel masks aligned with its frame stores"),
     "detect": ("ddlcore.detect.run", "detect objects in one frame store"),
     "track": ("ddlcore.track.run", "link detections into OC-SORT tracks"),
+    "track-summary": ("ddlcore.track.summary", "summarise a dataset's detections and tracks (per-frame counts, track lengths)"),
     "masks": ("ddlcore.track.mask_stage", "build one video's mask cache from its tracks"),
     "export-boxes": ("ddlcore.track.authors_json:configure_export_parser", "export tracks to the authors' tracked_bounding_boxes.json"),
     "import-boxes": ("ddlcore.track.authors_json:configure_import_parser", "import the authors' tracked_bounding_boxes.json as tracks"),
