@@ -1,0 +1,28 @@
+# ddl: Dynamic Distinction Learning video anomaly detection, as a Snakemake workflow.
+#   snakemake --cores 2                                   built-in synthetic benchmark (CPU, minutes)
+#   snakemake --cores 8 --configfile config/ped2.yaml     a real dataset
+#   snakemake --workflow-profile workflow/profiles/slurm  on a SLURM cluster
+# Every stage is a `ddl <stage>` command from the ddlcore package; this file only wires files.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/frames.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/evaluation.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

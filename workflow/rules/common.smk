@@ -1,0 +1,94 @@
+# Helpers shared by all rules: dataset listing, per-stage settings and code fingerprints.
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from ddlcore.config import validate_config
+from ddlcore.data.registry import list_videos, training_scenes
+from ddlcore.errors import DDLError
+
+try:
+    validate_config(config)
+except DDLError as exc:
+    raise WorkflowError(str(exc)) from None
+
+# Jobs call `ddl`: find it beside the Python running Snakemake, even when the environment is not activated.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+RESULTS = config["results"]
+DATASET = config["dataset"]["name"]
+LOGS = f"{RESULTS}/logs/{DATASET}"
+BENCH = f"{RESULTS}/benchmarks/{DATASET}"
+CODE_ROOT = Path(workflow.basedir) / "ddlcore"
+
+try:
+    VIDEOS = {split: list_videos(config, split) for split in ("train", "test")}
+    SCENES = training_scenes(config)
+except DDLError as exc:
+    raise WorkflowError(str(exc)) from None
+
+ABLATION_MODELS = [f"{arch}-{variant}" for arch in ("unet", "c3dsu") for variant in ("none", "sdl", "ddl")]
+MODELS = list(dict.fromkeys(config["train"]["models"] + (ABLATION_MODELS if config["train"]["ablation"] else [])))
+GPU_DETECTOR = config["detect"]["backend"] == "fasterrcnn"
+
+
+wildcard_constraints:
+    split="train|test",
+    video=r"[^/]+",
+    scene=r"[^/]+",
+    arch="c3dsu|unet",
+    variant="none|sdl|ddl",
+
+
+def settings(*keys):
+    """The config a stage depends on, as JSON: a change to it re-runs the stage.
+
+    Each key is a section ("train") or one setting of a section ("model.frames").
+    """
+    chosen = {}
+    for key in keys:
+        section, _, name = key.partition(".")
+        if name:
+            chosen.setdefault(section, {})[name] = config[section][name]
+        else:
+            chosen[section] = config[section]
+    return json.dumps(chosen, sort_keys=True)
+
+
+def code_fingerprint(*paths):
+    """Hash of the ddlcore source files a stage runs (Snakemake's code trigger does not see imports)."""
+    digest = hashlib.sha256()
+    for rel in paths:
+        target = CODE_ROOT / rel
+        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        for f in files:
+            digest.update(f.relative_to(CODE_ROOT).as_posix().encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ddl(command):
+    """Shell line running `ddl <command>` with stderr in the rule's log; on failure its last line is shown."""
+    return f"ddl {command} 2> {{log:q}} || {{{{ tail -n 1 {{log:q}} >&2; exit 1; }}}}"
+
+
+def videos_of(split, scene=None):
+    """Names of the videos of a split (of one scene when given)."""
+    return [v.name for v in VIDEOS[split] if scene is None or v.scene == scene]
+
+
+def frame_stores(split, scene=None):
+    return [f"{RESULTS}/frames/{DATASET}/{split}/{name}.h5" for name in videos_of(split, scene)]
+
+
+def final_outputs():
+    """What `snakemake` builds by default: the tables, the figures and the tracking summary."""
+    return [
+        f"{RESULTS}/tables/auc.md",
+        f"{RESULTS}/tables/ablation-{DATASET}.md",
+        f"{RESULTS}/tracks/{DATASET}/summary.csv",
+        f"{RESULTS}/figures/{DATASET}/qualitative.png",
+    ]

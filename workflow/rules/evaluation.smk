@@ -1,0 +1,82 @@
+# Trained models -> per-frame scores of the test videos -> AUCs -> tables and figures.
+
+SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{model}}.h5", scene=SCENES, model=MODELS)
+
+
+rule score:
+    input:
+        model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}.pt",
+        frames=lambda wildcards: frame_stores("test", wildcards.scene),
+    output:
+        f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}.h5",
+    params:
+        settings=settings("score"),
+        code=code_fingerprint("score.py", "model"),
+    log:
+        f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}.log",
+    benchmark:
+        f"{BENCH}/score/{{scene}}/{{arch}}-{{variant}}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output:q}")
+
+
+rule aggregate:
+    input:
+        labels=f"{RESULTS}/labels/{DATASET}.h5",
+        scores=SCORE_FILES,
+        logs=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{model}}.csv", scene=SCENES, model=MODELS),
+    output:
+        auc=report(f"{RESULTS}/tables/auc.md", caption="../report/auc_table.rst", category="Tables"),
+        auc_csv=f"{RESULTS}/tables/auc.csv",
+        ablation=report(f"{RESULTS}/tables/ablation-{DATASET}.md", caption="../report/ablation_table.rst", category="Tables"),
+        ablation_csv=f"{RESULTS}/tables/ablation-{DATASET}.csv",
+        metrics=f"{RESULTS}/metrics/{DATASET}.json",
+        figures=report(
+            directory(f"{RESULTS}/figures/{DATASET}/curves"),
+            patterns=["{name}.png"],
+            caption="../report/score_curves.rst",
+            category="Figures",
+        ),
+    params:
+        settings=settings("dataset.name", "dataset.labels", "metrics", "score.border"),
+        code=code_fingerprint("metrics.py", "report.py", "figures.py"),
+    log:
+        f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCH}/aggregate.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        ddl(
+            "aggregate --settings {params.settings:q} --labels {input.labels:q} --scores {input.scores:q}"
+            " --train-logs {input.logs:q} --tables-dir {RESULTS}/tables --metrics-out {output.metrics:q}"
+            " --figures-dir {output.figures:q}"
+        )
+        + " && cat {output.auc:q}"
+
+
+rule qualitative_figure:
+    input:
+        model=f"{RESULTS}/models/{DATASET}/{SCENES[0]}/{MODELS[0]}.pt",
+        frames=frame_stores("train", SCENES[0])[0],
+        masks=f"{RESULTS}/masks/{DATASET}/train/{videos_of('train', SCENES[0])[0]}.h5",
+    output:
+        report(f"{RESULTS}/figures/{DATASET}/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
+    params:
+        settings=settings("train"),
+        code=code_fingerprint("figures.py", "pseudo.py", "model"),
+    log:
+        f"{LOGS}/qualitative_figure.log",
+    benchmark:
+        f"{BENCH}/qualitative_figure.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        ddl("figures qualitative --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --masks {input.masks:q} --out {output:q}")

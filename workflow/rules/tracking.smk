@@ -1,0 +1,79 @@
+# Training frame stores -> detections -> OC-SORT tracks -> mask caches (only training needs them).
+
+
+rule detect:
+    input:
+        f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
+    output:
+        f"{RESULTS}/detections/{DATASET}/{{split}}/{{video}}.h5",
+    params:
+        settings=settings("detect"),
+        code=code_fingerprint("detect", "boxes_io.py"),
+    log:
+        f"{LOGS}/detect/{{split}}/{{video}}.log",
+    benchmark:
+        f"{BENCH}/detect/{{split}}/{{video}}.tsv"
+    threads: 2 if GPU_DETECTOR else 1
+    resources:
+        gpu=1 if GPU_DETECTOR else 0,
+        mem_mb=6000 if GPU_DETECTOR else 1000,
+        runtime=120 if GPU_DETECTOR else 20,
+    shell:
+        ddl("detect --settings {params.settings:q} --frames {input:q} --out {output:q}")
+
+
+rule track:
+    input:
+        f"{RESULTS}/detections/{DATASET}/{{split}}/{{video}}.h5",
+    output:
+        f"{RESULTS}/tracks/{DATASET}/{{split}}/{{video}}.h5",
+    params:
+        settings=settings("track"),
+        code=code_fingerprint("track", "boxes_io.py"),
+    log:
+        f"{LOGS}/track/{{split}}/{{video}}.log",
+    benchmark:
+        f"{BENCH}/track/{{split}}/{{video}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    shell:
+        ddl("track --settings {params.settings:q} --detections {input:q} --out {output:q}")
+
+
+rule masks:
+    input:
+        f"{RESULTS}/tracks/{DATASET}/{{split}}/{{video}}.h5",
+    output:
+        f"{RESULTS}/masks/{DATASET}/{{split}}/{{video}}.h5",
+    params:
+        settings=settings("masks", "model.frames"),
+        code=code_fingerprint("masks.py", "track/mask_stage.py"),
+    log:
+        f"{LOGS}/masks/{{split}}/{{video}}.log",
+    benchmark:
+        f"{BENCH}/masks/{{split}}/{{video}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        ddl("masks --settings {params.settings:q} --tracks {input:q} --out {output:q}")
+
+
+rule track_summary:
+    input:
+        detections=expand(f"{RESULTS}/detections/{DATASET}/train/{{video}}.h5", video=videos_of("train")),
+        tracks=expand(f"{RESULTS}/tracks/{DATASET}/train/{{video}}.h5", video=videos_of("train")),
+    output:
+        report(f"{RESULTS}/tracks/{DATASET}/summary.csv", caption="../report/track_summary.rst", category="Tracking"),
+    params:
+        code=code_fingerprint("track/summary.py"),
+    log:
+        f"{LOGS}/track_summary.log",
+    benchmark:
+        f"{BENCH}/track_summary.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        ddl("track-summary --detections {input.detections:q} --tracks {input.tracks:q} --out {output:q}")
