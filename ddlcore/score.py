@@ -122,12 +122,13 @@ def window_scores(
     Returns (scores float32 (N - clip + 1,), maps float16 (N - clip + 1, H//s, W//s) or None),
     entry j belonging to frame j + clip//2; maps (per-pixel error averaged over s x s cells,
     s = ``map_stride``) only when ``map_stride`` is given. ``share_encoder`` is ignored for a
-    model without encode/decode. Runs under no_grad; bf16 autocast on CUDA.
+    model without encode/decode or one reading a single frame. Runs under no_grad; bf16 autocast on CUDA.
     """
     n = len(frames)
     windows = n - clip + 1
     half = clip // 2
-    share = share_encoder and can_share_encoder(model)
+    # a model reading one frame per clip (UNet) gains nothing from shared features
+    share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     scores = np.empty(windows, np.float32)
     maps: list[np.ndarray] = []

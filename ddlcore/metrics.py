@@ -1,0 +1,267 @@
+"""Evaluation protocol: per-video post-processing of frame scores and the AUCs reported.
+
+Protocol, applied to each video separately, on its valid frames only (``score.border: drop``
+removes the border frames and their labels before anything else):
+
+1. min-max normalisation to [0, 1] (``metrics.normalise``; a constant video becomes all 0);
+2. median filter (``scipy.signal.medfilt``, length ``metrics.median_window``, odd). A video with
+   fewer valid frames than the window is filtered with the largest odd length <= its frame count.
+   medfilt pads with zeros at both ends; after normalisation 0 is the video's own minimum.
+
+Figures:
+
+- micro AUC (headline): ROC AUC over all valid test frames of all videos concatenated;
+- macro AUC: mean of per-video AUCs; a video whose frames are all one class has no AUC and is
+  left out (the number left out is reported);
+- scene AUCs: the micro AUC over the frames of each scene; when a dataset has several scenes the
+  dataset figure is the median of the scene AUCs (the paper's ShanghaiTech protocol), reported
+  beside the micro AUC over all frames;
+- pixel AUC (only where the labels file has pixel masks and the scores file has error maps,
+  ``score.save_maps``): ROC AUC over every cell of the stored error maps (per-pixel error averaged
+  over ``score.map_stride`` squared cells, not normalised) of all valid frames of those videos;
+  a cell is anomalous when at least ``metrics.pixel_threshold`` of its pixels are masked.
+
+AUCs are fractions in [0, 1]; tables print them as percentages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.signal import medfilt
+from sklearn.metrics import roc_auc_score
+
+from .errors import DDLError
+from .io_utils import atomic_path
+
+
+@dataclass
+class VideoScores:
+    """One test video's scores aligned with its ground truth.
+
+    labels uint8 (N,), score float (N,), valid bool (N,); maps float (N, h, w) and masks uint8
+    (N, H, W) only where stored.
+    """
+
+    scene: str
+    labels: np.ndarray
+    score: np.ndarray
+    valid: np.ndarray
+    maps: np.ndarray | None = None
+    masks: np.ndarray | None = None
+
+
+def minmax_normalise(scores: np.ndarray) -> np.ndarray:
+    """(N,) -> (N,) float64 scaled to [0, 1] by the video's min and max (constant -> all 0)."""
+    s = np.asarray(scores, np.float64)
+    lo, hi = s.min(initial=np.inf), s.max(initial=-np.inf)
+    return (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
+
+
+def effective_window(window: int, n_frames: int) -> int:
+    """The median window used for a video of ``n_frames``: ``window``, or the largest odd length <= n_frames."""
+    if window % 2 != 1:
+        raise DDLError(f"config: key 'metrics.median_window': must be odd, got {window}")
+    if n_frames >= window:
+        return window
+    return max(1, n_frames if n_frames % 2 == 1 else n_frames - 1)
+
+
+def median_smooth(scores: np.ndarray, window: int) -> np.ndarray:
+    """(N,) -> (N,) float64 median-filtered with ``scipy.signal.medfilt`` (zero-padded ends).
+
+    ``window`` must be odd; videos shorter than it use :func:`effective_window`.
+    """
+    s = np.asarray(scores, np.float64)
+    w = effective_window(window, len(s))
+    return medfilt(s, w) if w > 1 else s.copy()
+
+
+def process_scores(score: np.ndarray, valid: np.ndarray, normalise: bool, window: int) -> np.ndarray:
+    """The evaluated scores of one video: valid frames, normalised (optional), median-filtered.
+
+    score float (N,), valid bool (N,) -> float64 (valid.sum(),).
+    """
+    s = np.asarray(score, np.float64)[valid]
+    if normalise:
+        s = minmax_normalise(s)
+    return median_smooth(s, window)
+
+
+def auc_or_none(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC of scores against 0/1 labels; None when only one class is present."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or labels.min() == labels.max():
+        return None
+    return float(roc_auc_score(labels, scores))
+
+
+def block_mean(arrays: np.ndarray, stride: int, shape: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) -> (N, h, w) means over stride x stride cells, (h, w) = ``shape`` (cropping the rest)."""
+    h, w = shape
+    a = np.asarray(arrays, np.float32)[:, : h * stride, : w * stride]
+    return a.reshape(len(a), h, stride, w, stride).mean(axis=(2, 4))
+
+
+def pixel_auc(videos: dict[str, VideoScores], threshold: float) -> tuple[float | None, int]:
+    """Pixel-level AUC over the error-map cells of the valid frames of videos with maps and masks.
+
+    Maps (N, h, w) hold errors averaged over s x s cells with s = H // h; masks (N, H, W) are
+    averaged over the same cells and a cell counts as anomalous at >= ``threshold``.
+    Returns (AUC or None when no video qualifies / one class only, number of videos used).
+    """
+    cell_scores, cell_labels = [], []
+    for name, v in videos.items():
+        if v.maps is None or v.masks is None:
+            continue
+        h, w = v.maps.shape[1:]
+        stride = v.masks.shape[1] // h
+        if stride < 1 or v.masks.shape[2] // w != stride:
+            raise DDLError(f"video {name}: error maps {v.maps.shape[1:]} do not tile pixel masks {v.masks.shape[1:]}")
+        cell_scores.append(np.asarray(v.maps[v.valid], np.float32).ravel())
+        cell_labels.append((block_mean(v.masks[v.valid], stride, (h, w)) >= threshold).ravel())
+    if not cell_scores:
+        return None, 0
+    return auc_or_none(np.concatenate(cell_labels), np.concatenate(cell_scores)), len(cell_scores)
+
+
+def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
+    """All figures of one model on one dataset (see the module docstring); AUCs as fractions.
+
+    videos: {name: VideoScores}; metrics_cfg: the ``metrics`` config section.
+    """
+    processed = {
+        name: process_scores(v.score, v.valid, metrics_cfg["normalise"], metrics_cfg["median_window"])
+        for name, v in videos.items()
+    }
+    labels = {name: np.asarray(v.labels)[v.valid] for name, v in videos.items()}
+    video_aucs = {name: auc_or_none(labels[name], processed[name]) for name in videos}
+    scenes = sorted({v.scene for v in videos.values()})
+    scene_aucs = {
+        scene: auc_or_none(
+            np.concatenate([labels[n] for n, v in videos.items() if v.scene == scene]),
+            np.concatenate([processed[n] for n, v in videos.items() if v.scene == scene]),
+        )
+        for scene in scenes
+    }
+    defined_videos = [a for a in video_aucs.values() if a is not None]
+    defined_scenes = [a for a in scene_aucs.values() if a is not None]
+    all_labels = np.concatenate(list(labels.values()))
+    pix, pix_videos = pixel_auc(videos, metrics_cfg["pixel_threshold"])
+    return {
+        "micro_auc": auc_or_none(all_labels, np.concatenate(list(processed.values()))),
+        "macro_auc": float(np.mean(defined_videos)) if defined_videos else None,
+        "macro_left_out": len(video_aucs) - len(defined_videos),
+        "scene_median_auc": float(np.median(defined_scenes)) if len(scenes) > 1 and defined_scenes else None,
+        "scenes_left_out": len(scene_aucs) - len(defined_scenes),
+        "pixel_auc": pix,
+        "pixel_videos": pix_videos,
+        "n_videos": len(videos),
+        "n_scenes": len(scenes),
+        "n_frames": int(all_labels.size),
+        "n_abnormal_frames": int(all_labels.sum()),
+        "n_dropped_frames": int(sum((~v.valid).sum() for v in videos.values())),
+        "scene_aucs": scene_aucs,
+        "video_aucs": video_aucs,
+    }
+
+
+def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tuple[dict[str, Any], dict[str, VideoScores]]:
+    """Read one model's scores files (one per scene) and align them with the labels file.
+
+    Returns (info: dataset, label_variant, arch, variant, model, score_settings, score_files;
+    {video: VideoScores}). Pixel masks are attached only to videos whose scores have maps.
+    DDLError when files mix models or datasets, a scored video has no labels or a different
+    frame count, or a video of a scored scene was not scored.
+    """
+    from .data.groundtruth import label_variant, read_labels, read_pixel_masks
+    from .score import read_scores
+
+    if not score_paths:
+        raise DDLError("ddl evaluate: no scores files given")
+    labels = read_labels(labels_path)
+    videos: dict[str, VideoScores] = {}
+    first: dict[str, Any] | None = None
+    for path in score_paths:
+        attrs, scored = read_scores(path)
+        if first is None:
+            first = attrs
+        for key in ("arch", "variant", "dataset"):
+            if attrs.get(key) != first.get(key):
+                raise DDLError(f"{path}: {key} {attrs.get(key)!r} differs from {first.get(key)!r} of {score_paths[0]}")
+        for name, data in scored.items():
+            if name not in labels:
+                raise DDLError(f"{path}: video {name!r} has no labels in {labels_path}")
+            if name in videos:
+                raise DDLError(f"{path}: video {name!r} is in two scores files")
+            truth = labels[name].labels
+            if len(truth) != len(data["score"]):
+                raise DDLError(f"{path}: video {name!r} has {len(data['score'])} scores but {len(truth)} labels in {labels_path}")
+            maps = data.get("maps")
+            videos[name] = VideoScores(
+                scene=labels[name].scene, labels=np.asarray(truth), score=data["score"], valid=data["valid"].astype(bool),
+                maps=maps, masks=read_pixel_masks(labels_path, name) if maps is not None else None,
+            )
+    scenes = {v.scene for v in videos.values()}
+    missing = sorted(n for n, lab in labels.items() if lab.scene in scenes and n not in videos)
+    if missing:
+        raise DDLError(f"{labels_path}: test videos {', '.join(missing[:5])} of the scored scenes have no scores")
+    assert first is not None
+    info = {
+        "dataset": first.get("dataset") or "",
+        "label_variant": label_variant(labels_path),
+        "arch": first["arch"],
+        "variant": first["variant"],
+        "model": f"{first['arch']}-{first['variant']}",
+        "score_settings": json.loads(first.get("settings", "{}")),
+        "score_files": [str(p) for p in score_paths],
+    }
+    return info, videos
+
+
+def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one model's scores files against a labels file: info, protocol and all figures (JSON-able)."""
+    info, videos = load_run(labels_path, score_paths)
+    settings = info["score_settings"]
+    protocol = {
+        "normalise": metrics_cfg["normalise"],
+        "median_window": metrics_cfg["median_window"],
+        "border": settings.get("border"),
+        "patch": settings.get("patch"),
+        "shifted_grid": settings.get("shifted_grid"),
+    }
+    return {**info, "protocol": protocol, **evaluate_videos(videos, metrics_cfg)}
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}"
+
+
+def _run(args: argparse.Namespace) -> None:
+    from .cli import config_from_args
+
+    cfg = config_from_args(args)
+    result = evaluate(args.labels, args.scores, cfg["metrics"])
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    line = f"{result['model']} on {result['dataset']}: micro AUC {_percent(result['micro_auc'])}"
+    if result["scene_median_auc"] is not None:
+        line += f", median of scene AUCs {_percent(result['scene_median_auc'])}"
+    line += f", macro AUC {_percent(result['macro_auc'])} ({result['macro_left_out']} one-class videos left out)"
+    print(line)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl evaluate``."""
+    from .cli import add_config_args
+
+    add_config_args(parser)
+    parser.add_argument("--labels", required=True, metavar="L.h5", help="results/labels/{dataset}.h5")
+    parser.add_argument("--scores", required=True, nargs="+", metavar="S.h5", help="one model's scores files (one per scene)")
+    parser.add_argument("--out", required=True, metavar="JSON", help="metrics file")
+    parser.set_defaults(func=_run)
