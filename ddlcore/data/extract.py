@@ -1,0 +1,66 @@
+"""``ddl frames``: read one video through its dataset adapter and write its frame store.
+
+The store holds the frames resized to ``frames.height`` x ``frames.width`` with ``frames.channels``
+channels (see :mod:`ddlcore.data.framestore` for the layout and attributes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..cli import add_config_args, config_from_args
+from ..errors import DDLError
+from .base import DatasetAdapter, Video
+from .framestore import write_frame_store
+from .registry import open_dataset
+
+
+def find_video(adapter: DatasetAdapter, split: str, name: str) -> Video:
+    """The video called ``name`` in ``split``; DDLError naming it if the dataset has no such video."""
+    videos = adapter.videos(split)
+    found = next((v for v in videos if v.name == name), None)
+    if found is None:
+        sample = ", ".join(v.name for v in videos[:5]) + (", ..." if len(videos) > 5 else "")
+        raise DDLError(f"{adapter.root}: no {split} video named '{name}' in dataset {adapter.name} (has {sample})")
+    return found
+
+
+def extract_frames(config: dict[str, Any], split: str, video_name: str, out: str | Path) -> int:
+    """Write the frame store of video ``video_name`` of ``split`` to ``out``; return the number of frames.
+
+    Frames are uint8 (N, frames.height, frames.width, frames.channels). A video that cannot be read
+    fully raises DDLError and leaves any existing file at ``out`` untouched.
+    """
+    adapter = open_dataset(config)
+    video = find_video(adapter, split, video_name)
+    info = adapter.info(video)
+    size = config["frames"]
+    attrs = {
+        "source": str(video.source),
+        "original_height": info.height,
+        "original_width": info.width,
+        "fps": info.fps,
+        "dataset": adapter.name,
+        "split": split,
+        "video": video.name,
+        "scene": video.scene,
+    }
+    frames = tqdm(adapter.read_frames(video), total=info.n_frames, desc=f"frames {video.name}", unit="frame", disable=None)
+    return write_frame_store(out, frames, info.n_frames, size["height"], size["width"], size["channels"], attrs)
+
+
+def _run(args: argparse.Namespace) -> None:
+    extract_frames(config_from_args(args), args.split, args.video, args.out)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl frames``: config, ``--split``, ``--video``, ``--out``."""
+    add_config_args(parser)
+    parser.add_argument("--split", required=True, choices=("train", "test"), help="which split the video is in")
+    parser.add_argument("--video", required=True, metavar="NAME", help="video name as listed by the dataset adapter")
+    parser.add_argument("--out", required=True, metavar="PATH", help="frame store to write (.h5)")
+    parser.set_defaults(func=_run)
