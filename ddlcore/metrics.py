@@ -224,9 +224,8 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
     return info, videos
 
 
-def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate one model's scores files against a labels file: info, protocol and all figures (JSON-able)."""
-    info, videos = load_run(labels_path, score_paths)
+def evaluate_run(info: dict[str, Any], videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-able result of one run read by :func:`load_run`: its info, the protocol and all figures."""
     settings = info["score_settings"]
     protocol = {
         "normalise": metrics_cfg["normalise"],
@@ -236,6 +235,11 @@ def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics
         "shifted_grid": settings.get("shifted_grid"),
     }
     return {**info, "protocol": protocol, **evaluate_videos(videos, metrics_cfg)}
+
+
+def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one model's scores files against a labels file (see :func:`evaluate_run`)."""
+    return evaluate_run(*load_run(labels_path, score_paths), metrics_cfg)
 
 
 def _percent(value: float | None) -> str:

@@ -1,0 +1,264 @@
+"""Aggregation (``ddl aggregate``): AUC tables beside the paper's, per-scene tables, figures.
+
+Tables (CSV and markdown, AUCs in percent):
+
+- ``auc``: one row per dataset and model (arch-variant): micro AUC over all test frames, the
+  median of the scene AUCs (datasets with several scenes), macro AUC with the number of one-class
+  videos left out, pixel AUC where measured, the paper's figure, the label variant and the
+  protocol (normalisation, median window, border handling, patch, shifted grid);
+- ``ablation-{dataset}``: UNet and C3DSU x none / SDL / DDL like the paper's Tables 2 and 3
+  (cells only for the models that were run), the paper's values beside;
+- ``scenes-{dataset}``: per-scene AUCs of every model (datasets with several scenes only).
+
+The compared figure ("headline") is the median of scene AUCs for multi-scene datasets (the paper's
+ShanghaiTech protocol) and the micro AUC otherwise.
+
+Figures (into ``--figures-dir``): ``{dataset}-{model}-{video}.png`` score curves of every test
+video, ``sigma-{dataset}-{model}.png`` sigma(l) over training per scene for ``ddl`` models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import pandas as pd
+from tqdm import tqdm
+
+from .errors import DDLError
+from .io_utils import atomic_path
+
+#: the paper's AUCs (%): Table 1 (C3DSU with DDL) and Tables 2-3 (ablations)
+PAPER_AUC: dict[tuple[str, str, str], float] = {
+    ("ped2", "unet", "none"): 86.90, ("ped2", "unet", "sdl"): 95.28, ("ped2", "unet", "ddl"): 97.76,
+    ("ped2", "c3dsu", "none"): 95.55, ("ped2", "c3dsu", "sdl"): 97.12, ("ped2", "c3dsu", "ddl"): 98.46,
+    ("avenue", "unet", "none"): 84.18, ("avenue", "unet", "sdl"): 87.06, ("avenue", "unet", "ddl"): 88.96,
+    ("avenue", "c3dsu", "none"): 82.54, ("avenue", "c3dsu", "sdl"): 89.41, ("avenue", "c3dsu", "ddl"): 90.35,
+    ("shanghaitech", "c3dsu", "ddl"): 74.25,
+}
+ARCH_NAMES = {"unet": "UNet", "c3dsu": "C3DSU"}
+VARIANT_NAMES = {"none": "none", "sdl": "SDL", "ddl": "DDL"}
+
+
+def pct(value: float | None) -> float | None:
+    """A fraction as a percentage rounded to 2 decimals (None stays None)."""
+    return None if value is None else round(100.0 * value, 2)
+
+
+def headline(result: dict[str, Any]) -> float | None:
+    """The figure compared with the paper: median of scene AUCs when several scenes, else micro AUC."""
+    return result["scene_median_auc"] if result["n_scenes"] > 1 else result["micro_auc"]
+
+
+def labels_dataset(path: str | Path) -> str:
+    """The ``dataset`` attribute of a labels file (DDLError naming it when unreadable)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return str(f.attrs.get("dataset", ""))
+    except OSError as exc:
+        raise DDLError(f"{path}: not a readable labels file ({exc})") from exc
+
+
+def group_score_files(score_paths: Sequence[str | Path]) -> dict[tuple[str, str, str], list[str]]:
+    """Score files grouped by (dataset, arch, variant) from their attributes, in a stable order."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for path in score_paths:
+        try:
+            with h5py.File(path, "r") as f:
+                key = (str(f.attrs.get("dataset", "")), str(f.attrs["arch"]), str(f.attrs["variant"]))
+        except (OSError, KeyError) as exc:
+            raise DDLError(f"{path}: not a readable scores file ({exc})") from exc
+        groups[key].append(str(path))
+    return dict(sorted(groups.items()))
+
+
+def protocol_text(protocol: dict[str, Any]) -> str:
+    """One-line protocol description for the tables."""
+    norm = "min-max per video" if protocol["normalise"] else "raw scores"
+    grid = " + shifted grid" if protocol.get("shifted_grid") else ""
+    return (f"{norm}, median window {protocol['median_window']}, border {protocol['border']}, "
+            f"patch {protocol['patch']}{grid}")
+
+
+def auc_table(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """The Table-1-like AUC table: one row per evaluated (dataset, model), AUCs in percent."""
+    rows = []
+    for r in results:
+        rows.append({
+            "dataset": r["dataset"], "model": r["model"], "label_variant": r["label_variant"],
+            "micro_auc": pct(r["micro_auc"]), "scene_median_auc": pct(r["scene_median_auc"]),
+            "macro_auc": pct(r["macro_auc"]), "macro_left_out": r["macro_left_out"], "pixel_auc": pct(r["pixel_auc"]),
+            "paper_auc": PAPER_AUC.get((r["dataset"], r["arch"], r["variant"])),
+            "scenes": r["n_scenes"], "videos": r["n_videos"], "frames": r["n_frames"],
+            "normalise": r["protocol"]["normalise"], "median_window": r["protocol"]["median_window"],
+            "border": r["protocol"]["border"], "patch": r["protocol"]["patch"],
+            "shifted_grid": r["protocol"]["shifted_grid"],
+        })
+    return pd.DataFrame(rows)
+
+
+def auc_markdown(table: pd.DataFrame) -> str:
+    """Markdown of :func:`auc_table` with readable headers and the protocol per row."""
+    shown = pd.DataFrame({
+        "Dataset": table["dataset"], "Model": table["model"], "Labels": table["label_variant"],
+        "Micro AUC (%)": table["micro_auc"], "Median of scene AUCs (%)": table["scene_median_auc"],
+        "Macro AUC (%)": table["macro_auc"], "One-class videos left out": table["macro_left_out"],
+        "Pixel AUC (%)": table["pixel_auc"], "Paper (%)": table["paper_auc"],
+        "Protocol": [protocol_text(p) for p in table[["normalise", "median_window", "border", "patch", "shifted_grid"]]
+                     .to_dict("records")],
+    })
+    return markdown(shown)
+
+
+def ablation_table(dataset: str, results: list[dict[str, Any]]) -> pd.DataFrame:
+    """Tables 2-3 layout, long form: one row per arch x variant, ours (headline %) and the paper's."""
+    ours = {(r["arch"], r["variant"]): pct(headline(r)) for r in results if r["dataset"] == dataset}
+    return pd.DataFrame([
+        {"dataset": dataset, "arch": arch, "variant": variant, "auc": ours.get((arch, variant)),
+         "paper_auc": PAPER_AUC.get((dataset, arch, variant))}
+        for arch in ARCH_NAMES for variant in VARIANT_NAMES
+    ])
+
+
+def ablation_markdown(table: pd.DataFrame, metric: str) -> str:
+    """Markdown of :func:`ablation_table`: rows UNet / C3DSU, columns none / SDL / DDL, cells 'ours / paper'."""
+    def cell(v: float | None) -> str:
+        return "–" if v is None or pd.isna(v) else f"{v:.2f}"
+
+    wide = pd.DataFrame([
+        {"Model": ARCH_NAMES[arch], **{
+            VARIANT_NAMES[r["variant"]]: f"{cell(r['auc'])} / {cell(r['paper_auc'])}"
+            for r in table[table["arch"] == arch].to_dict("records")}}
+        for arch in ARCH_NAMES
+    ])
+    return f"AUC (%), {metric}; cells: ours / paper\n\n" + wide.to_markdown(index=False) + "\n"
+
+
+def scene_table(dataset: str, results: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per-scene AUCs (%) of every model of ``dataset``: rows scenes, one column per model."""
+    columns = {r["model"]: {s: pct(a) for s, a in r["scene_aucs"].items()} for r in results if r["dataset"] == dataset}
+    table = pd.DataFrame(columns)
+    table.index.name = "scene"
+    return table.reset_index()
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A table as markdown, numbers with 2 decimals, missing values as '–'."""
+    return table.astype(object).where(table.notna(), None).to_markdown(index=False, missingval="–", floatfmt=".2f") + "\n"
+
+
+def write_table(table: pd.DataFrame, markdown: str, stem: Path) -> None:
+    """Write ``stem``.csv and ``stem``.md atomically."""
+    with atomic_path(stem.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(stem.with_suffix(".md")) as tmp:
+        tmp.write_text(markdown)
+
+
+def training_logs(train_logs: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, Path]]:
+    """Logs ``.../{dataset}/{scene}/{model}.csv`` grouped as {(dataset, model): {scene: path}}."""
+    grouped: dict[tuple[str, str], dict[str, Path]] = defaultdict(dict)
+    for path in map(Path, train_logs):
+        grouped[(path.parent.parent.name, path.stem)][path.parent.name] = path
+    return dict(grouped)
+
+
+def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str], Any], metrics_cfg: dict[str, Any],
+                  train_logs: Sequence[str | Path], figures_dir: Path) -> int:
+    """Score curves of every test video of every run and sigma plots of ``ddl`` models; returns PNGs written."""
+    from .figures import plot_score_curve, plot_sigma, read_training_log
+    from .metrics import process_scores
+
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for r in results:
+        videos = runs[(r["dataset"], r["model"])]
+        for name, v in tqdm(sorted(videos.items()), desc=f"curves {r['model']}", disable=None, leave=False):
+            processed = process_scores(v.score, v.valid, metrics_cfg["normalise"], metrics_cfg["median_window"])
+            auc = r["video_aucs"][name]
+            title = f"{r['dataset']} {v.scene}/{name}, {r['model']}" + ("" if auc is None else f", AUC {100 * auc:.1f}%")
+            plot_score_curve(processed, v.labels, v.valid, figures_dir / f"{r['dataset']}-{r['model']}-{name}.png", title)
+            count += 1
+    for (dataset, model), scenes in sorted(training_logs(train_logs).items()):
+        if not model.endswith("-ddl"):
+            continue
+        logs = {scene: read_training_log(path) for scene, path in scenes.items()}
+        plot_sigma(logs, figures_dir / f"sigma-{dataset}-{model}.png", f"{model} on {dataset}: anomaly weight")
+        count += 1
+    return count
+
+
+def aggregate(
+    labels_paths: Sequence[str | Path], score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any],
+    tables_dir: str | Path, figures_dir: str | Path | None = None, train_logs: Sequence[str | Path] = (),
+    metrics_out: str | Path | None = None,
+) -> str:
+    """Evaluate every (dataset, model) among ``score_paths`` and write tables (and figures).
+
+    Each group's labels file is the one in ``labels_paths`` whose ``dataset`` attribute matches
+    its scores files (the only one when a single file is given). Returns the AUC table markdown.
+    """
+    from .metrics import evaluate_run, load_run
+
+    by_dataset = {labels_dataset(p): str(p) for p in labels_paths}
+    results: list[dict[str, Any]] = []
+    runs: dict[tuple[str, str], Any] = {}
+    for (dataset, arch, variant), files in group_score_files(score_paths).items():
+        labels = by_dataset.get(dataset) or (next(iter(by_dataset.values())) if len(by_dataset) == 1 else None)
+        if labels is None:
+            raise DDLError(f"{files[0]}: no labels file for dataset {dataset!r} among {', '.join(map(str, labels_paths))}")
+        info, videos = load_run(labels, files)
+        results.append(evaluate_run(info, videos, metrics_cfg))
+        runs[(info["dataset"], info["model"])] = videos
+    if not results:
+        raise DDLError("ddl aggregate: no scores files given")
+    tables = Path(tables_dir)
+    auc = auc_table(results)
+    auc_md = auc_markdown(auc)
+    write_table(auc, auc_md, tables / "auc")
+    for dataset in sorted({r["dataset"] for r in results}):
+        mine = [r for r in results if r["dataset"] == dataset]
+        metric = "median of scene AUCs" if mine[0]["n_scenes"] > 1 else "micro AUC"
+        ablation = ablation_table(dataset, results)
+        write_table(ablation, ablation_markdown(ablation, metric), tables / f"ablation-{dataset}")
+        if mine[0]["n_scenes"] > 1:
+            scenes = scene_table(dataset, results)
+            md = "Per-scene AUC (%) (micro AUC over the scene's test frames)\n\n"
+            write_table(scenes, md + markdown(scenes),
+                        tables / f"scenes-{dataset}")
+    if metrics_out is not None:
+        with atomic_path(metrics_out) as tmp:
+            tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if figures_dir is not None:
+        write_figures(results, runs, metrics_cfg, train_logs, Path(figures_dir))
+    return auc_md
+
+
+def _run(args: argparse.Namespace) -> None:
+    from .cli import config_from_args
+
+    cfg = config_from_args(args)
+    logs = list(args.train_logs or [])
+    if args.models_dir:
+        logs += sorted(str(p) for p in Path(args.models_dir).glob("*/*/*.csv"))
+    print(aggregate(args.labels, args.scores, cfg["metrics"], args.tables_dir, args.figures_dir, logs, args.metrics_out))
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl aggregate``."""
+    from .cli import add_config_args
+
+    add_config_args(parser)
+    parser.add_argument("--labels", required=True, nargs="+", metavar="L.h5", help="labels file(s), one per dataset")
+    parser.add_argument("--scores", required=True, nargs="+", metavar="S.h5", help="all scores files to tabulate")
+    parser.add_argument("--tables-dir", "--out-dir", dest="tables_dir", required=True, metavar="DIR",
+                        help="where auc/ablation/scenes tables go")
+    parser.add_argument("--figures-dir", metavar="DIR", help="score curves and sigma plots (none when omitted)")
+    parser.add_argument("--train-logs", nargs="*", metavar="CSV", help="training logs models/{dataset}/{scene}/{model}.csv")
+    parser.add_argument("--models-dir", metavar="DIR", help="results/models: use every {dataset}/{scene}/{model}.csv in it")
+    parser.add_argument("--metrics-out", metavar="JSON", help="all evaluated figures as JSON")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,186 @@
+"""Aggregation: AUC / ablation / scene tables from hand-made scores files, figures, qualitative panel."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from ddlcore.boxes_io import BoxTable
+from ddlcore.config import load_config
+from ddlcore.data.framestore import write_frame_store
+from ddlcore.errors import DDLError
+from ddlcore.figures import qualitative_figure, qualitative_rows, read_training_log, runs_of_ones
+from ddlcore.masks import write_mask_cache
+from ddlcore.metrics import evaluate
+from ddlcore.report import aggregate
+
+torch.set_num_threads(1)
+METRICS = {"normalise": True, "median_window": 1, "pixel_threshold": 0.5}
+
+# video -> (scene, labels)
+LABELS = {
+    "v1": ("s1", [0, 0, 0, 1, 1, 1, 0, 0]),
+    "v2": ("s1", [0, 1, 1, 0, 0, 0]),
+    "v3": ("s2", [0, 0, 1, 1, 0, 0, 0]),
+    "v4": ("s2", [0, 0, 0, 0, 0]),  # one class
+}
+
+
+def write_labels(path, dataset, videos):
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format_version=1, dataset=dataset, label_variant="official")
+        for name, (scene, labels) in videos.items():
+            g = f.create_group(f"videos/{name}")
+            g.attrs["scene"] = scene
+            g.create_dataset("labels", data=np.array(labels, np.uint8))
+
+
+def write_scores(path, dataset, arch, variant, scene, scores, border="nearest"):
+    settings = {"patch": 16, "shifted_grid": False, "border": border}
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format_version=1, model="m.pt", arch=arch, variant=variant, dataset=dataset, scene=scene,
+                       settings=json.dumps(settings))
+        for name, s in scores.items():
+            g = f.create_group(f"videos/{name}")
+            g.create_dataset("score", data=np.asarray(s, np.float32))
+            g.create_dataset("valid", data=np.ones(len(s), bool))
+
+
+def make_run(tmp_path, dataset, videos, arch, variant, seed):
+    """Scores files (one per scene) for ``videos``: random scores, the abnormal frames lifted."""
+    rng = np.random.default_rng(seed)
+    files, all_scores = [], {}
+    for scene in sorted({s for s, _ in videos.values()}):
+        scores = {n: rng.random(len(lab)) + 0.5 * np.array(lab) for n, (s, lab) in videos.items() if s == scene}
+        path = tmp_path / f"{dataset}-{scene}-{arch}-{variant}.h5"
+        write_scores(path, dataset, arch, variant, scene, scores)
+        files.append(path)
+        all_scores.update(scores)
+    return files, all_scores
+
+
+def normalised(s):
+    s = np.asarray(s, np.float64)
+    return (s - s.min()) / (s.max() - s.min())
+
+
+def test_tables_from_hand_made_scores(tmp_path):
+    single = {n: ("all", lab) for n, (_, lab) in LABELS.items()}
+    write_labels(tmp_path / "ped2.h5", "ped2", single)
+    write_labels(tmp_path / "shanghaitech.h5", "shanghaitech", LABELS)
+    ped_ddl, ped_scores = make_run(tmp_path, "ped2", single, "c3dsu", "ddl", 0)
+    ped_none, _ = make_run(tmp_path, "ped2", single, "c3dsu", "none", 1)
+    sht_ddl, sht_scores = make_run(tmp_path, "shanghaitech", LABELS, "c3dsu", "ddl", 2)
+    md = aggregate([tmp_path / "ped2.h5", tmp_path / "shanghaitech.h5"], ped_ddl + ped_none + sht_ddl, METRICS,
+                   tmp_path / "tables", metrics_out=tmp_path / "all.json")
+
+    auc = pd.read_csv(tmp_path / "tables" / "auc.csv")
+    assert len(auc) == 3
+    row = auc[(auc.dataset == "ped2") & (auc.model == "c3dsu-ddl")].iloc[0]
+    labels = np.concatenate([LABELS[n][1] for n in LABELS])
+    expected = roc_auc_score(labels, np.concatenate([normalised(ped_scores[n]) for n in LABELS]))
+    assert row.micro_auc == pytest.approx(round(100 * expected, 2))
+    assert row.paper_auc == 98.46 and row.macro_left_out == 1 and row.border == "nearest"
+    assert np.isnan(row.scene_median_auc)
+
+    sht = auc[auc.dataset == "shanghaitech"].iloc[0]
+    s1 = roc_auc_score(np.concatenate([LABELS["v1"][1], LABELS["v2"][1]]),
+                       np.concatenate([normalised(sht_scores["v1"]), normalised(sht_scores["v2"])]))
+    s2 = roc_auc_score(np.concatenate([LABELS["v3"][1], LABELS["v4"][1]]),
+                       np.concatenate([normalised(sht_scores["v3"]), normalised(sht_scores["v4"])]))
+    assert sht.scene_median_auc == pytest.approx(round(100 * (s1 + s2) / 2, 2))
+    assert sht.paper_auc == 74.25
+    assert "| ped2 " in md and "98.46" in md and "median window 1, border nearest, patch 16" in md
+    assert (tmp_path / "tables" / "auc.md").read_text() == md
+
+    ablation = pd.read_csv(tmp_path / "tables" / "ablation-ped2.csv")
+    cells = {(r.arch, r.variant): r for r in ablation.itertuples()}
+    assert len(ablation) == 6
+    assert cells[("c3dsu", "ddl")].auc == row.micro_auc and cells[("c3dsu", "sdl")].paper_auc == 97.12
+    assert np.isnan(cells[("unet", "ddl")].auc) and cells[("unet", "none")].paper_auc == 86.90
+    ablation_md = (tmp_path / "tables" / "ablation-ped2.md").read_text()
+    assert f"{row.micro_auc:.2f} / 98.46" in ablation_md and "– / 97.76" in ablation_md
+
+    scenes = pd.read_csv(tmp_path / "tables" / "scenes-shanghaitech.csv")
+    assert scenes["scene"].tolist() == ["s1", "s2"]
+    assert scenes["c3dsu-ddl"].tolist() == pytest.approx([round(100 * s1, 2), round(100 * s2, 2)])
+    assert not (tmp_path / "tables" / "scenes-ped2.csv").exists()
+    assert len(json.loads((tmp_path / "all.json").read_text())) == 3
+
+
+def test_evaluate_checks_alignment(tmp_path):
+    write_labels(tmp_path / "l.h5", "ped2", {"v1": ("all", [0, 1, 1]), "v2": ("all", [0, 1])})
+    write_scores(tmp_path / "short.h5", "ped2", "c3dsu", "ddl", "all", {"v1": [0.1, 0.2], "v2": [0.1, 0.2]})
+    with pytest.raises(DDLError, match="video 'v1' has 2 scores but 3 labels"):
+        evaluate(tmp_path / "l.h5", [tmp_path / "short.h5"], METRICS)
+    write_scores(tmp_path / "part.h5", "ped2", "c3dsu", "ddl", "all", {"v1": [0.1, 0.2, 0.3]})
+    with pytest.raises(DDLError, match="v2 of the scored scenes have no scores"):
+        evaluate(tmp_path / "l.h5", [tmp_path / "part.h5"], METRICS)
+    write_scores(tmp_path / "other.h5", "ped2", "unet", "ddl", "all", {"v2": [0.1, 0.2]})
+    with pytest.raises(DDLError, match="arch 'unet' differs"):
+        evaluate(tmp_path / "l.h5", [tmp_path / "part.h5", tmp_path / "other.h5"], METRICS)
+
+
+def test_figures_written(tmp_path):
+    write_labels(tmp_path / "l.h5", "synthetic", LABELS)
+    files, _ = make_run(tmp_path, "synthetic", LABELS, "c3dsu", "ddl", 3)
+    logs = []
+    for scene in ("s1", "s2"):
+        path = tmp_path / "models" / "synthetic" / scene / "c3dsu-ddl.csv"
+        path.parent.mkdir(parents=True)
+        pd.DataFrame({"epoch": [0, 0, 1], "step": [1, 2, 3], "sigma": [0.5, 0.6, 0.55]}).to_csv(path, index=False)
+        logs.append(path)
+    aggregate([tmp_path / "l.h5"], files, METRICS, tmp_path / "tables", tmp_path / "fig", logs)
+    pngs = sorted(p.name for p in (tmp_path / "fig").glob("*.png"))
+    assert pngs == ["sigma-synthetic-c3dsu-ddl.png"] + [f"synthetic-c3dsu-ddl-{v}.png" for v in sorted(LABELS)]
+    assert (tmp_path / "fig" / "synthetic-c3dsu-ddl-v1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_training_log_x_axis_and_runs(tmp_path):
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"epoch": [0, 0, 1, 1], "step": [0, 1, 0, 1], "sigma": [0.5] * 4}).to_csv(path, index=False)
+    assert read_training_log(path)["x"].tolist() == [0, 1, 2, 3]  # per-epoch step counter -> row number
+    assert runs_of_ones(np.array([1, 1, 0, 0, 1, 0, 1])) == [(0, 2), (4, 5), (6, 7)]
+
+
+class Identity(torch.nn.Module):
+    def forward(self, x):
+        return x[:, :, x.shape[2] // 2]
+
+
+def test_qualitative_rows_identity_model():
+    clips = torch.rand(2, 1, 3, 16, 16)
+    masks = torch.zeros(2, 1, 3, 16, 16)
+    masks[:, :, :, 4:8, 4:10] = 1
+    rows = qualitative_rows(Identity(), clips, masks, sigma=0.7, seed=0)
+    r = rows[0]
+    assert np.all(r["err_x"] == 0) and np.all(r["err_x_a"] == 0)  # identity reconstructs what it is given
+    outside = np.ones((16, 16), bool)
+    outside[4:8, 4:10] = False
+    assert np.all(r["err_x_fxa"][outside] == 0) and np.all(r["err_x_fxa"][~outside] > 0)
+    np.testing.assert_allclose(r["x_a"][outside], r["x"][outside])
+
+
+def test_qualitative_figure_from_files(tmp_path):
+    from ddlcore.model import build_model, save_trained_model
+
+    cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))
+    model = build_model("c3dsu", cfg["model"], 1)
+    meta = dict(arch="c3dsu", variant="ddl", channels=1, height=32, width=32, frames=3, model_cfg=cfg["model"],
+                dataset="synthetic", scene="s1")
+    save_trained_model(tmp_path / "m.pt", model, meta, [0.5, 0.42])
+    frames = np.random.default_rng(0).integers(0, 255, size=(8, 32, 32, 1), dtype=np.uint8)
+    write_frame_store(tmp_path / "f.h5", iter(frames), 8, 32, 32, 1,
+                      {"source": "x", "original_height": 32, "original_width": 32, "fps": 25})
+    boxes = np.array([[4, 4, 12, 14]] * 8, np.float32)
+    tracks = BoxTable(frame=np.arange(8, dtype=np.int32), box=boxes, score=np.ones(8, np.float32),
+                      ident=np.ones(8, np.int32), n_frames=8, height=32, width=32, kind="tracks")
+    write_mask_cache(tmp_path / "c.h5", tracks, 3)
+    n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "c.h5", tmp_path / "q.png", cfg["train"], 3)
+    assert n == 3 and (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
