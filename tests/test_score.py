@@ -194,3 +194,77 @@ def test_encoder_sharing_equals_plain_path_with_c3dsu():
     shared, _ = window_scores(model, frames, share_encoder=True, **kwargs)
     plain, _ = window_scores(model, frames, share_encoder=False, **kwargs)
     np.testing.assert_allclose(shared, plain, rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    """A real (untrained) narrow C3DSU checkpoint for 32x32 gray frames."""
+    from ddlcore.model import build_model, save_trained_model
+
+    model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))["model"]
+    meta = dict(arch="c3dsu", variant="ddl", channels=1, height=32, width=32, frames=3, model_cfg=model_cfg,
+                dataset="synthetic", scene="s0")
+    path = tmp_path / "m.pt"
+    save_trained_model(path, build_model("c3dsu", model_cfg, 1), meta, [0.5])
+    return path
+
+
+def test_cli_scores_frame_stores(tmp_path, tiny_checkpoint):
+    from ddlcore.cli import main
+
+    store = tmp_path / "v.h5"
+    _store(store, np.random.default_rng(5).integers(0, 255, size=(6, 32, 32, 1), dtype=np.uint8), "v")
+    out = tmp_path / "s.h5"
+    assert main(["score", "--model", str(tiny_checkpoint), "--frames", str(store), "--out", str(out)]) == 0
+    attrs, videos = read_scores(out)
+    assert attrs["scene"] == "s0" and videos["v"]["score"].shape == (6,) and videos["v"]["valid"].all()
+    assert videos["v"]["score"][0] == videos["v"]["score"][1]  # nearest border
+
+
+def test_footage_csv_and_overlay_from_colour_video(tmp_path, tiny_checkpoint):
+    import cv2
+    import pandas as pd
+
+    from ddlcore.cli import main
+
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (48, 40))
+    rng = np.random.default_rng(6)
+    for _ in range(7):
+        writer.write(rng.integers(0, 255, size=(40, 48, 3), dtype=np.uint8))
+    writer.release()
+    csv, overlay = tmp_path / "scores.csv", tmp_path / "overlay.avi"
+    assert main(["score", "--model", str(tiny_checkpoint), str(video), "--out-csv", str(csv),
+                 "--overlay", str(overlay)]) == 0
+    table = pd.read_csv(csv)
+    assert table.columns.tolist() == ["frame", "score", "normalised", "smoothed"] and len(table) == 7
+    assert table["normalised"].min() == 0.0 and table["normalised"].max() == 1.0
+    cap = cv2.VideoCapture(str(overlay))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (40 + 64, 48, 3)
+
+
+def test_footage_from_frame_folder_and_errors(tmp_path, tiny_checkpoint, capsys):
+    import cv2
+    import pandas as pd
+
+    from ddlcore.cli import main
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((64, 64), 20 * i, np.uint8))
+    csv = tmp_path / "f.csv"
+    assert main(["score", "--model", str(tiny_checkpoint), str(folder), "--out-csv", str(csv),
+                 "--settings", json.dumps({"score": {"border": "drop"}})]) == 0
+    table = pd.read_csv(csv)
+    assert len(table) == 5 and table["score"].isna().tolist() == [True, False, False, False, True]
+    not_model = tmp_path / "x.pt"
+    not_model.write_text("hello")
+    assert main(["score", "--model", str(not_model), str(folder)]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert main(["score", "--model", str(tiny_checkpoint), str(tmp_path / "missing.avi")]) == 1
+    err = capsys.readouterr().err
+    assert "missing.avi" in err and len(err.strip().splitlines()) == 1
