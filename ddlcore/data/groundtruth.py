@@ -26,7 +26,7 @@ from ..errors import DDLError
 from ..io_utils import atomic_path
 from .base import DatasetAdapter, Video
 from .framestore import FrameStore
-from .registry import list_videos, open_dataset
+from .registry import open_dataset, select_scenes
 
 FORMAT_VERSION = 1
 
@@ -86,26 +86,22 @@ def _write_video(f: h5py.File, adapter: DatasetAdapter, video: Video, store_path
 
 
 def write_labels_file(config: dict[str, Any], frames_dir: str | Path, out: str | Path) -> LabelsSummary:
-    """Write the labels file of every test video listed for ``config`` to ``out``.
+    """Write the labels file of every test video of the dataset (in ``dataset.scenes``) to ``out``.
 
     ``frames_dir`` holds the test frame stores ``{video}.h5``; labels must have one entry per stored
     frame (DDLError naming the video and both lengths otherwise), pixel masks are resized to the
     stored frame size. Nothing is left at ``out`` on failure.
     """
     adapter = open_dataset(config)
-    by_name = {v.name: v for v in adapter.videos("test")}
+    videos = select_scenes(adapter.videos("test"), config, "test")
     frames_dir = Path(frames_dir)
     frames = abnormal = with_masks = 0
-    videos = list_videos(config, "test")
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["dataset"] = adapter.name
         f.attrs["label_variant"] = adapter.label_variant
         f.create_group("videos")
-        for listed in tqdm(videos, desc="labels", unit="video", disable=None):
-            video = by_name.get(listed.name)
-            if video is None:
-                raise DDLError(f"{adapter.root}: test video {listed.name} is not in dataset {adapter.name}")
+        for video in tqdm(videos, desc="labels", unit="video", disable=None):
             labels, has_masks = _write_video(f, adapter, video, frames_dir / f"{video.name}.h5")
             frames += len(labels)
             abnormal += int(np.count_nonzero(labels))

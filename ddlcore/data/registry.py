@@ -61,7 +61,7 @@ def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
     return _constructors(config["dataset"])[name](root)
 
 
-def _select_scenes(videos: list[Video], config: dict[str, Any], split: str) -> list[Video]:
+def select_scenes(videos: list[Video], config: dict[str, Any], split: str) -> list[Video]:
     """The videos whose scene is in ``dataset.scenes`` (all when it is null); DDLError if none remain."""
     wanted = config["dataset"].get("scenes")
     if wanted is None:
@@ -87,7 +87,7 @@ def list_videos(config: dict[str, Any], split: str) -> list[Video]:
         videos = planned_videos(config["synthetic"], split)
     else:
         videos = open_dataset(config).videos(split)
-    return _select_scenes(videos, config, split)
+    return select_scenes(videos, config, split)
 
 
 def training_scenes(config: dict[str, Any]) -> list[str]:
