@@ -52,7 +52,8 @@ def write_frame_store(
 ) -> int:
     """Resize and write ``frames`` (iterable of uint8 RGB/gray arrays) to a frame store at ``path``.
 
-    ``n_frames`` is the expected count (a mismatch is an error naming the source).
+    ``n_frames`` is the expected count, used to preallocate; the store holds exactly the frames read
+    (adapters raise on a short read, so a shortfall never reaches this point unnoticed).
     ``attrs`` must include ``source``, ``original_height``, ``original_width`` and ``fps``.
     Returns the number of frames written.
     """
