@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -15,9 +15,6 @@ try:
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
 
-# Jobs call `ddl`: find it beside the Python running Snakemake, even when the environment is not activated.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-
 RESULTS = config["results"]
 DATASET = config["dataset"]["name"]
 LOGS = f"{RESULTS}/logs/{DATASET}"
@@ -26,9 +23,11 @@ CODE_ROOT = Path(workflow.basedir) / "ddlcore"
 
 try:
     VIDEOS = {split: list_videos(config, split) for split in ("train", "test")}
-    SCENES = training_scenes(config)
+    SCENES = training_scenes(config)  # scenes with test videos: trained, scored and reported
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
+# A scene with training videos only (ShanghaiTech's 13th) still gets its model, for scoring new footage.
+TRAIN_SCENES = sorted({v.scene for v in VIDEOS["train"]})
 
 ABLATION_MODELS = [f"{arch}-{variant}" for arch in ("unet", "c3dsu") for variant in ("none", "sdl", "ddl")]
 MODELS = list(dict.fromkeys(config["train"]["models"] + (ABLATION_MODELS if config["train"]["ablation"] else [])))
@@ -70,9 +69,13 @@ def code_fingerprint(*paths):
     return digest.hexdigest()[:16]
 
 
+# `ddl` through the Python running Snakemake: works without an activated environment, and on cluster nodes.
+DDL = f"{shlex.quote(sys.executable)} -m ddlcore.cli"
+
+
 def ddl(command):
     """Shell line running `ddl <command>` with stderr in the rule's log; on failure its last line is shown."""
-    return f"ddl {command} 2> {{log:q}} || {{{{ tail -n 1 {{log:q}} >&2; exit 1; }}}}"
+    return f"{DDL} {command} 2> {{log:q}} || {{{{ tail -n 1 {{log:q}} >&2; exit 1; }}}}"
 
 
 def videos_of(split, scene=None):
@@ -91,4 +94,20 @@ def final_outputs():
         f"{RESULTS}/tables/ablation-{DATASET}.md",
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",
-    ]
+    ] + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{model}}.pt", scene=TRAIN_SCENES, model=MODELS)
+
+
+def raw_input(wildcards):
+    """What one video's frames come from: the generator's manifest, or the video file / frame folder."""
+    if DATASET == "synthetic":
+        return f"{config['dataset']['root']}/manifest.json"
+    return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
+
+
+def training_inputs(wildcards):
+    """Frame stores and mask caches of one scene's training videos, in the same order."""
+    names = videos_of("train", wildcards.scene)
+    return {
+        "frames": [f"{RESULTS}/frames/{DATASET}/train/{n}.h5" for n in names],
+        "masks": [f"{RESULTS}/masks/{DATASET}/train/{n}.h5" for n in names],
+    }

@@ -4,6 +4,8 @@ SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{model}}.h5", scene
 
 
 rule score:
+    conda:
+        "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
@@ -26,6 +28,8 @@ rule score:
 
 
 rule aggregate:
+    conda:
+        "../../environment.yml"
     input:
         labels=f"{RESULTS}/labels/{DATASET}.h5",
         scores=SCORE_FILES,
@@ -44,6 +48,7 @@ rule aggregate:
         ),
     params:
         settings=settings("dataset.name", "dataset.labels", "metrics", "score.border"),
+        tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
         code=code_fingerprint("metrics.py", "report.py", "figures.py"),
     log:
         f"{LOGS}/aggregate.log",
@@ -55,13 +60,15 @@ rule aggregate:
     shell:
         ddl(
             "aggregate --settings {params.settings:q} --labels {input.labels:q} --scores {input.scores:q}"
-            " --train-logs {input.logs:q} --tables-dir {RESULTS}/tables --metrics-out {output.metrics:q}"
+            " --train-logs {input.logs:q} --tables-dir {params.tables_dir:q} --metrics-out {output.metrics:q}"
             " --figures-dir {output.figures:q}"
         )
         + " && cat {output.auc:q}"
 
 
 rule qualitative_figure:
+    conda:
+        "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{SCENES[0]}/{MODELS[0]}.pt",
         frames=frame_stores("train", SCENES[0])[0],

@@ -4,10 +4,13 @@
 if DATASET == "synthetic":
 
     rule synthesize:
+        conda:
+            "../../environment.yml"
         output:
             f"{config['dataset']['root']}/manifest.json",
         params:
             settings=settings("synthetic"),
+            root=lambda wildcards, output: str(Path(output[0]).parent),
             code=code_fingerprint("data/synthetic.py"),
         log:
             f"{LOGS}/synthesize.log",
@@ -17,19 +20,12 @@ if DATASET == "synthetic":
             mem_mb=2000,
             runtime=30,
         shell:
-            ddl("synthesize --settings {params.settings:q} --out {config[dataset][root]:q}")
-
-    def raw_input(wildcards):
-        return rules.synthesize.output
-
-else:
-
-    def raw_input(wildcards):
-        """The raw source of one video (a file or a frame folder): re-extract when it changes."""
-        return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
+            ddl("synthesize --settings {params.settings:q} --out {params.root:q}")
 
 
 rule extract_frames:
+    conda:
+        "../../environment.yml"
     input:
         raw_input,
     output:
@@ -49,13 +45,15 @@ rule extract_frames:
 
 
 rule labels:
+    conda:
+        "../../environment.yml"
     input:
         frame_stores("test"),
     output:
         f"{RESULTS}/labels/{DATASET}.h5",
     params:
         settings=settings("dataset", "frames"),
-        frames_dir=f"{RESULTS}/frames/{DATASET}/test",
+        frames_dir=lambda wildcards, input: str(Path(input[0]).parent),
         code=code_fingerprint("data"),
     log:
         f"{LOGS}/labels.log",

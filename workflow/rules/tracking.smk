@@ -2,6 +2,8 @@
 
 
 rule detect:
+    conda:
+        "../../environment.yml"
     input:
         f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
     output:
@@ -23,6 +25,8 @@ rule detect:
 
 
 rule track:
+    conda:
+        "../../environment.yml"
     input:
         f"{RESULTS}/detections/{DATASET}/{{split}}/{{video}}.h5",
     output:
@@ -42,6 +46,8 @@ rule track:
 
 
 rule masks:
+    conda:
+        "../../environment.yml"
     input:
         f"{RESULTS}/tracks/{DATASET}/{{split}}/{{video}}.h5",
     output:
@@ -61,6 +67,8 @@ rule masks:
 
 
 rule track_summary:
+    conda:
+        "../../environment.yml"
     input:
         detections=expand(f"{RESULTS}/detections/{DATASET}/train/{{video}}.h5", video=videos_of("train")),
         tracks=expand(f"{RESULTS}/tracks/{DATASET}/train/{{video}}.h5", video=videos_of("train")),

@@ -1,15 +1,9 @@
 # One training job per (scene, model): frame stores + mask caches of the scene's training videos.
 
 
-def training_inputs(wildcards):
-    names = videos_of("train", wildcards.scene)
-    return {
-        "frames": [f"{RESULTS}/frames/{DATASET}/train/{n}.h5" for n in names],
-        "masks": [f"{RESULTS}/masks/{DATASET}/train/{n}.h5" for n in names],
-    }
-
-
 rule train:
+    conda:
+        "../../environment.yml"
     input:
         unpack(training_inputs),
     output:
