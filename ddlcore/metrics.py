@@ -44,8 +44,9 @@ from .io_utils import atomic_path
 class VideoScores:
     """One test video's scores aligned with its ground truth.
 
-    labels uint8 (N,), score float (N,), valid bool (N,); maps float (N, h, w) and masks uint8
-    (N, H, W) only where stored.
+    labels uint8 (N,), score float (N,), valid bool (N,); only where stored: maps float (N, h, w)
+    error maps and mask_cells float (N, h, w), the fraction of each map cell covered by the pixel
+    mask (see :func:`mask_cells`).
     """
 
     scene: str
@@ -53,7 +54,7 @@ class VideoScores:
     score: np.ndarray
     valid: np.ndarray
     maps: np.ndarray | None = None
-    masks: np.ndarray | None = None
+    mask_cells: np.ndarray | None = None
 
 
 def minmax_normalise(scores: np.ndarray) -> np.ndarray:
@@ -101,30 +102,32 @@ def auc_or_none(labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float(roc_auc_score(labels, scores))
 
 
-def block_mean(arrays: np.ndarray, stride: int, shape: tuple[int, int]) -> np.ndarray:
-    """(N, H, W) -> (N, h, w) means over stride x stride cells, (h, w) = ``shape`` (cropping the rest)."""
-    h, w = shape
-    a = np.asarray(arrays, np.float32)[:, : h * stride, : w * stride]
+def mask_cells(masks: np.ndarray, cells: tuple[int, int], video: str) -> np.ndarray:
+    """Pixel masks uint8 (N, H, W) -> float32 (N, h, w): the masked fraction of each error-map cell.
+
+    Cells are s x s pixels with s = H // h, tiling from the top-left corner like the error maps
+    (avg_pool2d); pixels beyond the last full cell are left out. DDLError when they do not tile.
+    """
+    h, w = cells
+    stride = masks.shape[1] // h
+    if stride < 1 or masks.shape[2] // w != stride:
+        raise DDLError(f"video {video}: error maps {cells} do not tile pixel masks {masks.shape[1:]}")
+    a = np.asarray(masks, np.float32)[:, : h * stride, : w * stride]
     return a.reshape(len(a), h, stride, w, stride).mean(axis=(2, 4))
 
 
 def pixel_auc(videos: dict[str, VideoScores], threshold: float) -> tuple[float | None, int]:
     """Pixel-level AUC over the error-map cells of the valid frames of videos with maps and masks.
 
-    Maps (N, h, w) hold errors averaged over s x s cells with s = H // h; masks (N, H, W) are
-    averaged over the same cells and a cell counts as anomalous at >= ``threshold``.
+    A cell counts as anomalous when its masked fraction is >= ``threshold``.
     Returns (AUC or None when no video qualifies / one class only, number of videos used).
     """
     cell_scores, cell_labels = [], []
-    for name, v in videos.items():
-        if v.maps is None or v.masks is None:
+    for v in videos.values():
+        if v.maps is None or v.mask_cells is None:
             continue
-        h, w = v.maps.shape[1:]
-        stride = v.masks.shape[1] // h
-        if stride < 1 or v.masks.shape[2] // w != stride:
-            raise DDLError(f"video {name}: error maps {v.maps.shape[1:]} do not tile pixel masks {v.masks.shape[1:]}")
         cell_scores.append(np.asarray(v.maps[v.valid], np.float32).ravel())
-        cell_labels.append((block_mean(v.masks[v.valid], stride, (h, w)) >= threshold).ravel())
+        cell_labels.append((v.mask_cells[v.valid] >= threshold).ravel())
     if not cell_scores:
         return None, 0
     return auc_or_none(np.concatenate(cell_labels), np.concatenate(cell_scores)), len(cell_scores)
@@ -175,8 +178,8 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
     """Read one model's scores files (one per scene) and align them with the labels file.
 
     Returns (info: dataset, label_variant, arch, variant, model, score_settings, score_files;
-    {video: VideoScores}). Pixel masks are attached only to videos whose scores have maps.
-    DDLError when files mix models or datasets, a scored video has no labels or a different
+    {video: VideoScores}). Pixel masks are read only for videos whose scores have maps.
+    Pixel masks are reduced to map cells as they are read. DDLError when files mix models or datasets, a scored video has no labels or a different
     frame count, or a video of a scored scene was not scored.
     """
     from .data.groundtruth import label_variant, read_labels, read_pixel_masks
@@ -203,9 +206,10 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
             if len(truth) != len(data["score"]):
                 raise DDLError(f"{path}: video {name!r} has {len(data['score'])} scores but {len(truth)} labels in {labels_path}")
             maps = data.get("maps")
+            masks = read_pixel_masks(labels_path, name) if maps is not None else None
             videos[name] = VideoScores(
                 scene=labels[name].scene, labels=np.asarray(truth), score=data["score"], valid=data["valid"].astype(bool),
-                maps=maps, masks=read_pixel_masks(labels_path, name) if maps is not None else None,
+                maps=maps, mask_cells=mask_cells(masks, maps.shape[1:], name) if masks is not None else None,
             )
     scenes = {v.scene for v in videos.values()}
     missing = sorted(n for n, lab in labels.items() if lab.scene in scenes and n not in videos)

@@ -12,6 +12,7 @@ from ddlcore.metrics import (
     auc_or_none,
     effective_window,
     evaluate_videos,
+    mask_cells,
     median_smooth,
     minmax_normalise,
     pixel_auc,
@@ -99,10 +100,14 @@ def test_pixel_auc_on_cells():
     masks[0, :2, :2] = 1  # one full cell
     masks[1, 2:, 2:3] = 1  # half a cell: anomalous at threshold 0.5
     maps = np.array([[[0.9, 0.1], [0.2, 0.3]], [[0.05, 0.4], [0.5, 0.8]]], np.float32)
-    video = VideoScores("all", np.array([1, 1]), np.zeros(2), np.ones(2, bool), maps=maps, masks=masks)
+    cells = mask_cells(masks, (2, 2), "v")
+    assert cells[1].tolist() == [[0, 0], [0, 0.5]]
+    video = VideoScores("all", np.array([1, 1]), np.zeros(2), np.ones(2, bool), maps=maps, mask_cells=cells)
     auc, used = pixel_auc({"v": video}, 0.5)
     cell_labels = np.array([1, 0, 0, 0, 0, 0, 0, 1])
     assert used == 1 and auc == pytest.approx(roc_auc_score(cell_labels, maps.ravel()))
     auc_strict, _ = pixel_auc({"v": video}, 0.75)
     assert auc_strict == pytest.approx(roc_auc_score([1, 0, 0, 0, 0, 0, 0, 0], maps.ravel()))
     assert pixel_auc({"v": VideoScores("all", np.array([1]), np.zeros(1), np.ones(1, bool))}, 0.5) == (None, 0)
+    with pytest.raises(DDLError, match="do not tile"):
+        mask_cells(masks, (8, 8), "v")

@@ -184,3 +184,23 @@ def test_qualitative_figure_from_files(tmp_path):
     write_mask_cache(tmp_path / "c.h5", tracks, 3)
     n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "c.h5", tmp_path / "q.png", cfg["train"], 3)
     assert n == 3 and (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pixel_auc_from_files(tmp_path):
+    masks = np.zeros((3, 8, 8), np.uint8)
+    masks[1:, :4, :4] = 1  # top-left cell of frames 1 and 2
+    maps = np.full((3, 2, 2), 0.1, np.float16)
+    maps[1:, 0, 0] = 0.9
+    maps[2, 1, 1] = 0.95  # a false alarm outranking one true cell
+    write_labels(tmp_path / "l.h5", "avenue", {"v": ("all", [0, 1, 1])})
+    with h5py.File(tmp_path / "l.h5", "a") as f:
+        f["videos/v"].create_dataset("masks", data=masks)
+    write_scores(tmp_path / "s.h5", "avenue", "c3dsu", "ddl", "all", {"v": [0.1, 0.5, 0.6]})
+    with h5py.File(tmp_path / "s.h5", "a") as f:
+        f["videos/v"].create_dataset("maps", data=maps)
+    result = evaluate(tmp_path / "l.h5", [tmp_path / "s.h5"], METRICS)
+    cell_labels = np.zeros((3, 2, 2), int)
+    cell_labels[1:, 0, 0] = 1
+    assert result["pixel_videos"] == 1
+    assert result["pixel_auc"] == pytest.approx(roc_auc_score(cell_labels.ravel(), maps.astype(np.float32).ravel()))
+    assert result["label_variant"] == "official" and result["model"] == "c3dsu-ddl"
