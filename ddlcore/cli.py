@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("ddlcore.score", "score test videos (or any video / frame folder) with a trained model"),
     "evaluate": ("ddlcore.metrics", "AUCs of one model's scores against the labels"),
     "aggregate": ("ddlcore.report", "AUC and ablation tables, figures"),
+    "figures": ("ddlcore.figures", "figures drawn outside aggregate (the qualitative panel of paper Figure 4)"),
 }
 
 
@@ -60,9 +61,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ddl`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = next((a for a in argv if not a.startswith("-")), None)
+    command = next((a for a in argv if a in COMMANDS), None)
     try:
-        parser = build_parser(command if command in COMMANDS else None)
+        parser = build_parser(command)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()

@@ -63,7 +63,6 @@ rule aggregate:
             " --train-logs {input.logs:q} --tables-dir {params.tables_dir:q} --metrics-out {output.metrics:q}"
             " --figures-dir {output.figures:q}"
         )
-        + " && cat {output.auc:q}"
 
 
 rule qualitative_figure:
