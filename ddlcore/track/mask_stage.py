@@ -1,0 +1,52 @@
+"""``ddl masks``: build one video's mask cache (``ddlcore.masks``) from its tracks file.
+
+The window length is ``model.frames`` (T) and boxes smaller than ``masks.min_box_size`` pixels do not
+count. When no window of the video has a track present in all T frames, a warning line names the
+video and the fallback training will use (``masks.no_track``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..boxes_io import read_boxes
+from ..cli import add_config_args, config_from_args
+from ..masks import write_mask_cache
+
+#: what training does with a window that has no common track, per ``masks.no_track``
+FALLBACKS = {
+    "skip": "no distinction term for those samples",
+    "random_box": "a random box as the pseudo-anomaly mask",
+}
+
+
+def build_mask_cache(cfg: dict[str, Any], tracks_path: str | Path, out_path: str | Path) -> int:
+    """Write the mask cache of the tracks file at ``tracks_path`` to ``out_path`` (full config ``cfg``).
+
+    Returns the number of window centres with at least one common track.
+    """
+    tracks = read_boxes(tracks_path, kind="tracks")
+    window = cfg["model"]["frames"]
+    video = str(tracks.attrs.get("video") or Path(tracks_path).stem)
+    carried = {k: tracks.attrs[k] for k in ("dataset", "split", "video", "scene") if k in tracks.attrs}
+    n_windows = write_mask_cache(out_path, tracks, window, cfg["masks"]["min_box_size"], attrs=carried)
+    if n_windows == 0:
+        policy = cfg["masks"]["no_track"]
+        print(f"warning: video {video}: no window of {window} frames has a track present in all of them; "
+              f"training uses masks.no_track={policy} ({FALLBACKS[policy]})", file=sys.stderr)
+    return n_windows
+
+
+def _run(args: argparse.Namespace) -> None:
+    build_mask_cache(config_from_args(args), args.tracks, args.out)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl masks``."""
+    add_config_args(parser)
+    parser.add_argument("--tracks", required=True, metavar="PATH", help="tracks file (.h5) of one video")
+    parser.add_argument("--out", required=True, metavar="PATH", help="mask cache to write (.h5)")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,87 @@
+"""``ddl track``: link one video's detections into OC-SORT tracks and write a tracks file.
+
+The tracks file (``ddlcore.boxes_io``, kind "tracks") holds per reported (frame, track) the box in
+frame-store pixels, the detection score and the track id (``ident``, >= 1, numbered in order of first
+report), with attrs ``det_thresh`` (the value used) and the detections file's video attributes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ..boxes_io import BoxTable, read_boxes, write_boxes
+from ..cli import add_config_args, config_from_args
+from .ocsort import OCSort, OCSortParams
+
+#: detections-file attributes carried over to the tracks file
+CARRIED_ATTRS = ("dataset", "split", "video", "scene", "backend")
+
+
+def tracker_params(cfg: dict[str, Any], detections: BoxTable) -> OCSortParams:
+    """The ``track`` section -> tracker settings; a null ``det_thresh`` takes the detector's threshold."""
+    det_thresh = cfg["det_thresh"]
+    if det_thresh is None:
+        det_thresh = float(detections.attrs.get("score_threshold", 0.0))
+    return OCSortParams(det_thresh=float(det_thresh), max_age=cfg["max_age"], min_hits=cfg["min_hits"],
+                        iou_threshold=cfg["iou_threshold"], delta_t=cfg["delta_t"], inertia=cfg["inertia"],
+                        use_byte=cfg["use_byte"], low_thresh=cfg["low_thresh"])
+
+
+def track_table(detections: BoxTable, params: OCSortParams, desc: str = "track") -> BoxTable:
+    """Run OC-SORT over every frame of ``detections`` -> a "tracks" :class:`BoxTable`.
+
+    Track ids are renumbered 1, 2, ... in order of first report (deterministic).
+    """
+    tracker = OCSort(params)
+    frames, boxes, ids, scores = [], [], [], []
+    for t in tqdm(range(detections.n_frames), desc=desc, unit="frame", disable=None):
+        rows = detections.rows_of_frame(t)
+        b, i, s = tracker.update(detections.box[rows], detections.score[rows])
+        frames.append(np.full(len(i), t, np.int32))
+        boxes.append(b)
+        ids.append(i)
+        scores.append(s)
+    table = BoxTable.empty(detections.n_frames, detections.height, detections.width, "tracks")
+    if frames:
+        raw_ids = np.concatenate(ids)
+        _, first = np.unique(raw_ids, return_index=True)
+        order = raw_ids[np.sort(first)]
+        renumber = {int(old): new for new, old in enumerate(order, start=1)}
+        table.frame = np.concatenate(frames)
+        table.box = np.concatenate(boxes).reshape(-1, 4)
+        table.score = np.concatenate(scores)
+        table.ident = np.array([renumber[int(x)] for x in raw_ids], np.int32)
+    return table
+
+
+def track_video(cfg: dict[str, Any], detections_path: str | Path, out_path: str | Path) -> BoxTable:
+    """Track the detections file at ``detections_path`` with the ``track`` section ``cfg``; write ``out_path``."""
+    detections = read_boxes(detections_path, kind="detections")
+    video = str(detections.attrs.get("video") or Path(detections_path).stem)
+    params = tracker_params(cfg, detections)
+    table = track_table(detections, params, desc=f"track {video}")
+    table.attrs = {k: detections.attrs[k] for k in CARRIED_ATTRS if k in detections.attrs}
+    table.attrs.update(video=video, det_thresh=params.det_thresh)
+    write_boxes(out_path, table)
+    if len(table) == 0:
+        print(f"warning: video {video}: no tracks ({len(detections)} detections in {detections.n_frames} frames, "
+              f"det_thresh {params.det_thresh})", file=sys.stderr)
+    return table
+
+
+def _run(args: argparse.Namespace) -> None:
+    track_video(config_from_args(args)["track"], args.detections, args.out)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl track``."""
+    add_config_args(parser)
+    parser.add_argument("--detections", required=True, metavar="PATH", help="detections file (.h5) of one video")
+    parser.add_argument("--out", required=True, metavar="PATH", help="tracks file to write (.h5)")
+    parser.set_defaults(func=_run)
