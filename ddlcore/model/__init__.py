@@ -1,0 +1,34 @@
+"""Reconstruction models: C3DSU (Conv3D skip connections over T frames) and the single-frame UNet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from ..errors import DDLError
+from .c3dsu import C3DSU
+from .checkpoint import load_trained_model, save_trained_model
+from .unet import UNet
+
+ARCHS = ("c3dsu", "unet")
+
+__all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "load_trained_model", "save_trained_model"]
+
+
+def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Module:
+    """A new model. ``arch`` "c3dsu" | "unet"; ``model_cfg`` the config's ``model`` section; channels 1 or 3.
+
+    C3DSU reads clips of ``model_cfg["frames"]`` (odd) frames; UNet reads T = 1 (the middle frame).
+    ``forward(x)``: x float (B, channels, T, H, W) in [0, 1], H and W divisible by 16 -> (B, channels, H, W).
+    """
+    if channels not in (1, 3):
+        raise DDLError(f"model: channels must be 1 or 3, got {channels}")
+    if arch == "c3dsu":
+        frames = int(model_cfg["frames"])
+        if frames < 1 or frames % 2 != 1:
+            raise DDLError(f"config: key 'model.frames': clip length must be odd, got {frames}")
+        return C3DSU(channels, frames, model_cfg)
+    if arch == "unet":
+        return UNet(channels, model_cfg)
+    raise DDLError(f"unknown model architecture {arch!r} (expected one of {', '.join(ARCHS)})")

@@ -1,0 +1,124 @@
+"""Training throughput (clips/s) and peak memory of the paper's, the authors' and the narrow CPU configuration.
+
+Each configuration runs in its own process (so peak memory is its own) on a generated video of
+random frames with one moving box as its track. It times ``--steps`` full training steps (two
+forwards, backward, Adam) after ``--warmup`` steps, and the data loader alone over the same
+number of batches. Usage::
+
+    python benchmarks/bench_train.py --size 64 --batch 4 --threads 2            # all three, CPU
+    python benchmarks/bench_train.py --only authors --size 256 --batch 10 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CONFIGS = {
+    "paper": {"heads": [3, 3, 3, 3], "resize": "pool", "post_conv_kernel": 3, "conv3d_bottleneck": False,
+              "widths": [64, 128, 256, 512], "output": "sigmoid"},
+    "authors": {"heads": [3, 5, 7], "resize": "pixelshuffle", "post_conv_kernel": 1, "conv3d_bottleneck": True,
+                "widths": [64, 128, 256, 512], "output": "sigmoid"},
+    "narrow": {},  # the schema defaults: the recommended CPU configuration
+}
+
+
+def make_video(folder: Path, size: int, channels: int, n_frames: int, window: int) -> tuple[Path, Path]:
+    """A frame store of random frames and a mask cache with one track moving across it."""
+    from ddlcore.boxes_io import BoxTable
+    from ddlcore.data.framestore import write_frame_store
+    from ddlcore.masks import write_mask_cache
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(n_frames, size, size, channels), dtype=np.uint8)
+    attrs = {"source": "bench", "original_height": size, "original_width": size, "fps": 25, "dataset": "bench"}
+    write_frame_store(folder / "f.h5", list(frames), n_frames, size, size, channels, attrs)
+    side = size // 4
+    x0 = np.linspace(0, size - side, n_frames, dtype=np.float32)
+    boxes = np.stack([x0, x0, x0 + side, x0 + side], axis=1)
+    table = BoxTable(frame=np.arange(n_frames, dtype=np.int32), box=boxes, score=np.ones(n_frames, np.float32),
+                     ident=np.ones(n_frames, np.int32), n_frames=n_frames, height=size, width=size, kind="tracks")
+    write_mask_cache(folder / "m.h5", table, window)
+    return folder / "f.h5", folder / "m.h5"
+
+
+def run_one(args: argparse.Namespace) -> dict:
+    """Time one configuration in this process; returns the measured figures."""
+    import torch
+
+    from ddlcore.config import validate_config
+    from ddlcore.train import Trainer, resolve_device
+    from ddlcore.train_data import ClipDataset
+
+    torch.set_num_threads(args.threads)
+    channels = 3 if args.only != "narrow" else args.narrow_channels
+    config = validate_config({"model": dict(CONFIGS[args.only]), "train": {
+        "batch_size": args.batch, "workers": args.workers, "device": args.device, "channels_last": not args.no_channels_last,
+        "autocast_cpu": args.autocast_cpu, "steps_per_epoch": args.warmup + args.steps}})
+    device = resolve_device(args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        frames, masks = make_video(Path(tmp), args.size, channels, 64, config["model"]["frames"])
+        dataset = ClipDataset([frames], [masks], config["model"]["frames"], "skip", (0.125, 0.25))
+        trainer = Trainer(config, "c3dsu", "ddl", dataset, device)
+        params = sum(p.numel() for p in trainer.model.parameters())
+        trainer.sampler.set_epoch(0)
+        start = time.perf_counter()
+        n_loaded = sum(1 for _ in trainer.loader)
+        loader_s = time.perf_counter() - start
+        gen = torch.Generator(device=device)
+        gen.manual_seed(0)
+        times = []
+        for i, batch in enumerate(trainer.loader):
+            t0 = time.perf_counter()
+            terms, _ = trainer.step_loss(batch["clip"].to(device), batch["mask"].to(device), gen)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            trainer.optimizer.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= args.warmup:
+                times.append(time.perf_counter() - t0)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    step = float(np.median(times))
+    return {"config": args.only, "size": args.size, "batch": args.batch, "channels": channels, "threads": args.threads,
+            "device": str(device), "params_m": round(params / 1e6, 2), "step_s_median": round(step, 3),
+            "step_s_min": round(min(times), 3), "step_s_max": round(max(times), 3),
+            "clips_per_s": round(args.batch / step, 3), "loader_clips_per_s": round(n_loaded * args.batch / loader_s, 1),
+            "peak_mem_mib": round(peak), "channels_last": not args.no_channels_last, "autocast_cpu": args.autocast_cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=list(CONFIGS), help="run one configuration in this process")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--narrow-channels", type=int, default=1, help="channels of the narrow config (1 = gray)")
+    parser.add_argument("--no-channels-last", action="store_true")
+    parser.add_argument("--autocast-cpu", action="store_true")
+    args = parser.parse_args()
+    if args.only:
+        print(json.dumps(run_one(args)), flush=True)
+        return
+    for name in CONFIGS:
+        cmd = [sys.executable, __file__, "--only", name] + [a for a in sys.argv[1:]]
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        subprocess.run(cmd, check=True, env=env)
+
+
+if __name__ == "__main__":
+    main()

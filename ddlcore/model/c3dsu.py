@@ -1,0 +1,89 @@
+"""Conv3DSkipUNet (C3DSU, paper section 7.3): a 2D UNet whose skip connections pass through Conv3D.
+
+Every frame of the clip goes through the same 2D encoder (4 ConvBlocks); each skip level's T
+per-frame features go through a :class:`~ddlcore.model.blocks.TemporalSkip` (Conv3D, kernel
+(T, 3, 3)) that yields the middle frame's features; the 2D decoder (4 ConvBlocks) reconstructs the
+middle frame. With ``conv3d_bottleneck`` false (paper reading) the bottleneck passes the middle
+frame's features unchanged; true (authors) puts a Conv3D on it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .blocks import ConvBlock, TemporalSkip
+
+
+class SkipUNet(nn.Module):
+    """The shared encoder/decoder of C3DSU and the UNet baseline.
+
+    ``temporal_levels[i]`` says whether skip level i (0 = first encoder block, 3 = bottleneck) has a
+    Conv3D over the T frames; a level without one passes the middle frame's features.
+    ``forward(x)``: x float (B, C, T, H, W) in [0, 1] -> (B, C, H, W), the reconstructed middle frame.
+    """
+
+    def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any], temporal_levels: list[bool]) -> None:
+        super().__init__()
+        widths, kernels = list(model_cfg["widths"]), list(model_cfg["heads"])
+        resize, post = model_cfg["resize"], model_cfg["post_conv_kernel"]
+        self.channels, self.frames = channels, frames
+        ins = [channels] + widths[:3]
+        self.encoder = nn.ModuleList(ConvBlock(i, o, kernels, resize, "down", post) for i, o in zip(ins, widths))
+        self.skips = nn.ModuleList(
+            TemporalSkip(w, frames) if temporal else nn.Identity() for w, temporal in zip(widths, temporal_levels)
+        )
+        self.temporal_levels = list(temporal_levels)
+        dec_in = [widths[3], 2 * widths[2], 2 * widths[1], 2 * widths[0]]
+        dec_out = [widths[2], widths[1], widths[0], channels]
+        self.decoder = nn.ModuleList(
+            ConvBlock(i, o, kernels, resize, "up", post, final=(n == 3)) for n, (i, o) in enumerate(zip(dec_in, dec_out))
+        )
+        self.output = nn.Sigmoid() if model_cfg["output"] == "sigmoid" else nn.Identity()
+        #: feed the encoder channels-last frames (set with the Conv2d weights by ddlcore.train.use_channels_last)
+        self.channels_last = False
+
+    def encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Per-frame encoder features: frames (N, C, H, W) -> 4 tensors (N, widths[i], H/2^(i+1), W/2^(i+1))."""
+        features = []
+        x = frames.contiguous(memory_format=torch.channels_last) if self.channels_last else frames
+        for block in self.encoder:
+            x = block(x)
+            features.append(x)
+        return features
+
+    def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """Middle-frame reconstruction from per-frame features, each (B, T, c_i, h_i, w_i) -> (B, C, H, W)."""
+        skips = []
+        for level, (f, skip) in enumerate(zip(features, self.skips)):
+            if self.temporal_levels[level]:
+                skips.append(skip(f))
+            else:
+                skips.append(f[:, f.shape[1] // 2])
+        x = self.decoder[0](skips[3])
+        for block, skip in zip(self.decoder[1:], reversed(skips[:3])):
+            x = block(torch.cat([x, skip], dim=1))
+        return self.output(x)
+
+    def clip_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """The frames the model reads from a clip x (B, C, T, H, W): all T of them."""
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.clip_frames(x)
+        b, c, t, h, w = x.shape
+        if c != self.channels or t != self.frames:
+            raise ValueError(f"model expects clips of {self.channels} channels x {self.frames} frames, got {c} x {t}")
+        frames = x.transpose(1, 2).reshape(b * t, c, h, w)
+        features = [f.reshape(b, t, *f.shape[1:]) for f in self.encode(frames)]
+        return self.decode(features)
+
+
+class C3DSU(SkipUNet):
+    """Conv3DSkipUNet: Conv3D on the three skip levels (and on the bottleneck if ``conv3d_bottleneck``)."""
+
+    def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any]) -> None:
+        levels = [True, True, True, bool(model_cfg["conv3d_bottleneck"])]
+        super().__init__(channels, frames, model_cfg, levels)

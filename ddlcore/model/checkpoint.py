@@ -1,0 +1,81 @@
+"""Trained-model files (``results/models/.../{arch}-{variant}.pt``) and safe loading of torch files.
+
+A model file (format version 1) is a ``torch.save`` dict::
+
+    format_version: 1, kind: "ddl-model",
+    meta: {arch, variant, channels, height, width, frames, model_cfg, dataset, scene, ...},
+    state_dict: the model's weights, sigma_history: [sigma after each step]
+
+Files are loaded with ``torch.load(weights_only=True)``: nothing but tensors and plain Python
+containers is ever unpickled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import DDLError
+from ..io_utils import atomic_path
+
+FORMAT_VERSION = 1
+MODEL_KIND = "ddl-model"
+REQUIRED_META = ("arch", "variant", "channels", "height", "width", "frames", "model_cfg", "dataset", "scene")
+
+
+def load_torch_file(path: str | Path, kind: str) -> dict[str, Any]:
+    """Load a dict written by ``torch.save`` with ``weights_only=True`` and check its ``kind`` entry.
+
+    Raises DDLError naming ``path`` when it is missing, corrupt, foreign or of another kind.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DDLError(f"{kind} file missing: {p}")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DDLError(f"{p} is not a readable {kind} file ({type(exc).__name__}: {first[:200]})") from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise DDLError(f"{p} is not a {kind} file (kind {data.get('kind') if isinstance(data, dict) else None!r})")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise DDLError(f"{p}: format version {data.get('format_version')}, expected {FORMAT_VERSION}")
+    return data
+
+
+def save_trained_model(path: str | Path, model: nn.Module, meta: dict[str, Any], sigma_history: list[float]) -> None:
+    """Write the final model file atomically: weights (on CPU), metadata and the sigma history."""
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise ValueError(f"model metadata lacks {missing}")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format_version": FORMAT_VERSION, "kind": MODEL_KIND, "meta": meta, "state_dict": state,
+               "sigma_history": [float(s) for s in sigma_history]}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """The model of a model file in eval mode on ``device``, and its metadata dict.
+
+    The metadata also carries ``sigma_history`` (list of floats). Raises DDLError on a corrupt or
+    foreign file, or weights that do not fit the architecture the metadata describes.
+    """
+    from . import build_model
+
+    data = load_torch_file(path, MODEL_KIND)
+    meta = dict(data.get("meta") or {})
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise DDLError(f"{path}: model metadata lacks {', '.join(missing)}")
+    cfg = dict(meta["model_cfg"], frames=int(meta["frames"]))
+    model = build_model(str(meta["arch"]), cfg, int(meta["channels"]))
+    try:
+        model.load_state_dict(data["state_dict"])
+    except (RuntimeError, KeyError) as exc:
+        raise DDLError(f"{path}: weights do not fit a {meta['arch']} model: {str(exc).splitlines()[0]}") from None
+    meta["sigma_history"] = list(data.get("sigma_history", []))
+    return model.to(device).eval(), meta

@@ -1,0 +1,290 @@
+"""``ddl train``: train one model (C3DSU or UNet; variant none | sdl | ddl) on one scene's training videos.
+
+Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.pseudo`), f(X) and
+f(X_A) (two forwards by default, as the authors do: BatchNorm sees normal and pseudo-anomalous
+clips separately; ``train.joint_batchnorm`` runs one joint forward), the loss of
+:mod:`ddlcore.losses`, one Adam step over the model and l.
+
+Outputs: ``<out>`` (weights + metadata + sigma history, :mod:`ddlcore.model.checkpoint`), the
+per-step CSV log ``<out without .pt>.csv`` (epoch, step, l_recon, p, n, l_dist, loss, sigma, lr) and,
+while running, ``<out>.ckpt``: the training state after each epoch. Re-running a killed job resumes
+from it and ends in the same state as an uninterrupted run (the batches, noise and draws of an
+epoch come from generators seeded by (train.seed, epoch)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .config import fingerprint
+from .errors import DDLError
+from .io_utils import atomic_path
+from .losses import LossTerms, ddl_loss
+from .model import build_model, save_trained_model
+from .model.checkpoint import FORMAT_VERSION, load_torch_file
+from .pseudo import AnomalyWeight, pseudo_anomaly
+from .train_data import ClipDataset, EpochSampler
+
+LOG_COLUMNS = ["epoch", "step", "l_recon", "p", "n", "l_dist", "loss", "sigma", "lr"]
+STATE_KIND = "ddl-train-state"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; otherwise the named device (DDLError if unusable)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise DDLError(f"config: key 'train.device': {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DDLError(f"config: key 'train.device' is {name!r} but no CUDA device is available")
+    return device
+
+
+def use_channels_last(model: nn.Module) -> None:
+    """Store the 2D convolution weights channels-last and have the model feed them channels-last input."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            m.to(memory_format=torch.channels_last)
+    model.channels_last = True
+
+
+def log_path_of(out: str | Path) -> Path:
+    """The CSV training log beside a model file: ``<out without .pt>.csv``."""
+    return Path(out).with_suffix(".csv")
+
+
+def checkpoint_path_of(out: str | Path) -> Path:
+    """The resumable training state beside a model file: ``<out>.ckpt``."""
+    return Path(str(out) + ".ckpt")
+
+
+def _rng_state() -> dict[str, Any]:
+    """Python, numpy and torch RNG states as tensors and plain containers (loadable with weights_only)."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": [version, list(mt), gauss], "numpy": [name, torch.from_numpy(keys.astype(np.int64)),
+                                                             int(pos), int(has_gauss), float(cached)],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`_rng_state` saved."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Per-worker seeds for any library draw outside the items' own generators."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+class Trainer:
+    """The state of one training run: model, anomaly weight, optimizer, scheduler, loader, log."""
+
+    def __init__(self, config: dict[str, Any], arch: str, variant: str, dataset: ClipDataset,
+                 device: torch.device) -> None:
+        tcfg, mcfg = config["train"], config["model"]
+        self.tcfg, self.arch, self.variant, self.device = tcfg, arch, variant, device
+        self.frames = int(mcfg["frames"]) if arch == "c3dsu" else 1
+        _seed_everything(int(tcfg["seed"]))
+        self.model = build_model(arch, mcfg, dataset.channels).to(device)
+        if device.type == "cpu" and tcfg["channels_last"]:
+            use_channels_last(self.model)
+        self.weight = AnomalyWeight(variant, float(tcfg["l_init"]), float(tcfg["sdl_sigma"])).to(device)
+        groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": float(tcfg["lr"])}]
+        if variant == "ddl":
+            lr_l = tcfg["lr_anomaly_weight"]
+            groups.append({"params": [self.weight.l], "lr": float(tcfg["lr"] if lr_l is None else lr_l)})
+        fused = device.type == "cuda"
+        self.optimizer = torch.optim.Adam(groups, fused=fused or None, foreach=None if fused else True)
+        epochs = int(tcfg["epochs"])
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=max(1, round(float(tcfg["lr_step_fraction"]) * epochs)),
+            gamma=float(tcfg["lr_gamma"]))
+        batch = int(tcfg["batch_size"])
+        steps = tcfg["steps_per_epoch"] or max(1, len(dataset) // batch)
+        self.steps_per_epoch = int(steps)
+        self.sampler = EpochSampler(len(dataset), self.steps_per_epoch * batch, int(tcfg["seed"]))
+        workers = int(tcfg["workers"])
+        self.loader = DataLoader(dataset, batch_size=batch, sampler=self.sampler, num_workers=workers,
+                                 pin_memory=device.type == "cuda", drop_last=True, worker_init_fn=_seed_worker,
+                                 persistent_workers=workers > 0)
+        self.autocast = device.type == "cuda" or bool(tcfg["autocast_cpu"])
+        self.epoch = 0
+        self.log: list[list[float]] = []
+        self.sigma_history: list[float] = []
+
+    def step_loss(self, clip: torch.Tensor, mask: torch.Tensor, noise_gen: torch.Generator) -> tuple[LossTerms, float]:
+        """Forward pass(es) and loss of one batch: clip (B, C, T, H, W), mask (B, 1, T, H, W). Returns terms, sigma."""
+        mid = clip.shape[2] // 2
+        target = clip[:, :, mid]
+        cfg = self.tcfg
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            if not self.weight.creates_anomalies:
+                recon = self.model(clip).float()
+                return ddl_loss(target, recon, None, None, None, cfg["lambda"], cfg["eps"], cfg["distinction"]), \
+                    float(self.weight().detach())
+            sigma = self.weight()
+            noise = torch.rand(clip.shape, generator=noise_gen, device=self.device)
+            anomalous = pseudo_anomaly(clip, mask, noise, sigma)
+            if cfg["joint_batchnorm"]:
+                recon, recon_a = self.model(torch.cat([clip, anomalous])).float().chunk(2)
+            else:
+                recon, recon_a = self.model(clip).float(), self.model(anomalous).float()
+        terms = ddl_loss(target, recon, anomalous[:, :, mid], recon_a, mask[:, :, mid],
+                         cfg["lambda"], cfg["eps"], cfg["distinction"])
+        return terms, float(sigma.detach())
+
+    def run_epoch(self, label: str) -> None:
+        """One epoch of training; appends to the log; raises DDLError on a non-finite loss."""
+        self.model.train()
+        self.sampler.set_epoch(self.epoch)
+        noise_gen = torch.Generator(device=self.device)
+        noise_gen.manual_seed(int(np.random.default_rng([int(self.tcfg["seed"]), self.epoch, 1]).integers(2**62)))
+        lr = self.optimizer.param_groups[0]["lr"]
+        bar = tqdm(self.loader, total=self.steps_per_epoch, desc=f"{label} epoch {self.epoch + 1}",
+                   disable=None, file=sys.stderr, leave=False)
+        for batch in bar:
+            clip = batch["clip"].to(self.device, non_blocking=True)
+            mask = batch["mask"].to(self.device, non_blocking=True)
+            terms, sigma = self.step_loss(clip, mask, noise_gen)
+            values = {k: float(getattr(terms, k).detach()) for k in ("l_recon", "p", "n", "l_dist", "loss")}
+            step = len(self.log)
+            if not np.isfinite(values["loss"]):
+                shown = ", ".join(f"{k}={v:.6g}" for k, v in values.items())
+                raise DDLError(f"train {label}: non-finite loss at epoch {self.epoch + 1} step {step} "
+                               f"({shown}, sigma={sigma:.6g})")
+            self.optimizer.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            self.optimizer.step()
+            self.log.append([self.epoch + 1, step, values["l_recon"], values["p"], values["n"], values["l_dist"],
+                             values["loss"], sigma, lr])
+            self.sigma_history.append(float(self.weight().detach()))
+            bar.set_postfix(L_recon=f"{values['l_recon']:.4f}", P=f"{values['p']:.4f}", N=f"{values['n']:.4f}",
+                            L_dist=f"{values['l_dist']:.3f}", sigma=f"{self.sigma_history[-1]:.3f}", refresh=False)
+        bar.close()
+        self.scheduler.step()
+        self.epoch += 1
+
+    def state(self, tag: str) -> dict[str, Any]:
+        """The resumable training state (after :attr:`epoch` epochs)."""
+        return {"format_version": FORMAT_VERSION, "kind": STATE_KIND, "tag": tag, "epoch": self.epoch,
+                "model": self.model.state_dict(), "weight": self.weight.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": _rng_state(), "log": self.log, "sigma_history": self.sigma_history}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state` dict."""
+        self.model.load_state_dict(state["model"])
+        self.weight.load_state_dict(state["weight"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.log = [list(r) for r in state["log"]]
+        self.sigma_history = [float(s) for s in state["sigma_history"]]
+
+
+def write_log(path: Path, rows: list[list[float]]) -> None:
+    """Write the per-step training log CSV atomically (columns :data:`LOG_COLUMNS`)."""
+    frame = pd.DataFrame(rows, columns=LOG_COLUMNS).astype({"epoch": int, "step": int})
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, frame_paths: list[str | Path],
+                mask_paths: list[str | Path], out: str | Path, threads: int | None = None,
+                epoch_end_hook: Callable[[int], None] | None = None) -> Path:
+    """Train one model and write ``out`` (+ its CSV log); resume from ``<out>.ckpt`` when present.
+
+    ``frame_paths`` / ``mask_paths``: the scene's training frame stores and mask caches, same order.
+    ``threads``: torch threads when ``train.threads`` is null. ``epoch_end_hook(epochs_done)`` is
+    called after each epoch's checkpoint is written. Returns ``out``.
+    """
+    tcfg = config["train"]
+    out = Path(out)
+    n_threads = tcfg["threads"] or threads
+    if n_threads:
+        torch.set_num_threads(int(n_threads))
+    device = resolve_device(tcfg["device"])
+    frames = int(config["model"]["frames"]) if arch == "c3dsu" else 1
+    dataset = ClipDataset(frame_paths, mask_paths, frames, config["masks"]["no_track"], tcfg["random_box_size"])
+    trainer = Trainer(config, arch, variant, dataset, device)
+    tag = fingerprint({"model": config["model"], "train": {k: v for k, v in tcfg.items() if k not in ("threads", "workers", "device")},
+                       "masks": config["masks"], "arch": arch, "variant": variant,
+                       "frames": [str(p) for p in frame_paths], "masks_files": [str(p) for p in mask_paths]})
+    ckpt = checkpoint_path_of(out)
+    if ckpt.exists():
+        state = load_torch_file(ckpt, STATE_KIND)
+        if state.get("tag") == tag:
+            trainer.restore(state)
+            print(f"resuming {out} after epoch {trainer.epoch}", file=sys.stderr)
+        else:
+            print(f"ignoring {ckpt}: written with other settings or inputs", file=sys.stderr)
+    label = f"{scene}/{arch}-{variant}"
+    while trainer.epoch < int(tcfg["epochs"]):
+        trainer.run_epoch(label)
+        with atomic_path(ckpt) as tmp:
+            torch.save(trainer.state(tag), tmp)
+        write_log(log_path_of(out), trainer.log)
+        if epoch_end_hook is not None:
+            epoch_end_hook(trainer.epoch)
+    meta = {"arch": arch, "variant": variant, "channels": dataset.channels, "height": dataset.height,
+            "width": dataset.width, "frames": frames, "model_cfg": dict(config["model"], frames=frames),
+            "dataset": dataset.dataset_name, "scene": scene, "train_cfg": dict(tcfg), "masks_cfg": dict(config["masks"]),
+            "epochs": trainer.epoch, "steps": len(trainer.log), "sigma": float(trainer.weight().detach())}
+    save_trained_model(out, trainer.model, meta, trainer.sigma_history)
+    write_log(log_path_of(out), trainer.log)
+    ckpt.unlink(missing_ok=True)
+    return out
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl train``."""
+    from .cli import add_config_args
+
+    add_config_args(parser)
+    parser.add_argument("--scene", required=True, help="scene id (recorded in the model's metadata)")
+    parser.add_argument("--arch", required=True, choices=["c3dsu", "unet"])
+    parser.add_argument("--variant", required=True, choices=["none", "sdl", "ddl"])
+    parser.add_argument("--frames", nargs="+", required=True, metavar="H5", help="training frame stores")
+    parser.add_argument("--masks", nargs="+", required=True, metavar="H5", help="their mask caches, same order")
+    parser.add_argument("--out", required=True, help="model file to write (.pt)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads when train.threads is null")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from .cli import config_from_args
+
+    config = config_from_args(args)
+    train_model(config, args.scene, args.arch, args.variant, args.frames, args.masks, args.out, args.threads)

@@ -1,0 +1,160 @@
+"""C3DSU / UNet: shapes, feature sharing, fused heads, temporal skip, model files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ddlcore.errors import DDLError
+from ddlcore.model import build_model, load_trained_model, save_trained_model
+from ddlcore.model.blocks import MultiHeadConv2d, TemporalSkip
+
+torch.set_num_threads(1)
+
+PAPER = {"frames": 3, "widths": [4, 8, 8, 16], "heads": [3, 3, 3, 3], "resize": "pool", "post_conv_kernel": 3,
+         "conv3d_bottleneck": False, "output": "sigmoid"}
+AUTHORS = {"frames": 3, "widths": [4, 8, 8, 16], "heads": [3, 5, 7], "resize": "pixelshuffle", "post_conv_kernel": 1,
+           "conv3d_bottleneck": True, "output": "sigmoid"}
+
+
+@pytest.mark.parametrize("cfg", [PAPER, AUTHORS], ids=["paper", "authors"])
+@pytest.mark.parametrize("frames", [1, 3, 5])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_c3dsu_output_shape(cfg: dict, frames: int, channels: int) -> None:
+    torch.manual_seed(0)
+    model = build_model("c3dsu", dict(cfg, frames=frames), channels)
+    x = torch.rand(2, channels, frames, 16, 48)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, channels, 16, 48)
+    assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0  # sigmoid output
+
+
+@pytest.mark.parametrize("cfg", [PAPER, AUTHORS], ids=["paper", "authors"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_unet_reads_only_the_middle_frame(cfg: dict, channels: int) -> None:
+    torch.manual_seed(0)
+    model = build_model("unet", cfg, channels).eval()
+    x = torch.rand(2, channels, 3, 32, 32)
+    y = model(x)
+    assert y.shape == (2, channels, 32, 32)
+    torch.testing.assert_close(y, model(x[:, :, 1:2]))
+    x2 = x.clone()
+    x2[:, :, 0] = 1.0 - x2[:, :, 0]
+    torch.testing.assert_close(y, model(x2))
+    assert not any(isinstance(m, nn.Conv3d) for m in model.modules())
+
+
+def test_linear_output_is_unbounded() -> None:
+    torch.manual_seed(0)
+    model = build_model("c3dsu", dict(PAPER, output="linear"), 1).eval()
+    y = model(torch.rand(4, 1, 3, 16, 16) * 10)
+    assert float(y.min()) < 0.0 or float(y.max()) > 1.0
+
+
+@pytest.mark.parametrize("arch,cfg", [("c3dsu", PAPER), ("c3dsu", AUTHORS), ("unet", PAPER)])
+def test_decode_of_shared_encoding_equals_forward(arch: str, cfg: dict) -> None:
+    torch.manual_seed(1)
+    model = build_model(arch, cfg, 3)
+    model.train()
+    model(torch.rand(4, 3, 3, 32, 32))  # move BatchNorm running statistics away from their start
+    model.eval()
+    b, t = 2, 3
+    x = torch.rand(b, 3, t, 32, 32)
+    feats = model.encode(x.transpose(1, 2).reshape(b * t, 3, 32, 32))
+    assert [f.shape[1:] for f in feats] == [(4, 16, 16), (8, 8, 8), (8, 4, 4), (16, 2, 2)]
+    y = model.decode([f.view(b, t, *f.shape[1:]) for f in feats])
+    torch.testing.assert_close(y, model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_temporal_level_changes_with_the_outer_frames() -> None:
+    torch.manual_seed(0)
+    model = build_model("c3dsu", PAPER, 1).eval()
+    x = torch.rand(1, 1, 3, 32, 32)
+    x2 = x.clone()
+    x2[:, :, 0] = 0.0
+    assert not torch.allclose(model(x), model(x2))
+
+
+@pytest.mark.parametrize("kernels", [[3, 3, 3, 3], [3, 5, 3, 7]])
+def test_fused_heads_equal_separate_heads(kernels: list[int]) -> None:
+    torch.manual_seed(0)
+    fused = MultiHeadConv2d(5, 6, kernels)
+    separate = [nn.Conv2d(5, 6, k, padding="same") for k in kernels]
+    # the fused layer holds the heads of each kernel size, grouped in order of first appearance
+    order = [i for k in dict.fromkeys(kernels) for i, kk in enumerate(kernels) if kk == k]
+    assert len(fused.convs) == len(set(kernels))
+    with torch.no_grad():
+        for conv, k in zip(fused.convs, dict.fromkeys(kernels)):
+            heads = [separate[i] for i in order if kernels[i] == k]
+            conv.weight.copy_(torch.cat([h.weight for h in heads]))
+            conv.bias.copy_(torch.cat([h.bias for h in heads]))
+    x = torch.rand(2, 5, 12, 12)
+    expected = torch.cat([separate[i](x) for i in order], dim=1)
+    torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("frames", [1, 3, 5])
+def test_temporal_skip_equals_conv3d_middle_frame(frames: int) -> None:
+    torch.manual_seed(0)
+    skip = TemporalSkip(4, frames)
+    feats = torch.rand(2, frames, 4, 8, 8)  # (B, T, c, h, w)
+    same_padded = nn.functional.conv3d(feats.transpose(1, 2), skip.conv.weight, skip.conv.bias,
+                                       padding=(frames // 2, 1, 1))
+    torch.testing.assert_close(skip(feats), same_padded[:, :, frames // 2], rtol=1e-5, atol=1e-6)
+
+
+def test_authors_configuration_has_99m_parameters() -> None:
+    cfg = dict(AUTHORS, widths=[64, 128, 256, 512])
+    with torch.device("meta"):
+        model = build_model("c3dsu", cfg, 3)
+    assert abs(sum(p.numel() for p in model.parameters()) - 99.0e6) < 0.1e6
+
+
+def test_bad_arguments_raise_ddlerror() -> None:
+    with pytest.raises(DDLError, match="architecture"):
+        build_model("resnet", PAPER, 1)
+    with pytest.raises(DDLError, match="model.frames"):
+        build_model("c3dsu", dict(PAPER, frames=4), 1)
+    with pytest.raises(DDLError, match="channels"):
+        build_model("c3dsu", PAPER, 2)
+
+
+def _meta(arch: str = "c3dsu") -> dict:
+    return {"arch": arch, "variant": "ddl", "channels": 1, "height": 32, "width": 32, "frames": 3,
+            "model_cfg": dict(PAPER), "dataset": "synthetic", "scene": "s0"}
+
+
+def test_model_file_round_trip(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_model("c3dsu", PAPER, 1)
+    model(torch.rand(2, 1, 3, 32, 32))  # training-mode BatchNorm update
+    model.eval()
+    path = tmp_path / "m.pt"
+    save_trained_model(path, model, _meta(), [0.5, 0.6])
+    loaded, meta = load_trained_model(path)
+    assert not loaded.training
+    assert meta["scene"] == "s0" and meta["frames"] == 3 and meta["sigma_history"] == pytest.approx([0.5, 0.6])
+    x = torch.rand(1, 1, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_corrupt_or_foreign_model_file_raises_ddlerror(tmp_path) -> None:
+    model = build_model("c3dsu", PAPER, 1)
+    path = tmp_path / "m.pt"
+    save_trained_model(path, model, _meta(), [])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DDLError, match="m.pt"):
+        load_trained_model(path)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(DDLError, match="not a ddl-model file"):
+        load_trained_model(foreign)
+    wrong = tmp_path / "wrong.pt"
+    save_trained_model(wrong, model, dict(_meta(), model_cfg=dict(PAPER, widths=[8, 8, 8, 8])), [])
+    with pytest.raises(DDLError, match="do not fit"):
+        load_trained_model(wrong)
+    with pytest.raises(DDLError, match="missing"):
+        load_trained_model(tmp_path / "absent.pt")

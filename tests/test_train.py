@@ -1,0 +1,253 @@
+"""Training: data, short runs on generated videos, learning, resume after a kill, errors, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from ddlcore.boxes_io import BoxTable
+from ddlcore.cli import main as ddl_main
+from ddlcore.config import validate_config
+from ddlcore.data.framestore import write_frame_store
+from ddlcore.errors import DDLError
+from ddlcore.masks import write_mask_cache
+from ddlcore.model import load_trained_model
+from ddlcore.train import LOG_COLUMNS, checkpoint_path_of, log_path_of, train_model
+from ddlcore.train_data import ClipDataset, EpochSampler
+
+torch.set_num_threads(1)
+SIZE = 32
+MODEL = {"frames": 3, "widths": [16, 16, 32, 32], "heads": [3, 3], "resize": "pool", "post_conv_kernel": 3,
+         "conv3d_bottleneck": False, "output": "sigmoid"}
+
+
+def square_frames(n: int, seed: int, side: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (n, SIZE, SIZE) frames of one bright square bouncing on a dark background, and its boxes (n, 4)."""
+    rng = np.random.default_rng(seed)
+    frames = np.full((n, SIZE, SIZE), 110, np.uint8)
+    pos = rng.uniform(0, SIZE - side, 2)
+    vel = rng.choice([-1.5, -1.0, 1.0, 1.5], 2)
+    boxes = np.zeros((n, 4), np.float32)
+    for t in range(n):
+        x, y = (int(round(v)) for v in pos)
+        frames[t, y : y + side, x : x + side] = 240
+        boxes[t] = (x, y, x + side, y + side)
+        pos += vel
+        for k in range(2):
+            if not 0 <= pos[k] <= SIZE - side:
+                vel[k] = -vel[k]
+                pos[k] = np.clip(pos[k], 0, SIZE - side)
+    return frames, boxes
+
+
+def write_video(folder: Path, name: str, frames: np.ndarray, boxes: np.ndarray | None, window: int = 3) -> tuple[Path, Path]:
+    """Frame store + mask cache (one track = the boxes, or no track) for one generated video."""
+    n = len(frames)
+    fp, mp = folder / f"{name}.frames.h5", folder / f"{name}.masks.h5"
+    attrs = {"source": name, "original_height": SIZE, "original_width": SIZE, "fps": 25, "dataset": "synthetic"}
+    write_frame_store(fp, list(frames), n, SIZE, SIZE, 1, attrs)
+    if boxes is None:
+        table = BoxTable.empty(n, SIZE, SIZE, "tracks")
+    else:
+        table = BoxTable(frame=np.arange(n, dtype=np.int32), box=boxes, score=np.ones(n, np.float32),
+                         ident=np.ones(n, np.int32), n_frames=n, height=SIZE, width=SIZE, kind="tracks")
+    write_mask_cache(mp, table, window)
+    return fp, mp
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> tuple[list[Path], list[Path]]:
+    folder = tmp_path_factory.mktemp("videos")
+    pairs = [write_video(folder, f"v{i}", *square_frames(40, seed=i)) for i in range(2)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def make_config(**train: object) -> dict:
+    settings = {"epochs": 2, "batch_size": 4, "steps_per_epoch": 6, "lr": 3e-3, "threads": 1, "device": "cpu"}
+    settings.update(train)
+    return validate_config({"model": dict(MODEL), "train": settings})
+
+
+def test_dataset_items_and_sampler_are_deterministic(videos, tmp_path) -> None:
+    frames, masks = videos
+    ds = ClipDataset(frames, masks, 3, "skip", (0.125, 0.25))
+    assert len(ds) == 2 * 38 and (ds.height, ds.width, ds.channels) == (SIZE, SIZE, 1)
+    item = ds[(5, 123)]
+    assert item["clip"].shape == (1, 3, SIZE, SIZE) and item["clip"].dtype == torch.float32
+    assert 0.0 <= float(item["clip"].min()) and float(item["clip"].max()) <= 1.0
+    assert item["mask"].shape == (1, 3, SIZE, SIZE) and item["has_mask"]
+    assert float(item["mask"].sum()) == 3 * 64  # the 8x8 square in each of the 3 frames
+    sampler = EpochSampler(len(ds), 100, seed=7)
+    sampler.set_epoch(1)
+    first = list(sampler)
+    assert first == list(sampler) and len(first) == 100
+    assert sorted(i for i, _ in first[: len(ds)]) == list(range(len(ds)))
+    sampler.set_epoch(2)
+    assert list(sampler) != first
+    empty = write_video(tmp_path, "empty", square_frames(10, 0)[0], None)
+    no_track = ClipDataset([empty[0]], [empty[1]], 3, "skip", (0.125, 0.25))[(0, 1)]
+    assert not no_track["has_mask"] and float(no_track["mask"].sum()) == 0.0
+    boxed = ClipDataset([empty[0]], [empty[1]], 3, "random_box", (0.25, 0.5))[(0, 1)]
+    area = float(boxed["mask"][0, 0].sum())
+    assert boxed["has_mask"] and 8 * 8 <= area <= 17 * 17
+    assert torch.equal(boxed["mask"][0, 0], boxed["mask"][0, 2])
+
+
+def test_dataset_rejects_mismatched_inputs(videos, tmp_path) -> None:
+    frames, masks = videos
+    with pytest.raises(DDLError, match="mask caches"):
+        ClipDataset(frames, masks[:1], 3, "skip", (0.1, 0.2))
+    short = write_video(tmp_path, "short", *square_frames(20, 3))
+    with pytest.raises(DDLError, match="20 frames"):
+        ClipDataset([frames[0]], [short[1]], 3, "skip", (0.1, 0.2))
+    with pytest.raises(DDLError, match="shorter than the clip"):
+        ClipDataset([frames[0]], [masks[0]], 5, "skip", (0.1, 0.2))
+
+
+def test_short_ddl_training_learns_and_moves_sigma(videos, tmp_path) -> None:
+    frames, masks = videos
+    config = make_config(epochs=5, steps_per_epoch=12, batch_size=8)
+    out = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "c3dsu-ddl.pt")
+    log = pd.read_csv(log_path_of(out))
+    assert list(log.columns) == LOG_COLUMNS and len(log) == 60 and log["step"].tolist() == list(range(60))
+    assert log["l_recon"].tail(5).mean() < 0.5 * log["l_recon"].head(5).mean()
+    assert abs(log["sigma"].iloc[-1] - 0.5) > 1e-3
+    assert not checkpoint_path_of(out).exists()
+    model, meta = load_trained_model(out)
+    assert meta["arch"] == "c3dsu" and meta["variant"] == "ddl" and meta["scene"] == "s0"
+    assert (meta["channels"], meta["height"], meta["width"], meta["frames"]) == (1, SIZE, SIZE, 3)
+    assert meta["dataset"] == "synthetic" and len(meta["sigma_history"]) == 60
+    # inside the masks, f(X_A) is closer to X^t than to X_A^t
+    ds = ClipDataset(frames, masks, 3, "skip", (0.1, 0.2))
+    clips = torch.stack([ds[(i, i)]["clip"] for i in range(0, len(ds), 3)])
+    mask = torch.stack([ds[(i, i)]["mask"] for i in range(0, len(ds), 3)])
+    gen = torch.Generator().manual_seed(0)
+    xa = (1 - mask) * clips + mask * ((1 - meta["sigma"]) * clips + meta["sigma"] * torch.rand(clips.shape, generator=gen))
+    with torch.no_grad():
+        recon_a = model(xa)
+    m = mask[:, :, 1]
+    p = (m * (clips[:, :, 1] - recon_a)).pow(2).sum()
+    n = (m * (xa[:, :, 1] - recon_a)).pow(2).sum()
+    assert p < n
+
+
+def test_sdl_keeps_sigma_fixed(videos, tmp_path) -> None:
+    frames, masks = videos
+    config = make_config(epochs=1, steps_per_epoch=3, sdl_sigma=0.3)
+    out = train_model(config, "s0", "unet", "sdl", frames, masks, tmp_path / "unet-sdl.pt")
+    log = pd.read_csv(log_path_of(out))
+    assert np.allclose(log["sigma"], 0.3) and log["p"].notna().all()
+    model, meta = load_trained_model(out)
+    assert meta["frames"] == 1 and meta["sigma"] == pytest.approx(0.3)
+    none = train_model(config, "s0", "unet", "none", frames, masks, tmp_path / "unet-none.pt")
+    assert pd.read_csv(log_path_of(none))["p"].isna().all()
+
+
+def _anomalous(frames: np.ndarray) -> np.ndarray:
+    """Frames with a checkerboard patch (a pattern never seen in training) moving across them."""
+    out = frames.copy()
+    checker = np.where((np.indices((8, 8)).sum(axis=0) % 2) == 0, 250, 0).astype(np.uint8)
+    for t in range(len(out)):
+        x = 2 + t % 20
+        out[t, 20:28, x : x + 8] = checker
+    return out
+
+
+def test_anomalies_get_higher_reconstruction_error(videos, tmp_path) -> None:
+    frames, masks = videos
+    config = make_config(epochs=5, steps_per_epoch=12, batch_size=8)
+    out = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
+    model, _ = load_trained_model(out)
+    normal, _ = square_frames(30, seed=11)
+    abnormal = _anomalous(square_frames(30, seed=12)[0])
+    scores, labels = [], []
+    for video, label in ((normal, 0), (abnormal, 1)):
+        x = torch.from_numpy(video).float().div(255)
+        clips = torch.stack([x[t - 1 : t + 2] for t in range(1, len(x) - 1)])[:, None]
+        with torch.no_grad():
+            err = (model(clips)[:, 0] - clips[:, 0, 1]).pow(2)
+        patch = torch.nn.functional.avg_pool2d(err[:, None], 8, stride=4).flatten(1).amax(dim=1)
+        scores += patch.tolist()
+        labels += [label] * len(patch)
+    assert roc_auc_score(labels, scores) > 0.8
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_kill_equals_uninterrupted_run(videos, tmp_path) -> None:
+    frames, masks = videos
+    config = make_config(epochs=2, steps_per_epoch=4, lr_step_fraction=0.5)
+    whole = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "a" / "m.pt")
+
+    def kill_after_first(epochs_done: int) -> None:
+        if epochs_done == 1:
+            raise Killed
+
+    out = tmp_path / "b" / "m.pt"
+    with pytest.raises(Killed):
+        train_model(config, "s0", "c3dsu", "ddl", frames, masks, out, epoch_end_hook=kill_after_first)
+    assert checkpoint_path_of(out).exists() and not out.exists()
+    assert len(pd.read_csv(log_path_of(out))) == 4
+    resumed = train_model(config, "s0", "c3dsu", "ddl", frames, masks, out)
+    a, meta_a = load_trained_model(whole)
+    b, meta_b = load_trained_model(resumed)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb), ka
+    assert meta_a["sigma_history"] == meta_b["sigma_history"] and meta_a["sigma"] != 0.5
+    pd.testing.assert_frame_equal(pd.read_csv(log_path_of(whole)), pd.read_csv(log_path_of(resumed)))
+    assert pd.read_csv(log_path_of(resumed))["lr"].tolist() == [3e-3] * 4 + [1.5e-3] * 4
+
+
+def test_loader_workers_give_the_same_training(videos, tmp_path) -> None:
+    frames, masks = videos
+    a = train_model(make_config(epochs=1, steps_per_epoch=3), "s0", "c3dsu", "sdl", frames, masks, tmp_path / "a.pt")
+    b = train_model(make_config(epochs=1, steps_per_epoch=3, workers=1), "s0", "c3dsu", "sdl", frames, masks,
+                    tmp_path / "b.pt")
+    pd.testing.assert_frame_equal(pd.read_csv(log_path_of(a)), pd.read_csv(log_path_of(b)))
+
+
+def test_corrupted_checkpoint_gives_a_clear_error(videos, tmp_path) -> None:
+    frames, masks = videos
+    out = tmp_path / "m.pt"
+    checkpoint_path_of(out).write_bytes(b"PK\x03\x04 not really a checkpoint")
+    with pytest.raises(DDLError, match=r"m\.pt\.ckpt is not a readable ddl-train-state file"):
+        train_model(make_config(epochs=1, steps_per_epoch=1), "s0", "c3dsu", "ddl", frames, masks, out)
+
+
+def test_non_finite_loss_stops_with_one_line(videos, tmp_path, monkeypatch) -> None:
+    import ddlcore.train as train_module
+
+    frames, masks = videos
+    real = train_module.ddl_loss
+
+    def poisoned(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        terms.loss = terms.loss * float("nan")
+        return terms
+
+    monkeypatch.setattr(train_module, "ddl_loss", poisoned)
+    with pytest.raises(DDLError) as info:
+        train_model(make_config(epochs=1, steps_per_epoch=2), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
+    message = str(info.value)
+    assert "step 0" in message and "l_recon=" in message and "loss=nan" in message and "\n" not in message
+
+
+def test_cli_trains_and_reports_errors(videos, tmp_path, capsys) -> None:
+    frames, masks = videos
+    out = tmp_path / "models" / "unet-ddl.pt"
+    settings = '{"model": {"widths": [4, 4, 8, 8]}, "train": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2}}'
+    args = ["train", "--settings", settings, "--scene", "s1", "--arch", "unet", "--variant", "ddl", "--threads", "1",
+            "--frames", *map(str, frames), "--masks", *map(str, masks), "--out", str(out)]
+    assert ddl_main(args) == 0
+    assert load_trained_model(out)[1]["scene"] == "s1" and log_path_of(out).exists()
+    bad = args[: args.index("--masks") + 1] + [str(masks[0]), "--out", str(out)]
+    assert ddl_main(bad) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: train: 2 frame stores but 1 mask caches")
