@@ -167,7 +167,7 @@ def test_registry_scenes_and_training_scenes(shanghaitech: BuiltDataset) -> None
 def test_registry_lists_synthetic_videos_without_touching_disk(tmp_path: Path) -> None:
     synthetic = pytest.importorskip("ddlcore.data.synthetic")
     config = config_for("synthetic", tmp_path / "not-generated-yet")
-    planned = synthetic.planned_videos(config["synthetic"], "test")
+    planned = synthetic.planned_videos(config["synthetic"], "test", tmp_path / "not-generated-yet")
     assert list_videos(config, "test") == planned
     assert not (tmp_path / "not-generated-yet").exists()
     first_scene = planned[0].scene

@@ -84,7 +84,7 @@ def list_videos(config: dict[str, Any], split: str) -> list[Video]:
     if _dataset_name(config) == "synthetic":
         from .synthetic import planned_videos
 
-        videos = planned_videos(config["synthetic"], split)
+        videos = planned_videos(config["synthetic"], split, Path(config["dataset"]["root"]))
     else:
         videos = open_dataset(config).videos(split)
     return select_scenes(videos, config, split)

@@ -57,12 +57,15 @@ def settings(*keys):
     return json.dumps(chosen, sort_keys=True)
 
 
-def code_fingerprint(*paths):
-    """Hash of the ddlcore source files a stage runs (Snakemake's code trigger does not see imports)."""
+def code_fingerprint(*patterns):
+    """Hash of the ddlcore source files a stage runs (Snakemake's code trigger does not see imports).
+
+    Each pattern is a file, a folder (all its .py files) or a glob, relative to ddlcore/.
+    """
     digest = hashlib.sha256()
-    for rel in paths:
-        target = CODE_ROOT / rel
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    for pattern in patterns:
+        target = CODE_ROOT / pattern
+        files = sorted(target.rglob("*.py")) if target.is_dir() else sorted(CODE_ROOT.glob(pattern))
         for f in files:
             digest.update(f.relative_to(CODE_ROOT).as_posix().encode())
             digest.update(f.read_bytes())

@@ -11,7 +11,7 @@ if DATASET == "synthetic":
         params:
             settings=settings("synthetic"),
             root=lambda wildcards, output: str(Path(output[0]).parent),
-            code=code_fingerprint("data/synthetic.py"),
+            code=code_fingerprint("data/synthetic*.py"),
         log:
             f"{LOGS}/synthesize.log",
         benchmark:
