@@ -23,7 +23,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -31,7 +30,7 @@ from .config import fingerprint
 from .errors import DDLError
 from .io_utils import atomic_path
 from .losses import LossTerms, ddl_loss
-from .model import build_model, save_trained_model
+from .model import build_model, save_trained_model, use_channels_last
 from .model.checkpoint import FORMAT_VERSION, load_torch_file
 from .pseudo import AnomalyWeight, pseudo_anomaly
 from .train_data import ClipDataset, EpochSampler
@@ -51,14 +50,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DDLError(f"config: key 'train.device' is {name!r} but no CUDA device is available")
     return device
-
-
-def use_channels_last(model: nn.Module) -> None:
-    """Store the 2D convolution weights channels-last and have the model feed them channels-last input."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            m.to(memory_format=torch.channels_last)
-    model.channels_last = True
 
 
 def log_path_of(out: str | Path) -> Path:
@@ -117,7 +108,7 @@ class Trainer:
         self.frames = int(mcfg["frames"]) if arch == "c3dsu" else 1
         _seed_everything(int(tcfg["seed"]))
         self.model = build_model(arch, mcfg, dataset.channels).to(device)
-        if device.type == "cpu" and tcfg["channels_last"]:
+        if tcfg["channels_last"]:
             use_channels_last(self.model)
         self.weight = AnomalyWeight(variant, float(tcfg["l_init"]), float(tcfg["sdl_sigma"])).to(device)
         groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": float(tcfg["lr"])}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..errors import DDLError
@@ -13,7 +14,7 @@ from .unet import UNet
 
 ARCHS = ("c3dsu", "unet")
 
-__all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "load_trained_model", "save_trained_model"]
+__all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "load_trained_model", "save_trained_model", "use_channels_last"]
 
 
 def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Module:
@@ -32,3 +33,15 @@ def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Modul
     if arch == "unet":
         return UNet(channels, model_cfg)
     raise DDLError(f"unknown model architecture {arch!r} (expected one of {', '.join(ARCHS)})")
+
+
+def use_channels_last(model: nn.Module) -> None:
+    """Store the model's 2D convolution weights channels-last and have it feed them channels-last input.
+
+    On CPU this makes a training step of C3DSU about 2x faster (benchmarks/bench_train.py); Conv3d
+    weights stay as they are (the temporal skips run as 2D convolutions on reshaped features).
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            m.to(memory_format=torch.channels_last)
+    model.channels_last = True
