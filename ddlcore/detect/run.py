@@ -1,5 +1,8 @@
-"""``ddl detect``: detect objects in one frame store and write a detections file.
+"""``ddl detect``: detect objects in one video and write a detections file.
 
+Detection runs on the dataset's own frames (``detect.source: dataset``, the default: a person a few
+pixels wide at the training size is tens of pixels wide there), downscaled to ``detect.max_side``, or on
+the frame store itself (``detect.source: frames``). Either way boxes are stored in frame-store pixels.
 The detections file (``ddlcore.boxes_io``, kind "detections") holds boxes in frame-store pixels,
 scores and class ids, with attrs ``backend``, ``score_threshold`` (the lowest score kept: the
 tracker's default ``det_thresh``) and the frame store's ``dataset``, ``split``, ``video``, ``scene``.
@@ -14,7 +17,11 @@ from typing import Any
 
 from ..boxes_io import write_boxes
 from ..cli import add_config_args, config_from_args
+import cv2
+import numpy as np
+
 from ..data.framestore import FrameStore
+from ..data.registry import open_dataset
 from ..errors import DDLError
 from .base import Detector, detect_store
 
@@ -33,15 +40,65 @@ def build_detector(cfg: dict[str, Any]) -> Detector:
     return BackgroundSubtractionDetector(cfg["bgsub"])
 
 
-def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Path) -> int:
-    """Detect objects in the frame store at ``frames_path``; write the detections file ``out_path``.
+class SourceFrames:
+    """One video's frames as read from its dataset, downscaled to a long side of at most ``max_side``.
 
+    Offers what detectors use of a :class:`FrameStore`: ``shape`` (N, H, W, C), ``len`` and slicing.
+    """
+
+    def __init__(self, config: dict[str, Any], split: str, video_name: str, channels: int) -> None:
+        dataset = open_dataset(config)
+        matches = [v for v in dataset.videos(split) if v.name == video_name]
+        if not matches:
+            raise DDLError(f"video {video_name} not found in the {split} split of {dataset.root}")
+        max_side = config["detect"]["max_side"]
+        frames = []
+        for frame in dataset.read_frames(matches[0]):
+            scale = max_side / max(frame.shape[:2])
+            if scale < 1:
+                frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            if frame.ndim == 2:
+                frame = frame[:, :, None]
+            if channels == 1 and frame.shape[2] == 3:
+                frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[:, :, None]
+            frames.append(frame)
+        self._frames = np.stack(frames)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(N, H, W, C) at detection resolution."""
+        return tuple(self._frames.shape)  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return self._frames[index]
+
+
+def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Path,
+                 config: dict[str, Any] | None = None) -> int:
+    """Detect objects in one video; write the detections file ``out_path`` in frame-store pixels.
+
+    ``frames_path`` is the video's frame store. With ``config`` (and ``detect.source: dataset``) the
+    detector sees the dataset's own frames instead, and boxes are scaled to the frame store's size.
     Returns the number of detections; prints a warning line naming the video when there are none.
     """
     with FrameStore(frames_path) as store:
         video = str(store.attrs.get("video") or Path(frames_path).stem)
-        table = detect_store(detector, store, desc=f"detect {video}")
+        n, height, width, channels = store.shape
+        source: Any = store
+        if config is not None and config["detect"]["source"] == "dataset":
+            source = SourceFrames(config, str(store.attrs["split"]), video, channels)
+            if len(source) != n:
+                raise DDLError(f"video {video}: the dataset yields {len(source)} frames but its frame store "
+                               f"{frames_path} holds {n}; re-run the frames stage")
+        table = detect_store(detector, source, desc=f"detect {video}")
         table.attrs = {k: store.attrs[k] for k in VIDEO_ATTRS if k in store.attrs}
+    if source is not store:
+        src_h, src_w = source.shape[1:3]
+        table.box *= np.array([width / src_w, height / src_h, width / src_w, height / src_h], np.float32)
+        table.height, table.width = height, width
     table.attrs.update(video=video, backend=detector.name, score_threshold=detector.score_threshold)
     write_boxes(out_path, table)
     if len(table) == 0:
@@ -54,7 +111,7 @@ def _run(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     if not Path(args.frames).is_file():  # checked before the detector loads its weights
         raise DDLError(f"frame store missing: {args.frames} (run the frames stage first)")
-    detect_video(build_detector(cfg["detect"]), args.frames, args.out)
+    detect_video(build_detector(cfg["detect"]), args.frames, args.out, cfg)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

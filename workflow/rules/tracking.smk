@@ -5,11 +5,12 @@ rule detect:
     conda:
         "../../environment.yml"
     input:
-        f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
+        frames=f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
+        raw=raw_input,
     output:
         f"{RESULTS}/detections/{DATASET}/{{split}}/{{video}}.h5",
     params:
-        settings=settings("detect"),
+        settings=settings("dataset", "detect"),
         code=code_fingerprint("detect", "boxes_io.py"),
     log:
         f"{LOGS}/detect/{{split}}/{{video}}.log",
@@ -21,7 +22,7 @@ rule detect:
         mem_mb=6000 if GPU_DETECTOR else 1000,
         runtime=120 if GPU_DETECTOR else 20,
     shell:
-        ddl("detect --settings {params.settings:q} --frames {input:q} --out {output:q}")
+        ddl("detect --settings {params.settings:q} --frames {input.frames:q} --out {output:q}")
 
 
 rule track:
@@ -75,6 +76,7 @@ rule track_summary:
     output:
         report(f"{RESULTS}/tracks/{DATASET}/summary.csv", caption="../report/track_summary.rst", category="Tracking"),
     params:
+        settings=settings("masks", "model.frames"),
         code=code_fingerprint("track/summary.py"),
     log:
         f"{LOGS}/track_summary.log",
@@ -84,4 +86,4 @@ rule track_summary:
         mem_mb=1000,
         runtime=10,
     shell:
-        ddl("track-summary --detections {input.detections:q} --tracks {input.tracks:q} --out {output:q}")
+        ddl("track-summary --settings {params.settings:q} --detections {input.detections:q} --tracks {input.tracks:q} --out {output:q}")
