@@ -201,10 +201,13 @@ def test_fasterrcnn_missing_weights_one_clear_line(tmp_path, monkeypatch):
         build_model({**cfg, "model": "yolo"})
 
 
+ON_STORE = ["--settings", '{"detect": {"source": "frames"}}']
+
+
 def test_detect_cli_writes_file_warns_on_empty_video_and_rejects_missing_store(tmp_path, blobs, capsys):
     path, _ = blobs
     out = tmp_path / "det.h5"
-    assert main(["detect", "--frames", str(path), "--out", str(out)]) == 0
+    assert main(["detect", *ON_STORE, "--frames", str(path), "--out", str(out)]) == 0
     table = read_boxes(out, kind="detections")
     assert len(table) > 0 and table.attrs["backend"] == "bgsub" and table.attrs["video"] == "blobs"
     assert (table.n_frames, table.height, table.width) == (N, H, W)
@@ -212,13 +215,13 @@ def test_detect_cli_writes_file_warns_on_empty_video_and_rejects_missing_store(t
     still = np.full((20, H, W, 1), 90, np.uint8)
     empty_store = write_store(tmp_path / "still.h5", still, video="still")
     capsys.readouterr()
-    assert main(["detect", "--frames", str(empty_store), "--out", str(tmp_path / "still_det.h5")]) == 0
+    assert main(["detect", *ON_STORE, "--frames", str(empty_store), "--out", str(tmp_path / "still_det.h5")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert any(line.startswith("warning: video still: no detections") for line in err)
     assert len(read_boxes(tmp_path / "still_det.h5")) == 0
 
     missing = tmp_path / "nope.h5"
-    assert main(["detect", "--frames", str(missing), "--out", str(tmp_path / "x.h5")]) == 1
+    assert main(["detect", *ON_STORE, "--frames", str(missing), "--out", str(tmp_path / "x.h5")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"error: frame store missing: {missing} (run the frames stage first)"
     assert not (tmp_path / "x.h5").exists()
@@ -285,3 +288,35 @@ def test_bgsub_and_ocsort_on_the_synthetic_benchmark(synthetic_videos):
     print(f"synthetic: recall {recall:.3f} precision {precision:.3f} MOTA {mota:.3f} IDF1 {idf1:.3f}")
     assert recall >= 0.6 and precision >= 0.7, (recall, precision)
     assert mota >= 0.35 and idf1 >= 0.5, (mota, idf1)
+
+
+def test_detection_on_dataset_frames_is_scaled_to_the_frame_store(tmp_path):
+    """``detect.source: dataset`` detects on the generated 144x192 frames and stores boxes in the 48x64
+    frame store's pixels, where it finds objects that detecting on the small store itself misses."""
+    import json
+
+    synthetic = pytest.importorskip("ddlcore.data.synthetic")
+    root = tmp_path / "raw"
+    settings = {"dataset": {"name": "synthetic", "root": str(root)},
+                "synthetic": {"scenes": 1, "train_videos": 1, "test_videos": 1, "frames": 120,
+                              "height": 144, "width": 192},
+                "frames": {"height": 48, "width": 64, "channels": 1}}
+    cfg = load_config(None, json.dumps(settings))
+    synthetic.generate(cfg["synthetic"], root)
+    video = synthetic.SyntheticDataset(root).videos("train")[0]
+    store = tmp_path / "store.h5"
+    assert main(["frames", "--settings", json.dumps(settings), "--split", "train", "--video", video.name,
+                 "--out", str(store)]) == 0
+    truth = synthetic.SyntheticDataset(root).true_boxes(video)
+    truth.box = (truth.box * np.array([64 / truth.width, 48 / truth.height] * 2)).astype(np.float32)
+    recalls = {}
+    for source in ("dataset", "frames"):
+        out = tmp_path / f"det-{source}.h5"
+        run_settings = json.dumps({**settings, "detect": {"source": source}})
+        assert main(["detect", "--settings", run_settings, "--frames", str(store), "--out", str(out)]) == 0
+        found = read_boxes(out, kind="detections")
+        assert (found.n_frames, found.height, found.width) == (120, 48, 64)
+        assert found.box.min(initial=0) >= 0 and found.box[:, [0, 2]].max(initial=0) <= 64
+        assert found.box[:, [1, 3]].max(initial=0) <= 48
+        recalls[source], _ = recall_precision(_visible(truth), found, iou_threshold=0.3)
+    assert recalls["dataset"] >= 0.1 and recalls["dataset"] > recalls["frames"] + 0.1, recalls
