@@ -121,9 +121,11 @@ def slurm_cluster(cpus: int | None = None, real_memory_mb: int = 64000) -> Itera
     cpus: CPUs the node offers (default: this machine's count, at least 2).
     real_memory_mb: memory the node offers. Memory is not enforced (no cgroups), so the default is generous
       enough that jobs asking for more memory than a small test machine has still run.
-    Raises SlurmUnavailable when SLURM cannot be installed (see `ensure_slurm_installed`), RuntimeError when
-    a daemon fails to start (the message carries the tail of its log).
+    Raises SlurmUnavailable when not root, when SLURM cannot be installed (see `ensure_slurm_installed`) or when
+    /etc/slurm/slurm.conf exists; RuntimeError when a daemon fails to start (with the tails of their logs).
     """
+    if os.geteuid() != 0:
+        raise SlurmUnavailable("a SLURM test cluster needs root (slurmd starts jobs as their users)")
     ensure_slurm_installed()
     # munged insists that every user can traverse the directory holding its socket.
     root = Path(tempfile.mkdtemp(prefix=CLUSTER_DIR_PREFIX))
@@ -160,8 +162,8 @@ def _claim_default_conf(conf: Path) -> None:
         DEFAULT_CONF.symlink_to(conf)
     except FileExistsError:
         raise SlurmUnavailable(
-            f"{DEFAULT_CONF} already exists (a real SLURM configuration or another test cluster); "
-            "the test cluster does not replace it"
+            f"{DEFAULT_CONF} already exists (a real SLURM configuration, or another test cluster: its "
+            "directory holds the daemons' PID files); the test cluster does not replace it"
         ) from None
 
 

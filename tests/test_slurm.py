@@ -1,0 +1,200 @@
+"""The workflow through the SLURM profile on a real single-node SLURM cluster (see slurm_cluster.py).
+
+Needs root (the cluster helper installs slurm-wlm and munge with apt-get when missing); skips otherwise.
+The workflow test runs the tiny synthetic configuration twice at the same time, through
+`--workflow-profile workflow/profiles/slurm` and locally with `--cores 2`, then checks that every planned job
+except the target rule ran as its own SLURM job and that both runs wrote the same results.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from slurm_cluster import SQUEUE_STATUS_ARGS, SlurmCluster, SlurmUnavailable, slurm_cluster
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+# The node has no GPU: the GPU rules ask for none.
+CPU_ONLY = ("--set-resources", "train:gpu=0", "score:gpu=0", "detect:gpu=0")
+# A failed job is a test failure: no retries (each retry would also be one more SLURM job).
+NO_RETRIES = ("--retries", "0")
+# CPUs the test node offers: more than the machine has, so that all jobs of a stage (one CPU each, mostly
+# start-up time) run at once instead of queueing behind each other's status polls.
+NODE_CPUS = 8
+# Rules Snakemake runs on the submitting host: the default target, which runs no command.
+LOCAL_RULES = {"all"}
+# Result folders whose files differ between any two runs (job logs, timings).
+RUN_SPECIFIC = {"logs", "benchmarks"}
+WORKFLOW_TIMEOUT_S = 420
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        with slurm_cluster(cpus=NODE_CPUS) as running:
+            yield running
+    except SlurmUnavailable as exc:
+        pytest.skip(f"no SLURM test cluster: {exc}")
+
+
+def test_cluster_runs_a_batch_job_on_its_node(cluster: SlurmCluster):
+    job_id = cluster.run("sbatch", "--parsable", "--job-name", "probe", "--wrap", "true").strip()
+    finished = _wait_until(lambda: job_id in cluster.completed_jobs(), 30)
+    assert finished, f"job {job_id} did not finish: {cluster.run('squeue', '--states=all')}"
+    record = cluster.completed_jobs()[job_id]
+    assert (record["Name"], record["JobState"], record["NodeList"]) == ("probe", "COMPLETED", "localhost")
+
+
+def test_workflow_on_slurm_equals_local_run(cluster: SlurmCluster, tmp_path: Path):
+    slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
+    planned = _planned_jobs(slurm_dir)
+    slurm_run = _start_snakemake(
+        slurm_dir, cluster.env, "--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"),
+        *SQUEUE_STATUS_ARGS, *CPU_ONLY, *NO_RETRIES,
+    )
+    local_run = _start_snakemake(local_dir, dict(os.environ), "--cores", "2")
+    (slurm_rc, slurm_log), (local_rc, local_log) = _finish(slurm_run, slurm_dir), _finish(local_run, local_dir)
+    assert slurm_rc == 0, f"snakemake through the SLURM profile exited {slurm_rc}:\n{slurm_log[-3000:]}"
+    assert local_rc == 0, f"snakemake --cores 2 exited {local_rc}:\n{local_log[-3000:]}"
+
+    run_id = re.search(r"SLURM run ID: (\S+)", slurm_log).group(1)
+    submitted = set(re.findall(r"has been submitted with SLURM jobid (\d+)", slurm_log))
+    slurm_jobs = _slurm_jobs_of_run(cluster, run_id, slurm_dir / "squeue.txt")
+    assert set(slurm_jobs) == submitted
+    assert {state for _, state in slurm_jobs.values()} == {"COMPLETED"}
+    completed = cluster.completed_jobs()
+    assert {completed[j]["JobState"] for j in submitted} == {"COMPLETED"}
+    ran_on_slurm = Counter(rule for rule, _ in slurm_jobs.values())
+    ran_locally = Counter(re.findall(r"^localrule (\w+):", slurm_log, flags=re.MULTILINE))
+    assert set(ran_locally) <= LOCAL_RULES
+    assert ran_on_slurm + ran_locally == planned
+    assert "SLURM" not in local_log
+    _assert_same_results(local_dir / "results", slurm_dir / "results")
+
+
+def _planned_jobs(workdir: Path) -> Counter:
+    """Jobs per rule that a complete run of the tiny configuration in workdir plans (dry run)."""
+    workdir.mkdir()
+    done = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(TINY_CONFIG), "--dry-run", "--quiet", "rules"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = done.stdout.split("total")[0]
+    planned = Counter({rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)})
+    assert planned, done.stdout
+    return planned
+
+
+def _start_snakemake(workdir: Path, env: dict[str, str], *options: str) -> subprocess.Popen:
+    """Start the workflow on the tiny configuration in workdir, detached from this terminal."""
+    workdir.mkdir(exist_ok=True)
+    with open(workdir / "snakemake.out", "w") as log:
+        return subprocess.Popen(
+            [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(TINY_CONFIG), *options],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def _finish(run: subprocess.Popen, workdir: Path) -> tuple[int, str]:
+    """Wait for a run started by _start_snakemake (killing its process group after WORKFLOW_TIMEOUT_S);
+    return its exit status and output."""
+    try:
+        run.wait(timeout=WORKFLOW_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    return run.returncode, (workdir / "snakemake.out").read_text()
+
+
+def _slurm_jobs_of_run(cluster: SlurmCluster, run_id: str, record: Path) -> dict[str, tuple[str, str]]:
+    """SLURM jobs named after the Snakemake run: job id -> (rule, state), the rule read from the job comment.
+
+    The full squeue listing of the run is also written to record, for the reader of a failed test.
+    """
+    listing = cluster.run("squeue", "--states=all", "--name", run_id, "--format=%.4i %.60k %.10T %.8M %.4C %N")
+    record.write_text(listing)
+    lines = cluster.run("squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%k|%T").split()
+    jobs = {}
+    for line in lines:
+        job_id, comment, state = line.split("|")
+        rule = comment.removeprefix("rule_").split("_wildcards_")[0]
+        jobs[job_id] = (rule, state)
+    return jobs
+
+
+def _assert_same_results(expected_root: Path, actual_root: Path) -> None:
+    """Every result file of both runs (outside RUN_SPECIFIC) has the same content."""
+    expected, actual = _result_files(expected_root), _result_files(actual_root)
+    assert actual == expected
+    for rel in sorted(expected):
+        a, b = expected_root / rel, actual_root / rel
+        if rel.suffix == ".h5":
+            _assert_same_hdf5(a, b)
+        elif rel.suffix == ".pt":
+            _assert_same_value(torch.load(a, weights_only=False), torch.load(b, weights_only=False), str(rel))
+        else:
+            assert a.read_bytes() == b.read_bytes(), f"{rel} differs"
+
+
+def _result_files(root: Path) -> set[Path]:
+    return {
+        p.relative_to(root) for p in root.rglob("*")
+        if p.is_file() and not RUN_SPECIFIC & set(p.relative_to(root).parts)
+    }
+
+
+def _assert_same_hdf5(a: Path, b: Path) -> None:
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names_a, names_b = [], []
+        fa.visit(names_a.append)
+        fb.visit(names_b.append)
+        assert names_a == names_b, f"{a.name}: groups and datasets differ"
+        for name in ["/", *names_a]:
+            where = f"{a.name}:{name}"
+            _assert_same_value(dict(fa[name].attrs), dict(fb[name].attrs), f"{where} attrs")
+            if isinstance(fa[name], h5py.Dataset):
+                _assert_same_value(fa[name][()], fb[name][()], where)
+
+
+def _assert_same_value(a, b, where: str) -> None:
+    """Exact equality of nested dicts / lists / tensors / arrays / scalars (NaN equals NaN)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), f"{where}: keys differ"
+        for key in a:
+            _assert_same_value(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same_value(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True, msg=where)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    else:
+        assert a == b or (a != a and b != b), f"{where}: {a!r} vs {b!r}"
+
+
+def _wait_until(check, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
