@@ -127,7 +127,7 @@ def _slurm_jobs_of_run(cluster: SlurmCluster, run_id: str, record: Path) -> dict
 
     The full squeue listing of the run is also written to record, for the reader of a failed test.
     """
-    listing = cluster.run("squeue", "--states=all", "--name", run_id, "--format=%.4i %.60k %.10T %.8M %.4C %N")
+    listing = cluster.run("squeue", "--states=all", "--name", run_id, "--format=%.5i %.60k %.10T %.8M %.4C %N")
     record.write_text(listing)
     lines = cluster.run("squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%k|%T").split()
     jobs = {}
