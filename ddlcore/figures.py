@@ -166,11 +166,12 @@ def qualitative_figure(
     """Write the qualitative panel of a trained model on ``n_windows`` training windows.
 
     Windows are evenly spaced over the centres of ``masks_path`` that have a tracked object; the
-    object is the first common track. sigma is the last logged anomaly weight of a ``ddl`` model,
+    object is the first common track. A video with no tracked window gets a centred box of the mean
+    ``train.random_box_size`` instead (said in the title), as training does with ``random_box``. sigma is the last logged anomaly weight of a ``ddl`` model,
     ``train.sdl_sigma`` otherwise; noise comes from ``train.seed``. Returns the number of rows drawn.
     """
     from .data.framestore import FrameStore
-    from .masks import MaskCache
+    from .masks import MaskCache, rasterise_boxes
     from .score import load_model
 
     model, meta = load_model(model_path, torch.device("cpu"))
@@ -181,15 +182,23 @@ def qualitative_figure(
         if cache.window != clip:
             raise DDLError(f"{masks_path}: mask windows of {cache.window} frames, the model reads {clip}")
         centres = cache.centres_with_tracks()
-        if centres.size == 0:
-            raise DDLError(f"{masks_path}: no window has a tracked object; cannot draw the qualitative panel")
+        tracked = centres.size > 0
+        if not tracked:
+            centres = np.arange(clip // 2, len(store) - clip // 2)
+            side = float(np.mean(train_cfg["random_box_size"]))
+            h, w = cache.height, cache.width
+            box = np.array([w * (1 - side) / 2, h * (1 - side) / 2, w * (1 + side) / 2, h * (1 + side) / 2])
+            centred = rasterise_boxes(np.repeat(box[None], clip, axis=0), h, w)
         chosen = centres[np.linspace(0, centres.size - 1, min(n_windows, centres.size)).round().astype(int)]
         clips, masks = [], []
         for c in chosen:
             clips.append(torch.from_numpy(store.window(int(c), clip)).permute(3, 0, 1, 2).float() / 255.0)
-            masks.append(torch.from_numpy(cache.window_mask(int(c), int(cache.tracks_in_window(int(c))[0])))[None])
+            mask = cache.window_mask(int(c), int(cache.tracks_in_window(int(c))[0])) if tracked else centred
+            masks.append(torch.from_numpy(mask)[None])
     rows = qualitative_rows(model, torch.stack(clips), torch.stack(masks), sigma, int(train_cfg["seed"]))
     title = f"{meta['arch']}-{meta['variant']}, {meta['dataset']} scene {meta['scene']}, sigma = {sigma:.3f}"
+    if not tracked:
+        title += " (no tracked object in this video: centred box)"
     plot_qualitative(rows, out, title)
     return len(rows)
 

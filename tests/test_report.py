@@ -185,6 +185,12 @@ def test_qualitative_figure_from_files(tmp_path):
     n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "c.h5", tmp_path / "q.png", cfg["train"], 3)
     assert n == 3 and (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
 
+    # a video without any tracked window still gets its panel, on a centred box
+    write_mask_cache(tmp_path / "empty.h5", BoxTable.empty(8, 32, 32, "tracks"), 3)
+    n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "empty.h5", tmp_path / "e.png",
+                           cfg["train"], 3)
+    assert n == 3 and (tmp_path / "e.png").stat().st_size > 1000
+
 
 def test_pixel_auc_from_files(tmp_path):
     masks = np.zeros((3, 8, 8), np.uint8)
