@@ -162,8 +162,10 @@ class Trainer:
         noise_gen = torch.Generator(device=self.device)
         noise_gen.manual_seed(int(np.random.default_rng([int(self.tcfg["seed"]), self.epoch, 1]).integers(2**62)))
         lr = self.optimizer.param_groups[0]["lr"]
+        # in a job's log (not a terminal) the bar still reports, every 30 s, one line per update
+        interactive = sys.stderr.isatty()
         bar = tqdm(self.loader, total=self.steps_per_epoch, desc=f"{label} epoch {self.epoch + 1}",
-                   disable=None, file=sys.stderr, leave=False)
+                   file=sys.stderr, leave=not interactive, mininterval=0.1 if interactive else 30)
         for batch in bar:
             clip = batch["clip"].to(self.device, non_blocking=True)
             mask = batch["mask"].to(self.device, non_blocking=True)

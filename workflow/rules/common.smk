@@ -42,10 +42,15 @@ wildcard_constraints:
     variant="none|sdl|ddl",
 
 
+# Settings that choose *which* jobs exist, not how one job runs: never part of a job's params.
+JOB_SELECTORS = {"train": ("models", "ablation")}
+
+
 def settings(*keys):
     """The config a stage depends on, as JSON: a change to it re-runs the stage.
 
-    Each key is a section ("train") or one setting of a section ("model.frames").
+    Each key is a section ("train") or one setting of a section ("model.frames"). Settings that
+    only select jobs (train.models, train.ablation) are left out, so adding a model trains only it.
     """
     chosen = {}
     for key in keys:
@@ -53,7 +58,8 @@ def settings(*keys):
         if name:
             chosen.setdefault(section, {})[name] = config[section][name]
         else:
-            chosen[section] = config[section]
+            skip = JOB_SELECTORS.get(section, ())
+            chosen[section] = {k: v for k, v in config[section].items() if k not in skip}
     return json.dumps(chosen, sort_keys=True)
 
 

@@ -16,7 +16,7 @@ rule train:
         f"{LOGS}/train/{{scene}}/{{arch}}-{{variant}}.log",
     benchmark:
         f"{BENCH}/train/{{scene}}/{{arch}}-{{variant}}.tsv"
-    threads: 2
+    threads: config["train"]["threads"] or 2
     resources:
         gpu=1,
         mem_mb=8000,
