@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data.framestore import FrameStore
+from .devices import resolve_device
 from .errors import DDLError
 from .io_utils import atomic_path
 
@@ -164,14 +165,6 @@ def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tu
     return filled, valid
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; otherwise the named torch device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise DDLError(f"config: key 'score.device': {name!r} is not a torch device") from exc
 
 
 def load_model(path: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -264,7 +257,7 @@ def _run(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     if (args.input is None) == (not args.frames):
         raise DDLError("ddl score: give either --frames F.h5 ... (test frame stores) or one VIDEO_OR_FOLDER, not both")
-    device = resolve_device(cfg["score"]["device"])
+    device = resolve_device(cfg["score"]["device"], "score.device")
     model, meta = load_model(args.model, device)
     if args.frames:
         if not args.out:

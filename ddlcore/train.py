@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .config import fingerprint
+from .devices import resolve_device
 from .errors import DDLError
 from .io_utils import atomic_path
 from .losses import LossTerms, ddl_loss
@@ -39,17 +40,6 @@ LOG_COLUMNS = ["epoch", "step", "l_recon", "p", "n", "l_dist", "loss", "sigma", 
 STATE_KIND = "ddl-train-state"
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; otherwise the named device (DDLError if unusable)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise DDLError(f"config: key 'train.device': {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DDLError(f"config: key 'train.device' is {name!r} but no CUDA device is available")
-    return device
 
 
 def log_path_of(out: str | Path) -> Path:
@@ -228,7 +218,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
     n_threads = tcfg["threads"] or threads
     if n_threads:
         torch.set_num_threads(int(n_threads))
-    device = resolve_device(tcfg["device"])
+    device = resolve_device(tcfg["device"], "train.device")
     frames = int(config["model"]["frames"]) if arch == "c3dsu" else 1
     dataset = ClipDataset(frame_paths, mask_paths, frames, config["masks"]["no_track"], tcfg["random_box_size"])
     trainer = Trainer(config, arch, variant, dataset, device)

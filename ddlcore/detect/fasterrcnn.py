@@ -20,18 +20,11 @@ import torch
 import torchvision
 from torchvision.models import detection
 
+from ..devices import resolve_device
 from ..errors import DDLError
 from .base import Detector, FrameDetections
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> the first CUDA GPU when present, else the CPU; anything else as torch spells it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise DDLError(f"config: key 'detect.fasterrcnn.device': {name!r} is not a torch device ({exc})") from exc
 
 
 def checkpoint_file(weights: torchvision.models.WeightsEnum) -> Path:
@@ -101,7 +94,7 @@ class FasterRCNNDetector(Detector):
         self.score_threshold = float(cfg["score_threshold"])
         self.batch_size = int(fc["batch_size"])
         self.classes = torch.tensor(cfg["classes"], dtype=torch.int64)
-        self.device = resolve_device(fc["device"])
+        self.device = resolve_device(fc["device"], "detect.fasterrcnn.device")
         self.model = (model if model is not None else build_model(fc)).to(self.device).eval()
 
     def _autocast(self) -> contextlib.AbstractContextManager:

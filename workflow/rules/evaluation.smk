@@ -13,7 +13,7 @@ rule score:
         f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}.h5",
     params:
         settings=settings("score"),
-        code=code_fingerprint("score.py", "model"),
+        code=code_fingerprint("score.py", "model", "devices.py"),
     log:
         f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}.log",
     benchmark:

@@ -11,7 +11,7 @@ rule detect:
         f"{RESULTS}/detections/{DATASET}/{{split}}/{{video}}.h5",
     params:
         settings=settings("dataset", "detect"),
-        code=code_fingerprint("detect", "boxes_io.py"),
+        code=code_fingerprint("detect", "boxes_io.py", "devices.py"),
     log:
         f"{LOGS}/detect/{{split}}/{{video}}.log",
     benchmark:

@@ -11,7 +11,7 @@ rule train:
         log_csv=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}.csv",
     params:
         settings=settings("model", "train", "masks"),
-        code=code_fingerprint("model", "pseudo.py", "losses.py", "train.py", "train_data.py", "masks.py"),
+        code=code_fingerprint("model", "pseudo.py", "losses.py", "train.py", "train_data.py", "masks.py", "devices.py"),
     log:
         f"{LOGS}/train/{{scene}}/{{arch}}-{{variant}}.log",
     benchmark:
