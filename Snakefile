@@ -6,12 +6,19 @@
 
 from snakemake.utils import min_version, validate
 
+from ddlcore.config import validate_config
+from ddlcore.errors import DDLError
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
 
 
+try:  # one line naming the offending key, before Snakemake's own (verbose) schema check
+    validate_config(config)
+except DDLError as exc:
+    raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

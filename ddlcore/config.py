@@ -40,7 +40,7 @@ def _extend_with_default(validator_class: type) -> type:
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-_Validator = _extend_with_default(jsonschema.Draft7Validator)
+_Validator = _extend_with_default(jsonschema.Draft202012Validator)
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

@@ -99,3 +99,20 @@ def test_new_variant_trains_only_the_new_models(finished_run):
     changed["train"]["models"] = config["train"]["models"] + ["c3dsu-sdl"]
     jobs = planned_jobs(workdir, changed)
     assert jobs == {"train": 2, "score": 2, "aggregate": 1, "all": 1}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"train": {"epoch": 3}}, "config: unknown key 'epoch' in train"),
+        ({"frames": {"height": "tall"}}, "config: key 'frames.height': 'tall' is not of type 'integer'"),
+        ({"dataset": {"name": "ped2", "root": "/no/such/ped2"}}, "dataset root not found: /no/such/ped2"),
+    ],
+)
+def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = snakemake(tmp_path, path, "--dry-run")
+    assert run.returncode != 0
+    assert message in run.stderr + run.stdout
+    assert not (tmp_path / "results").exists()

@@ -6,14 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ddlcore.config import validate_config
 from ddlcore.data.registry import list_videos, training_scenes
 from ddlcore.errors import DDLError
-
-try:
-    validate_config(config)
-except DDLError as exc:
-    raise WorkflowError(str(exc)) from None
 
 RESULTS = config["results"]
 DATASET = config["dataset"]["name"]
