@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from .errors import DDLError
 from .io_utils import atomic_path
+from .provenance import provenance, provenance_footer
 
 #: the paper's AUCs (%): Table 1 (C3DSU with DDL) and Tables 2-3 (ablations)
 PAPER_AUC: dict[tuple[str, str, str], float] = {
@@ -151,12 +152,26 @@ def markdown(table: pd.DataFrame) -> str:
     return table.astype(object).where(table.notna(), None).to_markdown(index=False, missingval="–", floatfmt=".2f") + "\n"
 
 
-def write_table(table: pd.DataFrame, markdown: str, stem: Path) -> None:
-    """Write ``stem``.csv and ``stem``.md atomically."""
+def write_table(table: pd.DataFrame, markdown: str, stem: Path, origin: dict[str, Any] | None = None) -> None:
+    """Write ``stem``.csv and ``stem``.md atomically; ``origin`` (a provenance record) adds the commit and
+    config fingerprint as CSV columns and a markdown footer."""
+    if origin is not None:
+        table = table.assign(commit=origin["commit"], config=origin["config_fingerprint"])
+        markdown += provenance_footer(origin)
     with atomic_path(stem.with_suffix(".csv")) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(stem.with_suffix(".md")) as tmp:
         tmp.write_text(markdown)
+
+
+def other_datasets_results(metrics_out: Path, datasets: set[str]) -> list[dict[str, Any]]:
+    """Results of datasets not in ``datasets`` from the metrics JSON files beside ``metrics_out``
+    (``metrics/{dataset}.json`` of earlier runs), so the AUC table lists every dataset run."""
+    found: list[dict[str, Any]] = []
+    for path in sorted(metrics_out.parent.glob("*.json")):
+        if path.stem not in datasets and path != metrics_out:
+            found += [r for r in json.loads(path.read_text()).get("results", []) if r["dataset"] not in datasets]
+    return found
 
 
 def training_logs(train_logs: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, Path]]:
@@ -195,12 +210,14 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str], Any
 def aggregate(
     labels_paths: Sequence[str | Path], score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any],
     tables_dir: str | Path, figures_dir: str | Path | None = None, train_logs: Sequence[str | Path] = (),
-    metrics_out: str | Path | None = None,
+    metrics_out: str | Path | None = None, origin: dict[str, Any] | None = None,
 ) -> str:
     """Evaluate every (dataset, model) among ``score_paths`` and write tables (and figures).
 
     Each group's labels file is the one in ``labels_paths`` whose ``dataset`` attribute matches
-    its scores files (the only one when a single file is given). Returns the AUC table markdown.
+    its scores files (the only one when a single file is given). The AUC table also lists the
+    other datasets whose metrics JSON lies beside ``metrics_out``. ``origin`` (provenance record)
+    is stamped on every table and stored in the metrics JSON. Returns the AUC table markdown.
     """
     from .metrics import evaluate_run, load_run
 
@@ -217,22 +234,22 @@ def aggregate(
     if not results:
         raise DDLError("ddl aggregate: no scores files given")
     tables = Path(tables_dir)
-    auc = auc_table(results)
+    earlier = other_datasets_results(Path(metrics_out), {r["dataset"] for r in results}) if metrics_out else []
+    auc = auc_table(results + earlier)
     auc_md = auc_markdown(auc)
-    write_table(auc, auc_md, tables / "auc")
+    write_table(auc, auc_md, tables / "auc", origin)
     for dataset in sorted({r["dataset"] for r in results}):
         mine = [r for r in results if r["dataset"] == dataset]
         metric = "median of scene AUCs" if mine[0]["n_scenes"] > 1 else "micro AUC"
         ablation = ablation_table(dataset, results)
-        write_table(ablation, ablation_markdown(ablation, metric), tables / f"ablation-{dataset}")
+        write_table(ablation, ablation_markdown(ablation, metric), tables / f"ablation-{dataset}", origin)
         if mine[0]["n_scenes"] > 1:
             scenes = scene_table(dataset, results)
             md = "Per-scene AUC (%) (micro AUC over the scene's test frames)\n\n"
-            write_table(scenes, md + markdown(scenes),
-                        tables / f"scenes-{dataset}")
+            write_table(scenes, md + markdown(scenes), tables / f"scenes-{dataset}", origin)
     if metrics_out is not None:
         with atomic_path(metrics_out) as tmp:
-            tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+            tmp.write_text(json.dumps({"provenance": origin, "results": results}, indent=2, sort_keys=True) + "\n")
     if figures_dir is not None:
         write_figures(results, runs, metrics_cfg, train_logs, Path(figures_dir))
     return auc_md
@@ -245,7 +262,8 @@ def _run(args: argparse.Namespace) -> None:
     logs = list(args.train_logs or [])
     if args.models_dir:
         logs += sorted(str(p) for p in Path(args.models_dir).glob("*/*/*.csv"))
-    print(aggregate(args.labels, args.scores, cfg["metrics"], args.tables_dir, args.figures_dir, logs, args.metrics_out))
+    print(aggregate(args.labels, args.scores, cfg["metrics"], args.tables_dir, args.figures_dir, logs, args.metrics_out,
+                    provenance(cfg)))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -111,7 +111,7 @@ def test_tables_from_hand_made_scores(tmp_path):
     assert scenes["scene"].tolist() == ["s1", "s2"]
     assert scenes["c3dsu-ddl"].tolist() == pytest.approx([round(100 * s1, 2), round(100 * s2, 2)])
     assert not (tmp_path / "tables" / "scenes-ped2.csv").exists()
-    assert len(json.loads((tmp_path / "all.json").read_text())) == 3
+    assert len(json.loads((tmp_path / "all.json").read_text())["results"]) == 3
 
 
 def test_evaluate_checks_alignment(tmp_path):
@@ -210,3 +210,21 @@ def test_pixel_auc_from_files(tmp_path):
     assert result["pixel_videos"] == 1
     assert result["pixel_auc"] == pytest.approx(roc_auc_score(cell_labels.ravel(), maps.astype(np.float32).ravel()))
     assert result["label_variant"] == "official" and result["model"] == "c3dsu-ddl"
+
+
+def test_tables_record_commit_and_config_and_list_earlier_datasets(tmp_path):
+    from ddlcore.provenance import provenance
+
+    cfg = load_config(None, None)
+    origin = provenance(cfg)
+    for dataset, scores in (("avenue", [0.9, 0.2, 0.8, 0.1]), ("ped2", [0.1, 0.2, 0.8, 0.9])):
+        write_labels(tmp_path / f"{dataset}.h5", dataset, {"v": ("all", [0, 0, 1, 1])})
+        write_scores(tmp_path / f"s-{dataset}.h5", dataset, "c3dsu", "ddl", "all", {"v": scores})
+        aggregate([tmp_path / f"{dataset}.h5"], [tmp_path / f"s-{dataset}.h5"], cfg["metrics"], tmp_path / "tables",
+                  metrics_out=tmp_path / "metrics" / f"{dataset}.json", origin=origin)
+    auc = pd.read_csv(tmp_path / "tables" / "auc.csv")
+    assert set(auc["dataset"]) == {"ped2", "avenue"}  # the earlier avenue run is still listed
+    assert set(auc["commit"]) == {origin["commit"]} and set(auc["config"]) == {origin["config_fingerprint"]}
+    assert f"config {origin['config_fingerprint']}" in (tmp_path / "tables" / "ablation-ped2.md").read_text()
+    stored = json.loads((tmp_path / "metrics" / "ped2.json").read_text())
+    assert stored["provenance"]["config"] == cfg and [r["dataset"] for r in stored["results"]] == ["ped2"]

@@ -47,9 +47,9 @@ rule aggregate:
             category="Figures",
         ),
     params:
-        settings=settings("dataset.name", "dataset.labels", "metrics", "score.border"),
+        settings=settings(*sorted(config)),  # the whole config: recorded with the tables
         tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
-        code=code_fingerprint("metrics.py", "report.py", "figures.py"),
+        code=code_fingerprint("metrics.py", "report.py", "figures.py", "provenance.py"),
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
