@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("ddlcore.score", "score test videos (or any video / frame folder) with a trained model"),
     "evaluate": ("ddlcore.metrics", "AUCs of one model's scores against the labels"),
     "aggregate": ("ddlcore.report", "AUC and ablation tables, figures"),
+    "job-benchmarks": ("ddlcore.job_benchmarks", "tabulate the time and memory of every workflow job"),
     "figures": ("ddlcore.figures", "figures drawn outside aggregate (the qualitative panel of paper Figure 4)"),
 }
 

@@ -55,6 +55,8 @@ def test_tables_and_figures_are_written(finished_run):
     metrics = json.loads((results / "metrics" / "synthetic.json").read_text())
     assert "c3dsu-ddl" in json.dumps(metrics)
     assert (results / "figures" / "synthetic" / "qualitative.png").stat().st_size > 10_000
+    jobs = (results / "tables" / "jobs-synthetic.md").read_text()
+    assert all(f"| {rule} " in jobs for rule in ("synthesize", "train", "score", "aggregate"))
     curves = list((results / "figures" / "synthetic" / "curves").glob("*.png"))
     assert len(curves) >= 4  # one per test video and model, plus sigma(l)
     for scene in ("01", "02"):
@@ -74,7 +76,7 @@ def test_distinction_weight_reruns_training_scoring_and_aggregation_only(finishe
     changed = copy.deepcopy(config)
     changed["train"]["lambda"] = 0.5
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "qualitative_figure": 1, "all": 1}
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1}
 
 
 def test_detector_threshold_reruns_detection_onward(finished_run):
@@ -90,7 +92,7 @@ def test_median_window_reruns_aggregation_only(finished_run):
     workdir, config = finished_run
     changed = copy.deepcopy(config)
     changed["metrics"]["median_window"] = 9
-    assert planned_jobs(workdir, changed) == {"aggregate": 1, "all": 1}
+    assert planned_jobs(workdir, changed) == {"aggregate": 1, "job_benchmarks": 1, "all": 1}
 
 
 def test_new_variant_trains_only_the_new_models(finished_run):
@@ -98,7 +100,7 @@ def test_new_variant_trains_only_the_new_models(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["models"] = config["train"]["models"] + ["c3dsu-sdl"]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 2, "score": 2, "aggregate": 1, "all": 1}
+    assert jobs == {"train": 2, "score": 2, "aggregate": 1, "job_benchmarks": 1, "all": 1}
 
 
 @pytest.mark.parametrize(

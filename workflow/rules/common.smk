@@ -51,9 +51,11 @@ def settings(*keys):
         section, _, name = key.partition(".")
         if name:
             chosen.setdefault(section, {})[name] = config[section][name]
-        else:
+        elif isinstance(config[section], dict):
             skip = JOB_SELECTORS.get(section, ())
             chosen[section] = {k: v for k, v in config[section].items() if k not in skip}
+        else:
+            chosen[section] = config[section]
     return json.dumps(chosen, sort_keys=True)
 
 
@@ -97,6 +99,7 @@ def final_outputs():
         f"{RESULTS}/tables/ablation-{DATASET}.md",
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",
+        f"{RESULTS}/tables/jobs-{DATASET}.md",
     ] + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{model}}.pt", scene=TRAIN_SCENES, model=MODELS)
 
 

@@ -86,3 +86,24 @@ rule qualitative_figure:
         runtime=10,
     shell:
         ddl("figures qualitative --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --masks {input.masks:q} --out {output:q}")
+
+
+rule job_benchmarks:
+    conda:
+        "../../environment.yml"
+    input:
+        tables=rules.aggregate.output.auc,
+        figure=rules.qualitative_figure.output,
+    output:
+        table=report(f"{RESULTS}/tables/jobs-{DATASET}.md", caption="../report/job_benchmarks.rst", category="Tables"),
+        csv=f"{RESULTS}/tables/jobs-{DATASET}.csv",
+    params:
+        folder=BENCH,
+        code=code_fingerprint("job_benchmarks.py"),
+    log:
+        f"{LOGS}/job_benchmarks.log",
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        ddl("job-benchmarks --dir {params.folder:q} --out {output.table:q}")
