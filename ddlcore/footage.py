@@ -148,7 +148,8 @@ def score_footage(
     sc = cfg["score"]
     device = next(model.parameters()).device
     windows, maps = window_scores(model, frames, clip, sc["patch"], sc["shifted_grid"], sc["batch_size"], device,
-                                  sc["share_encoder"], 1 if overlay else None, desc=Path(source).name)
+                                  sc["share_encoder"], 1 if overlay else None, desc=Path(source).name,
+                                  background=sc["background"])
     scores, valid = fill_border(windows, len(frames), clip, sc["border"])
     table = footage_scores(scores, valid, cfg["metrics"])
     with atomic_path(out_csv) as tmp:

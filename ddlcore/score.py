@@ -116,8 +116,14 @@ def window_scores(
     share_encoder: bool = True,
     map_stride: int | None = None,
     desc: str = "score",
+    background: str = "none",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Score every full window of one video.
+
+    ``background`` "video_median" subtracts, before patch pooling, the per-pixel median error over
+    the video's windows (clamped at 0): errors a camera shows in every frame (fine static texture
+    the model blurs, a flickering light) stop ranking frames, while a moving object's error, present
+    in few frames, stays. "none" scores the raw error (the paper).
 
     frames: uint8 (N, H, W, C), sliceable (a :class:`FrameStore` or an array); N >= clip.
     Returns (scores float32 (N - clip + 1,), maps float16 (N - clip + 1, H//s, W//s) or None),
@@ -131,19 +137,22 @@ def window_scores(
     # a model reading one frame per clip (UNet) gains nothing from shared features
     share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    scores = np.empty(windows, np.float32)
-    maps: list[np.ndarray] = []
+    errors: list[torch.Tensor] = []
     for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
         stop = min(start + batch_size, windows)
         chunk = _to_tensor(frames[start : stop + clip - 1], device)
         with autocast:
             recon = reconstruct_windows(model, chunk, clip, share)
-        error = pixel_error(chunk[half : half + stop - start], recon.float())
-        scores[start:stop] = patch_scores(error, patch, shifted_grid).cpu().numpy()
-        if map_stride is not None:
-            pooled = F.avg_pool2d(error[:, None], map_stride, stride=map_stride)[:, 0] if map_stride > 1 else error
-            maps.append(pooled.cpu().numpy().astype(np.float16))
-    return scores, (np.concatenate(maps) if map_stride is not None else None)
+        errors.append(pixel_error(chunk[half : half + stop - start], recon.float()).cpu())
+    error = torch.cat(errors)
+    if background == "video_median":
+        error = (error - error.median(dim=0).values).clamp_min_(0)
+    scores = torch.cat([patch_scores(e, patch, shifted_grid) for e in error.split(batch_size)]).numpy()
+    maps = None
+    if map_stride is not None:
+        maps = (F.avg_pool2d(error[:, None], map_stride, stride=map_stride)[:, 0] if map_stride > 1 else error)
+        maps = maps.numpy().astype(np.float16)
+    return scores.astype(np.float32), maps
 
 
 def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tuple[np.ndarray, np.ndarray]:
@@ -219,7 +228,7 @@ def score_frame_stores(
                     raise DDLError(f"{path}: video {name!r} given twice")
                 scores, maps = window_scores(
                     model, store, clip, score_cfg["patch"], score_cfg["shifted_grid"], score_cfg["batch_size"],
-                    device, score_cfg["share_encoder"], stride, desc=name,
+                    device, score_cfg["share_encoder"], stride, desc=name, background=score_cfg["background"],
                 )
                 group = f.create_group(f"videos/{name}")
                 group.attrs.update(frames=str(path), n_frames=len(store))

@@ -268,3 +268,28 @@ def test_footage_from_frame_folder_and_errors(tmp_path, tiny_checkpoint, capsys)
     assert main(["score", "--model", str(tiny_checkpoint), str(tmp_path / "missing.avi")]) == 1
     err = capsys.readouterr().err
     assert "missing.avi" in err and len(err.strip().splitlines()) == 1
+
+
+class _Blank(torch.nn.Module):
+    """Reconstructs every frame as black: the error map is the frame itself."""
+
+    frames = 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x[:, :, 0])
+
+
+def test_video_median_background_removes_a_static_hot_spot():
+    from ddlcore.score import window_scores
+
+    frames = np.zeros((12, 32, 32, 1), np.uint8)
+    frames[:, :8, :8] = 250  # a static hot spot in every frame
+    for t in (5, 6, 7):  # a dimmer object passing in three frames
+        frames[t, 16:24, 4 * t - 8 : 4 * t] = 150
+    args = (_Blank(), frames, 3, 8, False, 4, torch.device("cpu"), False)
+    raw, _ = window_scores(*args)
+    flat, _ = window_scores(*args, background="video_median")
+    assert np.ptp(raw) == 0  # the hot spot wins in every frame: nothing is ranked
+    object_windows = [t - 1 for t in (5, 6, 7)]  # window j reconstructs frame j + 1
+    others = [j for j in range(len(flat)) if j not in object_windows]
+    assert flat[object_windows].min() > 0 and flat[others].max() == 0
