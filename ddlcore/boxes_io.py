@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
@@ -47,6 +47,21 @@ class BoxTable:
             frame=np.zeros(0, np.int32), box=np.zeros((0, 4), np.float32), score=np.zeros(0, np.float32),
             ident=np.zeros(0, np.int32), n_frames=n_frames, height=height, width=width, kind=kind,
         )
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[int, int, Sequence[float]]], n_frames: int, height: int, width: int,
+                  kind: str, attrs: dict[str, Any] | None = None) -> "BoxTable":
+        """A table from (frame, ident, (x_min, y_min, x_max, y_max)) rows, sorted by frame then ident;
+        every score is 1 (tracks imported or made by hand carry no confidence)."""
+        table = cls.empty(n_frames, height, width, kind)
+        table.attrs = dict(attrs or {})
+        if rows:
+            ordered = sorted(rows, key=lambda r: (r[0], r[1]))
+            table.frame = np.array([r[0] for r in ordered], np.int32)
+            table.ident = np.array([r[1] for r in ordered], np.int32)
+            table.box = np.array([r[2] for r in ordered], np.float32).reshape(-1, 4)
+            table.score = np.ones(len(ordered), np.float32)
+        return table
 
     def rows_of_frame(self, t: int) -> slice:
         """The slice of rows belonging to frame ``t`` (rows are sorted by frame)."""

@@ -23,14 +23,7 @@ def tracks(video: str, seed: int) -> BoxTable:
         for t in range(rng.integers(0, 5), rng.integers(15, N)):
             x0, y0 = rng.uniform(0, W - 10), rng.uniform(0, H - 10)
             rows.append((t, tid, [x0, y0, x0 + rng.uniform(2, 10), y0 + rng.uniform(2, 10)]))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    table = BoxTable.empty(N, H, W, "tracks")
-    table.frame = np.array([r[0] for r in rows], np.int32)
-    table.ident = np.array([r[1] for r in rows], np.int32)
-    table.box = np.array([r[2] for r in rows], np.float32)
-    table.score = np.ones(len(rows), np.float32)
-    table.attrs = {"video": video}
-    return table
+    return BoxTable.from_rows(rows, N, H, W, "tracks", {"video": video})
 
 
 def store(path, video):

@@ -27,14 +27,7 @@ def random_tracks(seed: int, n_frames: int = 40, n_tracks: int = 6, video: str =
                 continue  # a hole
             x0, y0 = rng.uniform(0, W - 12), rng.uniform(0, H - 12)
             rows.append((t, tid, [x0, y0, x0 + rng.uniform(3, 12), y0 + rng.uniform(3, 12)]))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    table = BoxTable.empty(n_frames, H, W, "tracks")
-    table.frame = np.array([r[0] for r in rows], np.int32)
-    table.ident = np.array([r[1] for r in rows], np.int32)
-    table.box = np.array([r[2] for r in rows], np.float32).reshape(-1, 4)
-    table.score = np.ones(len(rows), np.float32)
-    table.attrs = {"video": video, "scene": scene}
-    return table
+    return BoxTable.from_rows(rows, n_frames, H, W, "tracks", {"video": video, "scene": scene})
 
 
 def settings(frames: int = 3, **masks) -> str:

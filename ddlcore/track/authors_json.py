@@ -97,17 +97,10 @@ def tracks_from_json(data: dict[str, dict[str, list[float]]], video: str, n_fram
             raise DDLError(f"{source}: frame {key!r} is frame {t} of video {video}, which has {n_frames} frames "
                            f"(check first_index)")
         rows.extend((t, int(tid), box) for tid, box in tracks.items())
-    table = BoxTable.empty(n_frames, height, width, "tracks")
-    if not rows:
-        return table
-    rows.sort(key=lambda r: (r[0], r[1]))
-    shift = max(0, 1 - min(r[1] for r in rows))
+    shift = max(0, 1 - min((r[1] for r in rows), default=1))
     scale = np.array([width, height, width, height], np.float64)
-    table.frame = np.array([r[0] for r in rows], np.int32)
-    table.ident = np.array([r[1] + shift for r in rows], np.int32)
-    table.box = (np.array([r[2] for r in rows], np.float64) * scale).astype(np.float32)
-    table.score = np.ones(len(rows), np.float32)
-    return table
+    return BoxTable.from_rows([(t, tid + shift, np.asarray(box, np.float64) * scale) for t, tid, box in rows],
+                              n_frames, height, width, "tracks")
 
 
 def _export(args: argparse.Namespace) -> None:
