@@ -28,7 +28,7 @@ import argparse
 import json
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import h5py
 import numpy as np
@@ -137,22 +137,28 @@ def window_scores(
     # a model reading one frame per clip (UNet) gains nothing from shared features
     share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    errors: list[torch.Tensor] = []
-    for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
-        stop = min(start + batch_size, windows)
-        chunk = _to_tensor(frames[start : stop + clip - 1], device)
-        with autocast:
-            recon = reconstruct_windows(model, chunk, clip, share)
-        errors.append(pixel_error(chunk[half : half + stop - start], recon.float()).cpu())
-    error = torch.cat(errors)
+
+    def batch_errors() -> Iterator[torch.Tensor]:
+        for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
+            stop = min(start + batch_size, windows)
+            chunk = _to_tensor(frames[start : stop + clip - 1], device)
+            with autocast:
+                recon = reconstruct_windows(model, chunk, clip, share)
+            yield pixel_error(chunk[half : half + stop - start], recon.float())
+
+    errors: Iterable[torch.Tensor] = batch_errors()
     if background == "video_median":
-        error = (error - error.median(dim=0).values).clamp_min_(0)
-    scores = torch.cat([patch_scores(e, patch, shifted_grid) for e in error.split(batch_size)]).numpy()
-    maps = None
-    if map_stride is not None:
-        maps = (F.avg_pool2d(error[:, None], map_stride, stride=map_stride)[:, 0] if map_stride > 1 else error)
-        maps = maps.numpy().astype(np.float16)
-    return scores.astype(np.float32), maps
+        # the median needs every window's error at once; the raw score streams batch by batch
+        stacked = torch.cat([e.cpu() for e in errors])
+        errors = (stacked - stacked.median(dim=0).values).clamp_min_(0).split(batch_size)
+    scores: list[np.ndarray] = []
+    maps: list[np.ndarray] = []
+    for error in errors:
+        scores.append(patch_scores(error, patch, shifted_grid).cpu().numpy())
+        if map_stride is not None:
+            pooled = F.avg_pool2d(error[:, None], map_stride, stride=map_stride)[:, 0] if map_stride > 1 else error
+            maps.append(pooled.cpu().numpy().astype(np.float16))
+    return np.concatenate(scores).astype(np.float32), (np.concatenate(maps) if map_stride is not None else None)
 
 
 def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tuple[np.ndarray, np.ndarray]:
