@@ -64,7 +64,7 @@ def run_one(args: argparse.Namespace) -> dict:
     config = validate_config({"model": dict(CONFIGS[args.only]), "train": {
         "batch_size": args.batch, "workers": args.workers, "device": args.device, "channels_last": not args.no_channels_last,
         "autocast_cpu": args.autocast_cpu, "steps_per_epoch": args.warmup + args.steps}})
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     with tempfile.TemporaryDirectory() as tmp:
         frames, masks = make_video(Path(tmp), args.size, channels, 64, config["model"]["frames"])
         dataset = ClipDataset([frames], [masks], config["model"]["frames"], "skip", (0.125, 0.25))

@@ -118,3 +118,16 @@ def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, message
     assert run.returncode != 0
     assert message in run.stderr + run.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_a_config_file_replaces_the_default_config(tmp_path):
+    """config/config.yaml is read only without --configfile: a dataset config inherits the schema's defaults."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"train": {"epoch": 3}}))  # refused when read
+    dry_run = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--cores", "1", "--dry-run"]
+    given = subprocess.run([*dry_run, "--configfile", str(TINY)], capture_output=True, text=True, timeout=300)
+    assert given.returncode == 0, given.stderr[-2000:]
+    default = subprocess.run(dry_run, capture_output=True, text=True, timeout=300)
+    assert default.returncode != 0
+    assert "config: unknown key 'epoch' in train" in default.stdout + default.stderr
