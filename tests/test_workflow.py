@@ -15,12 +15,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 pytestmark = pytest.mark.e2e
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
     """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+    cmd = [*SNAKEMAKE, "--directory", str(workdir),
            "--configfile", str(REPO / "config" / "config.yaml"), str(configfile), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
@@ -124,8 +125,7 @@ def test_a_config_file_replaces_the_default_config(tmp_path):
     """config/config.yaml is read only without --configfile: a dataset config inherits the schema's defaults."""
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"train": {"epoch": 3}}))  # refused when read
-    dry_run = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "1", "--dry-run"]
+    dry_run = [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1", "--dry-run"]
     given = subprocess.run([*dry_run, "--configfile", str(TINY)], capture_output=True, text=True, timeout=300)
     assert given.returncode == 0, given.stderr[-2000:]
     default = subprocess.run(dry_run, capture_output=True, text=True, timeout=300)
