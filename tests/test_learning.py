@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from snakemake_command import REPO, SNAKEMAKE
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_default_run_learns_and_ddl_beats_the_reconstruction_only_baseline(tmp_path):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(REPO / "config" / "config.yaml"), "--cores", "2"]
+    cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml"), "--cores", "2"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "results" / "metrics" / "synthetic.json").read_text())

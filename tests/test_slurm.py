@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,12 +22,11 @@ import pytest
 import torch
 
 from slurm_cluster import SQUEUE_STATUS_ARGS, SlurmCluster, SlurmUnavailable, slurm_cluster
+from snakemake_command import REPO, SNAKEMAKE
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 # The node has no GPU: the GPU rules ask for none.
 CPU_ONLY = ("--set-resources", "train:gpu=0", "score:gpu=0", "detect:gpu=0")
 # A failed job is a test failure: no retries (each retry would also be one more SLURM job).
