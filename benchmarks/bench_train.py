@@ -7,6 +7,7 @@ number of batches. Usage::
 
     python benchmarks/bench_train.py --size 64 --batch 4 --threads 2            # all three, CPU
     python benchmarks/bench_train.py --only authors --size 256 --batch 10 --device cuda
+    python benchmarks/bench_train.py --only paper --size 256 --batch 10 --device cuda --compile --warmup 5
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def run_one(args: argparse.Namespace) -> dict:
     channels = 3 if args.only != "narrow" else args.narrow_channels
     config = validate_config({"model": dict(CONFIGS[args.only]), "train": {
         "batch_size": args.batch, "workers": args.workers, "device": args.device, "channels_last": not args.no_channels_last,
-        "autocast_cpu": args.autocast_cpu, "steps_per_epoch": args.warmup + args.steps}})
+        "autocast_cpu": args.autocast_cpu, "compile": args.compile, "steps_per_epoch": args.warmup + args.steps}})
     device = resolve_device(args.device, "--device")
     with tempfile.TemporaryDirectory() as tmp:
         frames, masks = make_video(Path(tmp), args.size, channels, 64, config["model"]["frames"])
@@ -76,7 +77,7 @@ def run_one(args: argparse.Namespace) -> dict:
         loader_s = time.perf_counter() - start
         gen = torch.Generator(device=device)
         gen.manual_seed(0)
-        times = []
+        times, first_step = [], 0.0
         for i, batch in enumerate(trainer.loader):
             t0 = time.perf_counter()
             terms, _ = trainer.step_loss(batch["clip"].to(device), batch["mask"].to(device), gen)
@@ -85,6 +86,8 @@ def run_one(args: argparse.Namespace) -> dict:
             trainer.optimizer.step()
             if device.type == "cuda":
                 torch.cuda.synchronize()
+            if i == 0:
+                first_step = time.perf_counter() - t0
             if i >= args.warmup:
                 times.append(time.perf_counter() - t0)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
@@ -93,8 +96,9 @@ def run_one(args: argparse.Namespace) -> dict:
     return {"config": args.only, "size": args.size, "batch": args.batch, "channels": channels, "threads": args.threads,
             "device": str(device), "params_m": round(params / 1e6, 2), "step_s_median": round(step, 3),
             "step_s_min": round(min(times), 3), "step_s_max": round(max(times), 3),
-            "clips_per_s": round(args.batch / step, 3), "loader_clips_per_s": round(n_loaded * args.batch / loader_s, 1),
-            "peak_mem_mib": round(peak), "channels_last": not args.no_channels_last, "autocast_cpu": args.autocast_cpu}
+            "clips_per_s": round(args.batch / step, 3), "first_step_s": round(first_step, 1), "loader_clips_per_s": round(n_loaded * args.batch / loader_s, 1),
+            "peak_mem_mib": round(peak), "channels_last": not args.no_channels_last, "autocast_cpu": args.autocast_cpu,
+            "compile": args.compile}
 
 
 def main() -> None:
@@ -110,6 +114,7 @@ def main() -> None:
     parser.add_argument("--narrow-channels", type=int, default=1, help="channels of the narrow config (1 = gray)")
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--autocast-cpu", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (the first step compiles)")
     args = parser.parse_args()
     if args.only:
         print(json.dumps(run_one(args)), flush=True)

@@ -100,6 +100,8 @@ class Trainer:
         self.model = build_model(arch, mcfg, dataset.channels).to(device)
         if tcfg["channels_last"]:
             use_channels_last(self.model)
+        #: what the training forwards call: the model, or its torch.compile'd wrapper (same parameters)
+        self.run_model = torch.compile(self.model) if tcfg["compile"] else self.model
         self.weight = AnomalyWeight(variant, float(tcfg["l_init"]), float(tcfg["sdl_sigma"])).to(device)
         groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": float(tcfg["lr"])}]
         if variant == "ddl":
@@ -131,16 +133,16 @@ class Trainer:
         cfg = self.tcfg
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             if not self.weight.creates_anomalies:
-                recon = self.model(clip).float()
+                recon = self.run_model(clip).float()
                 return ddl_loss(target, recon, None, None, None, cfg["lambda"], cfg["eps"], cfg["distinction"]), \
                     float(self.weight().detach())
             sigma = self.weight()
             noise = torch.rand(clip.shape, generator=noise_gen, device=self.device)
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
             if cfg["joint_batchnorm"]:
-                recon, recon_a = self.model(torch.cat([clip, anomalous])).float().chunk(2)
+                recon, recon_a = self.run_model(torch.cat([clip, anomalous])).float().chunk(2)
             else:
-                recon, recon_a = self.model(clip).float(), self.model(anomalous).float()
+                recon, recon_a = self.run_model(clip).float(), self.run_model(anomalous).float()
         terms = ddl_loss(target, recon, anomalous[:, :, mid], recon_a, mask[:, :, mid],
                          cfg["lambda"], cfg["eps"], cfg["distinction"])
         return terms, float(sigma.detach())
@@ -222,7 +224,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
     frames = int(config["model"]["frames"]) if arch == "c3dsu" else 1
     dataset = ClipDataset(frame_paths, mask_paths, frames, config["masks"]["no_track"], tcfg["random_box_size"])
     trainer = Trainer(config, arch, variant, dataset, device)
-    tag = fingerprint({"model": config["model"], "train": {k: v for k, v in tcfg.items() if k not in ("threads", "workers", "device")},
+    tag = fingerprint({"model": config["model"], "train": {k: v for k, v in tcfg.items() if k not in ("threads", "workers", "device", "compile")},
                        "masks": config["masks"], "arch": arch, "variant": variant,
                        "frames": [str(p) for p in frame_paths], "masks_files": [str(p) for p in mask_paths]})
     ckpt = checkpoint_path_of(out)

@@ -213,6 +213,24 @@ def test_loader_workers_give_the_same_training(videos, tmp_path) -> None:
     pd.testing.assert_frame_equal(pd.read_csv(log_path_of(a)), pd.read_csv(log_path_of(b)))
 
 
+@pytest.mark.slow
+def test_compiled_training_follows_the_eager_one(videos, tmp_path) -> None:
+    """train.compile: the torch.compile'd forwards give the eager run's losses: to float rounding on the first
+    step (same weights); after that Adam amplifies rounding differences of near-zero gradients, so the later
+    steps are compared to 5% (the masked terms P and N are the most sensitive). Slow: compiling."""
+    frames, masks = videos
+    eager = train_model(make_config(epochs=1, steps_per_epoch=3), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "e.pt")
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = train_model(make_config(epochs=1, steps_per_epoch=3, compile=True), "s0", "c3dsu", "ddl", frames, masks,
+                           tmp_path / "c.pt")
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the model was compiled
+    a, b = pd.read_csv(log_path_of(eager)), pd.read_csv(log_path_of(compiled))
+    for column in ("l_recon", "p", "n", "loss"):
+        np.testing.assert_allclose(b[column][0], a[column][0], rtol=1e-4)
+        np.testing.assert_allclose(b[column], a[column], rtol=5e-2)
+
+
 def test_corrupted_checkpoint_gives_a_clear_error(videos, tmp_path) -> None:
     frames, masks = videos
     out = tmp_path / "m.pt"
