@@ -23,14 +23,24 @@ echo "[$(el) s] unpack"; $PY "$HERE/unpack_frames.py" "$DIR/pack" "$R/frames/ped
 mkdir -p "$R/masks/ped2/train" "$R/labels" "$R/models/ped2/all" "$R/scores/ped2/all"
 cp "$DIR"/masks/*.h5 "$R/masks/ped2/train/"; cp "$DIR/labels/ped2.h5" "$R/labels/"
 DEVICE=$($PY -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
-BENCH="--size ${BENCH_SIZE:-256} --batch 10 --device $DEVICE --workers 0 ${BENCH_ARGS:---warmup 5 --steps 20}"
+BATCH=$($PY -c "from ddlcore.config import load_config; print(load_config('$CFG')['train']['batch_size'])")
+BENCH="--size ${BENCH_SIZE:-256} --batch $BATCH --device $DEVICE --workers 0 ${BENCH_ARGS:---warmup 5 --steps 20}"
 echo "[$(el) s] training-step benchmarks"
 $PY "$HERE/../bench_train.py" --only paper $BENCH | tee "$R/bench-paper.json"
 $PY "$HERE/../bench_train.py" --only paper $BENCH --no-channels-last | tee "$R/bench-paper-no-channels-last.json"
 $PY "$HERE/../bench_train.py" --only authors $BENCH | tee "$R/bench-authors.json"
 STEP=$($PY -c "import json; print(json.load(open('$R/bench-paper.json'))['step_s_median'])")
 TRAIN=$(ls "$R"/frames/ped2/train/*.h5); MASKS=$(ls "$R"/masks/ped2/train/*.h5); TEST=$(ls "$R"/frames/ped2/test/*.h5)
-SPE=$($PY -c "import h5py, sys; print(sum(h5py.File(p)['frames'].shape[0] - 2 for p in sys.argv[1:]) // 10)" $TRAIN)
+SPE=$($PY - "$CFG" $TRAIN <<'PY'  # the trainer's steps per epoch: training windows // batch size
+import sys
+from ddlcore.config import load_config
+from ddlcore.train_data import ClipDataset
+config, frames = load_config(sys.argv[1]), sys.argv[2:]
+masks = [f.replace("/frames/", "/masks/") for f in frames]
+dataset = ClipDataset(frames, masks, config["model"]["frames"], config["masks"]["no_track"], config["train"]["random_box_size"])
+print(config["train"]["steps_per_epoch"] or len(dataset) // config["train"]["batch_size"])
+PY
+)
 fit() { # budget_s step_cost_factor -> epochs (at most 10) that fit before budget_s
   $PY -c "import math; print(max(0, min(10, math.floor(($1 - $(el)) / ($SPE * $STEP * $2 * 1.15 + 3)))))"; }
 train_and_score() { # variant epochs
