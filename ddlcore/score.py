@@ -92,13 +92,15 @@ def reconstruct_windows(model: torch.nn.Module, chunk: torch.Tensor, clip: int, 
     chunk: float (n, C, H, W), n >= clip; returns (n - clip + 1, C, H, W), row j reconstructing
     frame j + clip//2 from frames j .. j + clip - 1. With ``share_encoder`` each frame is encoded
     once (``model.encode``) and its features are stacked into every window containing it
-    (``model.decode`` of (B, T, c_i, h_i, w_i) per level); otherwise ``model`` runs on
+    (``model.decode`` of (B, R, c_i, h_i, w_i) per level, R the frames of a window the model reads,
+    ``model.read_frames``, all ``clip`` of them by default); otherwise ``model`` runs on
     (B, C, T, H, W) clips.
     """
     windows = chunk.shape[0] - clip + 1
     if share_encoder:
         features = model.encode(chunk)
-        stacked = [torch.stack([f[i : i + windows] for i in range(clip)], dim=1) for f in features]
+        read = getattr(model, "read_frames", range(clip))
+        stacked = [torch.stack([f[i : i + windows] for i in read], dim=1) for f in features]
         return model.decode(stacked)
     clips = torch.stack([chunk[i : i + windows] for i in range(clip)], dim=2)
     return model(clips)

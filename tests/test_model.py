@@ -69,6 +69,26 @@ def test_decode_of_shared_encoding_equals_forward(arch: str, cfg: dict) -> None:
     torch.testing.assert_close(y, model(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("frames", [3, 5])
+def test_neighbours_input_ignores_the_middle_frame(frames: int) -> None:
+    torch.manual_seed(0)
+    model = build_model("c3dsu", dict(PAPER, frames=frames, input="neighbours"), 1).eval()
+    assert model.read_frames == [i for i in range(frames) if i != frames // 2]
+    x = torch.rand(2, 1, frames, 32, 32)
+    middle_changed, outer_changed = x.clone(), x.clone()
+    middle_changed[:, :, frames // 2] = 1.0 - x[:, :, frames // 2]
+    outer_changed[:, :, 0] = 1.0 - x[:, :, 0]
+    with torch.no_grad():
+        y = model(x)
+        torch.testing.assert_close(y, model(middle_changed))
+        assert not torch.allclose(y, model(outer_changed))
+        with pytest.raises(ValueError, match=f"expects clips of {frames} frames"):
+            model(x[:, :, 1:])
+    b = x.shape[0]
+    feats = model.encode(x[:, :, model.read_frames].transpose(1, 2).reshape(b * (frames - 1), 1, 32, 32))
+    torch.testing.assert_close(model.decode([f.view(b, frames - 1, *f.shape[1:]) for f in feats]), y)
+
+
 def test_temporal_level_changes_with_the_outer_frames() -> None:
     torch.manual_seed(0)
     model = build_model("c3dsu", PAPER, 1).eval()

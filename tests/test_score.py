@@ -184,10 +184,11 @@ def test_read_scores_rejects_other_files(tmp_path):
         read_scores(bad)
 
 
-def test_encoder_sharing_equals_plain_path_with_c3dsu():
+@pytest.mark.parametrize("model_input", ["clip", "neighbours"])
+def test_encoder_sharing_equals_plain_path_with_c3dsu(model_input):
     from ddlcore.model import build_model
 
-    model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))["model"]
+    model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8], "input": model_input}}))["model"]
     model = build_model("c3dsu", model_cfg, 1).eval()
     frames = np.random.default_rng(4).integers(0, 255, size=(9, 32, 32, 1), dtype=np.uint8)
     kwargs = dict(clip=3, patch=16, shifted_grid=False, batch_size=4, device=torch.device("cpu"))

@@ -25,15 +25,24 @@ class SkipUNet(nn.Module):
     ``forward(x)``: x float (B, C, T, H, W) in [0, 1] -> (B, C, H, W), the reconstructed middle frame.
     """
 
-    def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any], temporal_levels: list[bool]) -> None:
+    def __init__(
+        self,
+        channels: int,
+        frames: int,
+        model_cfg: dict[str, Any],
+        temporal_levels: list[bool],
+        read_frames: list[int] | None = None,
+    ) -> None:
         super().__init__()
         widths, kernels = list(model_cfg["widths"]), list(model_cfg["heads"])
         resize, post = model_cfg["resize"], model_cfg["post_conv_kernel"]
         self.channels, self.frames = channels, frames
+        #: indices of the clip's T frames the model encodes (all of them, or the neighbours of the middle one)
+        self.read_frames = list(range(frames)) if read_frames is None else list(read_frames)
         ins = [channels] + widths[:3]
         self.encoder = nn.ModuleList(ConvBlock(i, o, kernels, resize, "down", post) for i, o in zip(ins, widths))
         self.skips = nn.ModuleList(
-            TemporalSkip(w, frames) if temporal else nn.Identity() for w, temporal in zip(widths, temporal_levels)
+            TemporalSkip(w, len(self.read_frames)) if temporal else nn.Identity() for w, temporal in zip(widths, temporal_levels)
         )
         self.temporal_levels = list(temporal_levels)
         dec_in = [widths[3], 2 * widths[2], 2 * widths[1], 2 * widths[0]]
@@ -55,7 +64,10 @@ class SkipUNet(nn.Module):
         return features
 
     def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
-        """Middle-frame reconstruction from per-frame features, each (B, T, c_i, h_i, w_i) -> (B, C, H, W)."""
+        """Middle-frame reconstruction from the read frames' features.
+
+        features: 4 tensors (B, R, c_i, h_i, w_i), R = len(read_frames), in clip order -> (B, C, H, W).
+        """
         skips = []
         for level, (f, skip) in enumerate(zip(features, self.skips)):
             if self.temporal_levels[level]:
@@ -68,22 +80,31 @@ class SkipUNet(nn.Module):
         return self.output(x)
 
     def clip_frames(self, x: torch.Tensor) -> torch.Tensor:
-        """The frames the model reads from a clip x (B, C, T, H, W): all T of them."""
-        return x
+        """The frames the model reads from a clip x (B, C, T, H, W): (B, C, R, H, W), R = len(read_frames)."""
+        if x.shape[2] != self.frames:
+            raise ValueError(f"model expects clips of {self.frames} frames, got {x.shape[2]}")
+        return x if len(self.read_frames) == self.frames else x[:, :, self.read_frames]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.clip_frames(x)
         b, c, t, h, w = x.shape
-        if c != self.channels or t != self.frames:
-            raise ValueError(f"model expects clips of {self.channels} channels x {self.frames} frames, got {c} x {t}")
+        if c != self.channels:
+            raise ValueError(f"model expects clips of {self.channels} channels, got {c}")
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)
         features = [f.reshape(b, t, *f.shape[1:]) for f in self.encode(frames)]
         return self.decode(features)
 
 
 class C3DSU(SkipUNet):
-    """Conv3DSkipUNet: Conv3D on the three skip levels (and on the bottleneck if ``conv3d_bottleneck``)."""
+    """Conv3DSkipUNet: Conv3D on the three skip levels (and on the bottleneck if ``conv3d_bottleneck``).
+
+    ``model_cfg["input"]`` "clip" (paper) reads all T frames; "neighbours" reads the T - 1 frames
+    around the middle one, so the middle frame has to be interpolated rather than copied through the
+    skips (the bottleneck then always has a Conv3D: there is no middle frame to pass).
+    """
 
     def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any]) -> None:
-        levels = [True, True, True, bool(model_cfg["conv3d_bottleneck"])]
-        super().__init__(channels, frames, model_cfg, levels)
+        neighbours = model_cfg.get("input", "clip") == "neighbours"
+        levels = [True, True, True, neighbours or bool(model_cfg["conv3d_bottleneck"])]
+        read = [i for i in range(frames) if i != frames // 2] if neighbours else None
+        super().__init__(channels, frames, model_cfg, levels, read)

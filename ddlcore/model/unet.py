@@ -20,6 +20,6 @@ class UNet(SkipUNet):
         super().__init__(channels, 1, model_cfg, [False, False, False, False])
 
     def clip_frames(self, x: torch.Tensor) -> torch.Tensor:
-        """The middle frame of a clip x (B, C, T, H, W), as (B, C, 1, H, W)."""
+        """The middle frame of a clip x (B, C, T, H, W) of any odd T, as (B, C, 1, H, W)."""
         mid = x.shape[2] // 2
         return x[:, :, mid : mid + 1]
