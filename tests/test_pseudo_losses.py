@@ -37,7 +37,7 @@ def test_mask_broadcasts_over_channels() -> None:
 
 def test_anomaly_weight_variants() -> None:
     ddl = AnomalyWeight("ddl", 0.0, 0.5)
-    assert ddl.l.requires_grad and float(ddl()) == pytest.approx(0.5)
+    assert ddl.l.requires_grad and ddl().item() == pytest.approx(0.5)
     sdl = AnomalyWeight("sdl", 3.0, 0.3)
     assert not sdl.l.requires_grad and float(sdl()) == pytest.approx(0.3)
     assert not AnomalyWeight("none", 0.0, 0.5).creates_anomalies and ddl.creates_anomalies
