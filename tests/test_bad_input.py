@@ -157,3 +157,7 @@ def test_config_typos_name_the_key() -> None:
         load_config(settings_json=json.dumps({"dataset": {"nmae": "ped2"}}))
     with pytest.raises(DDLError, match=r"config: key 'frames.height': '64' is not of type 'integer'"):
         load_config(settings_json=json.dumps({"frames": {"height": "64"}}))
+    with pytest.raises(DDLError, match=r"config: key 'model.input': 'neighbours' needs model.frames >= 3 .*got 1"):
+        load_config(settings_json=json.dumps({"model": {"frames": 1, "input": "neighbours"}}))
+    with pytest.raises(DDLError, match=r"config: key 'model.input': 'middle' is not one of"):
+        load_config(settings_json=json.dumps({"model": {"input": "middle"}}))

@@ -42,7 +42,8 @@ class SkipUNet(nn.Module):
         ins = [channels] + widths[:3]
         self.encoder = nn.ModuleList(ConvBlock(i, o, kernels, resize, "down", post) for i, o in zip(ins, widths))
         self.skips = nn.ModuleList(
-            TemporalSkip(w, len(self.read_frames)) if temporal else nn.Identity() for w, temporal in zip(widths, temporal_levels)
+            TemporalSkip(w, len(self.read_frames)) if temporal else nn.Identity()
+            for w, temporal in zip(widths, temporal_levels)
         )
         self.temporal_levels = list(temporal_levels)
         dec_in = [widths[3], 2 * widths[2], 2 * widths[1], 2 * widths[0]]
