@@ -20,7 +20,8 @@ __all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "load_trained_model", "save_
 def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Module:
     """A new model. ``arch`` "c3dsu" | "unet"; ``model_cfg`` the config's ``model`` section; channels 1 or 3.
 
-    C3DSU reads clips of ``model_cfg["frames"]`` (odd) frames; UNet reads T = 1 (the middle frame).
+    C3DSU reads clips of ``model_cfg["frames"]`` (odd) frames (with ``model_cfg["input"]`` "neighbours" it
+    encodes all but the middle one); UNet reads T = 1 (the middle frame).
     ``forward(x)``: x float (B, channels, T, H, W) in [0, 1], H and W divisible by 16 -> (B, channels, H, W).
     """
     if channels not in (1, 3):
