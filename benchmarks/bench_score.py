@@ -2,7 +2,7 @@
 
 Settings measured:
 - narrow C3DSU (the default config's widths 16/32/64/128) on 64x64 gray frames;
-- the paper's setting: C3DSU widths 32/64/128/256 (four 3x3 heads) on 256x256 RGB frames.
+- the paper's setting (config/ped2.yaml): C3DSU widths 64/128/256/512 (four 3x3 heads) on 256x256 gray frames.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_score.py [--frames 24] [--threads 1]``.
 Untrained weights: speed does not depend on them. Both paths are checked to give the same scores.
@@ -23,7 +23,7 @@ from ddlcore.score import window_scores
 
 SETTINGS = [
     ("narrow C3DSU, 64x64 gray", {"widths": [16, 32, 64, 128]}, 64, 1),
-    ("paper C3DSU, 256x256 RGB", {"widths": [32, 64, 128, 256]}, 256, 3),
+    ("paper C3DSU, 256x256 gray", {"widths": [64, 128, 256, 512]}, 256, 1),
 ]
 
 

@@ -17,6 +17,9 @@ import yaml
 from .errors import DDLError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+#: settings that choose *which* jobs the workflow runs, not how one job runs: never part of a job's
+#: settings (adding a model to ``train.models`` trains only it), nor of a model's recorded training settings
+JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation")}
 
 
 def load_schema() -> dict[str, Any]:

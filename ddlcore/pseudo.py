@@ -17,6 +17,7 @@ from torch import nn
 from .errors import DDLError
 
 VARIANTS = ("none", "sdl", "ddl")
+NOISE_MODES = ("per_frame", "shared")
 
 
 class AnomalyWeight(nn.Module):
@@ -41,6 +42,19 @@ class AnomalyWeight(nn.Module):
     def forward(self) -> torch.Tensor:
         """sigma(l), a 0-d tensor in (0, 1)."""
         return torch.sigmoid(self.l)
+
+
+def draw_noise(shape: tuple[int, ...], mode: str, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """The noise A of eq. 1 for clips of ``shape`` (B, C, T, H, W): uniform in [0, 1).
+
+    ``mode`` "per_frame" (paper) draws each of the T frames independently; "shared" draws one frame per
+    clip and repeats it over T (a view), so the middle frame's noise is also in the frames around it.
+    """
+    if mode not in NOISE_MODES:
+        raise DDLError(f"unknown noise mode {mode!r} (expected one of {', '.join(NOISE_MODES)})")
+    b, c, t, h, w = shape
+    drawn = torch.rand((b, c, t if mode == "per_frame" else 1, h, w), generator=generator, device=device)
+    return drawn.expand(b, c, t, h, w)
 
 
 def blend_noise(x: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,11 @@
 """``ddl train``: train one model (C3DSU or UNet; variant none | sdl | ddl) on one scene's training videos.
 
-Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.pseudo`), f(X) and
-f(X_A) (two forwards by default, as the authors do: BatchNorm sees normal and pseudo-anomalous
-clips separately; ``train.joint_batchnorm`` runs one joint forward), the loss of
-:mod:`ddlcore.losses`, one Adam step over the model and l.
+Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.pseudo`; the noise
+drawn per frame or, ``train.noise: shared``, once per clip), f(X) and f(X_A) (two forwards by
+default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips separately;
+``train.joint_batchnorm`` runs one joint forward; ``train.pseudo_running_stats: false`` keeps the
+pseudo-anomalous forward out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
+one Adam step over the model and l.
 
 Outputs: ``<out>`` (weights + metadata + sigma history, :mod:`ddlcore.model.checkpoint`), the
 per-step CSV log ``<out without .pt>.csv`` (epoch, step, l_recon, p, n, l_dist, loss, sigma, lr) and,
@@ -26,20 +28,18 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .config import fingerprint
+from .config import JOB_SELECTORS, fingerprint
 from .devices import resolve_device
 from .errors import DDLError
 from .io_utils import atomic_path
 from .losses import LossTerms, ddl_loss
-from .model import build_model, save_trained_model, use_channels_last
+from .model import build_model, frozen_batchnorm_statistics, save_trained_model, use_channels_last
 from .model.checkpoint import FORMAT_VERSION, load_torch_file
-from .pseudo import AnomalyWeight, pseudo_anomaly
+from .pseudo import AnomalyWeight, draw_noise, pseudo_anomaly
 from .train_data import ClipDataset, EpochSampler
 
 LOG_COLUMNS = ["epoch", "step", "l_recon", "p", "n", "l_dist", "loss", "sigma", "lr"]
 STATE_KIND = "ddl-train-state"
-
-
 
 
 def log_path_of(out: str | Path) -> Path:
@@ -137,12 +137,14 @@ class Trainer:
                 return ddl_loss(target, recon, None, None, None, cfg["lambda"], cfg["eps"], cfg["distinction"]), \
                     float(self.weight().detach())
             sigma = self.weight()
-            noise = torch.rand(clip.shape, generator=noise_gen, device=self.device)
+            noise = draw_noise(tuple(clip.shape), cfg["noise"], noise_gen, self.device)
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
             if cfg["joint_batchnorm"]:
                 recon, recon_a = self.run_model(torch.cat([clip, anomalous])).float().chunk(2)
             else:
-                recon, recon_a = self.run_model(clip).float(), self.run_model(anomalous).float()
+                recon = self.run_model(clip).float()
+                with frozen_batchnorm_statistics(self.model, enabled=not cfg["pseudo_running_stats"]):
+                    recon_a = self.run_model(anomalous).float()
         terms = ddl_loss(target, recon, anomalous[:, :, mid], recon_a, mask[:, :, mid],
                          cfg["lambda"], cfg["eps"], cfg["distinction"])
         return terms, float(sigma.detach())
@@ -224,7 +226,9 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
     frames = int(config["model"]["frames"]) if arch == "c3dsu" else 1
     dataset = ClipDataset(frame_paths, mask_paths, frames, config["masks"]["no_track"], tcfg["random_box_size"])
     trainer = Trainer(config, arch, variant, dataset, device)
-    tag = fingerprint({"model": config["model"], "train": {k: v for k, v in tcfg.items() if k not in ("threads", "workers", "device", "compile")},
+    model_train_cfg = {k: v for k, v in tcfg.items() if k not in JOB_SELECTORS["train"]}
+    tag = fingerprint({"model": config["model"],
+                       "train": {k: v for k, v in model_train_cfg.items() if k not in ("threads", "workers", "device", "compile")},
                        "masks": config["masks"], "arch": arch, "variant": variant,
                        "frames": [str(p) for p in frame_paths], "masks_files": [str(p) for p in mask_paths]})
     ckpt = checkpoint_path_of(out)
@@ -245,7 +249,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
             epoch_end_hook(trainer.epoch)
     meta = {"arch": arch, "variant": variant, "channels": dataset.channels, "height": dataset.height,
             "width": dataset.width, "frames": frames, "model_cfg": dict(config["model"], frames=frames),
-            "dataset": dataset.dataset_name, "scene": scene, "train_cfg": dict(tcfg), "masks_cfg": dict(config["masks"]),
+            "dataset": dataset.dataset_name, "scene": scene, "train_cfg": model_train_cfg, "masks_cfg": dict(config["masks"]),
             "epochs": trainer.epoch, "steps": len(trainer.log), "sigma": float(trainer.weight().detach())}
     save_trained_model(out, trainer.model, meta, trainer.sigma_history)
     write_log(log_path_of(out), trainer.log)

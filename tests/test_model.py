@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ddlcore.errors import DDLError
-from ddlcore.model import build_model, load_trained_model, save_trained_model
+from ddlcore.model import build_model, frozen_batchnorm_statistics, load_trained_model, save_trained_model
 from ddlcore.model.blocks import MultiHeadConv2d, TemporalSkip
 
 torch.set_num_threads(1)
@@ -124,6 +124,22 @@ def test_temporal_skip_equals_conv3d_middle_frame(frames: int) -> None:
     same_padded = nn.functional.conv3d(feats.transpose(1, 2), skip.conv.weight, skip.conv.bias,
                                        padding=(frames // 2, 1, 1))
     torch.testing.assert_close(skip(feats), same_padded[:, :, frames // 2], rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_batchnorm_statistics_keep_running_stats_but_normalise_by_batch() -> None:
+    torch.manual_seed(0)
+    model = build_model("c3dsu", PAPER, 1).train()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    before = [m.running_mean.clone() for m in norms]
+    x = torch.rand(2, 1, 3, 16, 16)
+    with frozen_batchnorm_statistics(model):
+        frozen_out = model(x)
+    assert all(torch.equal(m.running_mean, b) for m, b in zip(norms, before))
+    assert all(m.momentum == pytest.approx(0.1) for m in norms)
+    with frozen_batchnorm_statistics(model, enabled=False):
+        free_out = model(x)
+    torch.testing.assert_close(frozen_out, free_out)  # batch statistics in both
+    assert not all(torch.equal(m.running_mean, b) for m, b in zip(norms, before))
 
 
 def test_authors_configuration_has_99m_parameters() -> None:

@@ -10,7 +10,7 @@ import torch
 from ddlcore.errors import DDLError
 from ddlcore.losses import ddl_loss, distinction_terms, reconstruction_loss
 from ddlcore.model import build_model
-from ddlcore.pseudo import AnomalyWeight, blend_noise, pseudo_anomaly
+from ddlcore.pseudo import AnomalyWeight, blend_noise, draw_noise, pseudo_anomaly
 
 EPS = 1e-6
 
@@ -33,6 +33,19 @@ def test_mask_broadcasts_over_channels() -> None:
     mask = torch.tensor([[1.0, 0.0], [0.0, 0.0]]).view(1, 1, 1, 2, 2)
     xa = pseudo_anomaly(x, mask, torch.ones_like(x), torch.tensor(0.5))
     assert torch.all(xa[0, :, 0, 0, 0] == 0.5) and float(xa.sum()) == pytest.approx(1.5)
+
+
+def test_noise_per_frame_or_shared_over_the_clip() -> None:
+    shape = (2, 1, 3, 8, 8)
+    per_frame = draw_noise(shape, "per_frame", torch.Generator().manual_seed(0), torch.device("cpu"))
+    shared = draw_noise(shape, "shared", torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert per_frame.shape == shared.shape == shape
+    assert float(per_frame.min()) >= 0 and float(per_frame.max()) < 1
+    assert not torch.equal(per_frame[:, :, 0], per_frame[:, :, 1])
+    assert torch.equal(shared[:, :, 0], shared[:, :, 1]) and torch.equal(shared[:, :, 1], shared[:, :, 2])
+    assert not torch.equal(shared[0], shared[1])
+    with pytest.raises(DDLError, match="noise"):
+        draw_noise(shape, "static", torch.Generator(), torch.device("cpu"))
 
 
 def test_anomaly_weight_variants() -> None:

@@ -122,6 +122,7 @@ def test_short_ddl_training_learns_and_moves_sigma(videos, tmp_path) -> None:
     assert meta["arch"] == "c3dsu" and meta["variant"] == "ddl" and meta["scene"] == "s0"
     assert (meta["channels"], meta["height"], meta["width"], meta["frames"]) == (1, SIZE, SIZE, 3)
     assert meta["dataset"] == "synthetic" and len(meta["sigma_history"]) == 60
+    assert "models" not in meta["train_cfg"] and meta["train_cfg"]["lambda"] == config["train"]["lambda"]
     # inside the masks, f(X_A) is closer to X^t than to X_A^t
     ds = ClipDataset(frames, masks, 3, "skip", (0.1, 0.2))
     clips = torch.stack([ds[(i, i)]["clip"] for i in range(0, len(ds), 3)])
@@ -195,7 +196,9 @@ def test_resume_after_kill_equals_uninterrupted_run(videos, tmp_path) -> None:
         train_model(config, "s0", "c3dsu", "ddl", frames, masks, out, epoch_end_hook=kill_after_first)
     assert checkpoint_path_of(out).exists() and not out.exists()
     assert len(pd.read_csv(log_path_of(out))) == 4
-    resumed = train_model(config, "s0", "c3dsu", "ddl", frames, masks, out)
+    # the job selectors (which models the workflow trains) do not belong to this model's training state
+    reselected = dict(config, train=dict(config["train"], models=["unet-none", "c3dsu-ddl"], ablation=True))
+    resumed = train_model(reselected, "s0", "c3dsu", "ddl", frames, masks, out)
     a, meta_a = load_trained_model(whole)
     b, meta_b = load_trained_model(resumed)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -14,7 +16,8 @@ from .unet import UNet
 
 ARCHS = ("c3dsu", "unet")
 
-__all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "load_trained_model", "save_trained_model", "use_channels_last"]
+__all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "frozen_batchnorm_statistics", "load_trained_model",
+           "save_trained_model", "use_channels_last"]
 
 
 def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Module:
@@ -46,3 +49,21 @@ def use_channels_last(model: nn.Module) -> None:
         if isinstance(m, nn.Conv2d):
             m.to(memory_format=torch.channels_last)
     model.channels_last = True
+
+
+@contextmanager
+def frozen_batchnorm_statistics(model: nn.Module, enabled: bool = True) -> Iterator[None]:
+    """Within the block, forwards in train mode normalise by batch statistics but leave the running ones as they are.
+
+    Each BatchNorm layer's momentum is set to 0 (running = running) and restored on exit. ``enabled`` False
+    changes nothing.
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if enabled else []
+    saved = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(layers, saved):
+            m.momentum = momentum

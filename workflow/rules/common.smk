@@ -6,6 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ddlcore.config import JOB_SELECTORS
 from ddlcore.data.registry import list_videos, training_scenes
 from ddlcore.errors import DDLError
 
@@ -34,10 +35,6 @@ wildcard_constraints:
     scene=r"[^/]+",
     arch="c3dsu|unet",
     variant="none|sdl|ddl",
-
-
-# Settings that choose *which* jobs exist, not how one job runs: never part of a job's params.
-JOB_SELECTORS = {"train": ("models", "ablation")}
 
 
 def settings(*keys):
