@@ -58,7 +58,8 @@ def frozen_batchnorm_statistics(model: nn.Module, enabled: bool = True) -> Itera
     Each BatchNorm layer's momentum is set to 0 (running = running) and restored on exit. ``enabled`` False
     changes nothing.
     """
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if enabled else []
+    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    layers = [m for m in model.modules() if isinstance(m, kinds)] if enabled else []
     saved = [m.momentum for m in layers]
     for m in layers:
         m.momentum = 0.0
