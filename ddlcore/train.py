@@ -137,7 +137,7 @@ class Trainer:
                 return ddl_loss(target, recon, None, None, None, cfg["lambda"], cfg["eps"], cfg["distinction"]), \
                     float(self.weight().detach())
             sigma = self.weight()
-            noise = draw_noise(tuple(clip.shape), cfg["noise"], noise_gen, self.device)
+            noise = draw_noise(clip.shape, cfg["noise"], noise_gen, self.device)
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
             if cfg["joint_batchnorm"]:
                 recon, recon_a = self.run_model(torch.cat([clip, anomalous])).float().chunk(2)
