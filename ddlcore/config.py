@@ -75,8 +75,9 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
     frames = config["model"]["frames"]
     if frames % 2 != 1:
         raise DDLError(f"config: key 'model.frames': clip length must be odd, got {frames}")
-    if config["model"]["input"] == "neighbours" and frames < 3:
-        raise DDLError(f"config: key 'model.input': 'neighbours' needs model.frames >= 3 (frames around the middle one), got {frames}")
+    model_input = config["model"]["input"]
+    if model_input in ("neighbours", "coarse_middle") and frames < 3:
+        raise DDLError(f"config: key 'model.input': '{model_input}' needs model.frames >= 3 (frames around the middle one), got {frames}")
 
 
 def load_config(path: str | Path | None = None, settings_json: str | None = None) -> dict[str, Any]:

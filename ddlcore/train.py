@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -122,6 +123,11 @@ class Trainer:
                                  pin_memory=device.type == "cuda", drop_last=True, worker_init_fn=_seed_worker,
                                  persistent_workers=workers > 0)
         self.autocast = device.type == "cuda" or bool(tcfg["autocast_cpu"])
+        decay = float(tcfg["ema_decay"])
+        #: the exponential moving average of the weights and BatchNorm statistics (``train.ema_decay`` > 0):
+        #: what the model file keeps; None when off
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) \
+            if decay > 0 else None
         self.epoch = 0
         self.log: list[list[float]] = []
         self.sigma_history: list[float] = []
@@ -173,6 +179,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
             self.log.append([self.epoch + 1, step, values["l_recon"], values["p"], values["n"], values["l_dist"],
                              values["loss"], sigma, lr])
             self.sigma_history.append(float(self.weight().detach()))
@@ -182,12 +190,18 @@ class Trainer:
         self.scheduler.step()
         self.epoch += 1
 
+    @property
+    def final_model(self) -> torch.nn.Module:
+        """The weights a model file keeps: the moving average when ``train.ema_decay`` > 0, else the model."""
+        return self.model if self.ema is None else self.ema.module
+
     def state(self, tag: str) -> dict[str, Any]:
         """The resumable training state (after :attr:`epoch` epochs)."""
         return {"format_version": FORMAT_VERSION, "kind": STATE_KIND, "tag": tag, "epoch": self.epoch,
                 "model": self.model.state_dict(), "weight": self.weight.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "rng": _rng_state(), "log": self.log, "sigma_history": self.sigma_history}
+                "rng": _rng_state(), "log": self.log, "sigma_history": self.sigma_history,
+                "ema": None if self.ema is None else self.ema.state_dict()}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state` dict."""
@@ -195,6 +209,8 @@ class Trainer:
         self.weight.load_state_dict(state["weight"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         _set_rng_state(state["rng"])
         self.epoch = int(state["epoch"])
         self.log = [list(r) for r in state["log"]]
@@ -251,7 +267,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
             "width": dataset.width, "frames": frames, "model_cfg": dict(config["model"], frames=frames),
             "dataset": dataset.dataset_name, "scene": scene, "train_cfg": model_train_cfg, "masks_cfg": dict(config["masks"]),
             "epochs": trainer.epoch, "steps": len(trainer.log), "sigma": float(trainer.weight().detach())}
-    save_trained_model(out, trainer.model, meta, trainer.sigma_history)
+    save_trained_model(out, trainer.final_model, meta, trainer.sigma_history)
     write_log(log_path_of(out), trainer.log)
     ckpt.unlink(missing_ok=True)
     return out

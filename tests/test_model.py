@@ -89,6 +89,27 @@ def test_neighbours_input_ignores_the_middle_frame(frames: int) -> None:
     torch.testing.assert_close(model.decode([f.view(b, frames - 1, *f.shape[1:]) for f in feats]), y)
 
 
+@pytest.mark.parametrize("deep", [1, 2])
+def test_coarse_middle_reads_the_middle_frame_only_at_the_deepest_levels(deep: int) -> None:
+    """input coarse_middle: the shallow skips combine the neighbours only; the middle frame reaches the
+    output through the ``deep`` deepest skips, so zeroing their weights on it makes the output blind to it."""
+    torch.manual_seed(0)
+    model = build_model("c3dsu", dict(PAPER, input="coarse_middle", coarse_levels=deep), 1)
+    with torch.no_grad():  # BatchNorm running statistics of such clips (at their start they scale the bottleneck's
+        for _ in range(30):  # signal down to rounding level); eval mode keeps one frame from shifting the others
+            model(torch.rand(4, 1, 3, 32, 32))
+    model.eval()
+    assert [skip.frames for skip in model.skips] == [2] * (4 - deep) + [3] * deep
+    x = torch.rand(2, 1, 3, 32, 32)
+    middle_changed = x.clone()
+    middle_changed[:, :, 1] = 1.0 - x[:, :, 1]
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(middle_changed))
+        for skip in model.skips[4 - deep:]:
+            skip.conv.weight[:, :, 1] = 0.0
+        torch.testing.assert_close(model(x), model(middle_changed))
+
+
 def test_temporal_level_changes_with_the_outer_frames() -> None:
     torch.manual_seed(0)
     model = build_model("c3dsu", PAPER, 1).eval()

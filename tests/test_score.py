@@ -184,7 +184,7 @@ def test_read_scores_rejects_other_files(tmp_path):
         read_scores(bad)
 
 
-@pytest.mark.parametrize("model_input", ["clip", "neighbours"])
+@pytest.mark.parametrize("model_input", ["clip", "neighbours", "coarse_middle"])
 def test_encoder_sharing_equals_plain_path_with_c3dsu(model_input):
     from ddlcore.model import build_model
 

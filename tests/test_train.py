@@ -184,7 +184,8 @@ class Killed(Exception):
 
 def test_resume_after_kill_equals_uninterrupted_run(videos, tmp_path) -> None:
     frames, masks = videos
-    config = make_config(epochs=2, steps_per_epoch=4, lr_step_fraction=0.5)
+    # with the weights' moving average on, so that its state is resumed too
+    config = make_config(epochs=2, steps_per_epoch=4, lr_step_fraction=0.5, ema_decay=0.9)
     whole = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "a" / "m.pt")
 
     def kill_after_first(epochs_done: int) -> None:
@@ -206,6 +207,31 @@ def test_resume_after_kill_equals_uninterrupted_run(videos, tmp_path) -> None:
     assert meta_a["sigma_history"] == meta_b["sigma_history"] and meta_a["sigma"] != 0.5
     pd.testing.assert_frame_equal(pd.read_csv(log_path_of(whole)), pd.read_csv(log_path_of(resumed)))
     assert pd.read_csv(log_path_of(resumed))["lr"].tolist() == [3e-3] * 4 + [1.5e-3] * 4
+
+
+def test_model_file_keeps_the_moving_average_of_the_weights(videos, tmp_path) -> None:
+    """train.ema_decay d: the saved weights are e_1 = w_1, e_k = d e_(k-1) + (1 - d) w_k over the weights w_k
+    after each step; the training itself (its log) is the same as without the average."""
+    frames, masks = videos
+    steps: list[dict[str, torch.Tensor]] = []
+
+    def keep_weights(epochs_done: int) -> None:
+        state = torch.load(checkpoint_path_of(tmp_path / "plain.pt"), weights_only=True)
+        steps.append({k: v.clone() for k, v in state["model"].items()})
+
+    plain = train_model(make_config(epochs=3, steps_per_epoch=1), "s0", "c3dsu", "ddl", frames, masks,
+                        tmp_path / "plain.pt", epoch_end_hook=keep_weights)
+    averaged = train_model(make_config(epochs=3, steps_per_epoch=1, ema_decay=0.5), "s0", "c3dsu", "ddl", frames,
+                           masks, tmp_path / "ema.pt")
+    pd.testing.assert_frame_equal(pd.read_csv(log_path_of(plain)), pd.read_csv(log_path_of(averaged)))
+    saved = load_trained_model(averaged)[0].state_dict()
+    last = load_trained_model(plain)[0].state_dict()
+    compared = [k for k, v in saved.items() if v.is_floating_point()]
+    assert any("running_mean" in k for k in compared)  # BatchNorm statistics are averaged too
+    for key in compared:
+        expected = 0.25 * steps[0][key] + 0.25 * steps[1][key] + 0.5 * steps[2][key]
+        torch.testing.assert_close(saved[key], expected, rtol=1e-5, atol=1e-6)
+    assert not all(torch.equal(saved[k], last[k]) for k in compared)
 
 
 def test_loader_workers_give_the_same_training(videos, tmp_path) -> None:

@@ -32,6 +32,7 @@ class SkipUNet(nn.Module):
         model_cfg: dict[str, Any],
         temporal_levels: list[bool],
         read_frames: list[int] | None = None,
+        level_frames: list[list[int]] | None = None,
     ) -> None:
         super().__init__()
         widths, kernels = list(model_cfg["widths"]), list(model_cfg["heads"])
@@ -39,11 +40,13 @@ class SkipUNet(nn.Module):
         self.channels, self.frames = channels, frames
         #: indices of the clip's T frames the model encodes (all of them, or the neighbours of the middle one)
         self.read_frames = list(range(frames)) if read_frames is None else list(read_frames)
+        #: per skip level, the positions (within read_frames) whose features that level combines: all by default
+        self.level_frames = [list(range(len(self.read_frames)))] * 4 if level_frames is None else level_frames
         ins = [channels] + widths[:3]
         self.encoder = nn.ModuleList(ConvBlock(i, o, kernels, resize, "down", post) for i, o in zip(ins, widths))
         self.skips = nn.ModuleList(
-            TemporalSkip(w, len(self.read_frames)) if temporal else nn.Identity()
-            for w, temporal in zip(widths, temporal_levels)
+            TemporalSkip(w, len(used)) if temporal else nn.Identity()
+            for w, temporal, used in zip(widths, temporal_levels, self.level_frames)
         )
         self.temporal_levels = list(temporal_levels)
         dec_in = [widths[3], 2 * widths[2], 2 * widths[1], 2 * widths[0]]
@@ -72,7 +75,8 @@ class SkipUNet(nn.Module):
         skips = []
         for level, (f, skip) in enumerate(zip(features, self.skips)):
             if self.temporal_levels[level]:
-                skips.append(skip(f))
+                used = self.level_frames[level]
+                skips.append(skip(f if len(used) == f.shape[1] else f[:, used]))
             else:
                 skips.append(f[:, f.shape[1] // 2])
         x = self.decoder[0](skips[3])
@@ -105,7 +109,13 @@ class C3DSU(SkipUNet):
     """
 
     def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any]) -> None:
-        neighbours = model_cfg.get("input", "clip") == "neighbours"
-        levels = [True, True, True, neighbours or bool(model_cfg["conv3d_bottleneck"])]
-        read = [i for i in range(frames) if i != frames // 2] if neighbours else None
-        super().__init__(channels, frames, model_cfg, levels, read)
+        mode = model_cfg.get("input", "clip")
+        neighbours = mode == "neighbours"
+        around = [i for i in range(frames) if i != frames // 2]
+        levels = [True, True, True, mode != "clip" or bool(model_cfg["conv3d_bottleneck"])]
+        read = around if neighbours else None
+        coarse = None
+        if mode == "coarse_middle":
+            deep = int(model_cfg["coarse_levels"])
+            coarse = [around if level < 4 - deep else list(range(frames)) for level in range(4)]
+        super().__init__(channels, frames, model_cfg, levels, read, coarse)
