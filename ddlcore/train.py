@@ -5,7 +5,8 @@ drawn per frame or, ``train.noise: shared``, once per clip), f(X) and f(X_A) (tw
 default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips separately;
 ``train.joint_batchnorm`` runs one joint forward; ``train.pseudo_running_stats: false`` keeps the
 pseudo-anomalous forward out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
-one Adam step over the model and l.
+one Adam step over the model and l; with ``train.ema_decay`` > 0, an update of the weights' moving
+average, which the model file then keeps instead of the last weights.
 
 Outputs: ``<out>`` (weights + metadata + sigma history, :mod:`ddlcore.model.checkpoint`), the
 per-step CSV log ``<out without .pt>.csv`` (epoch, step, l_recon, p, n, l_dist, loss, sigma, lr) and,

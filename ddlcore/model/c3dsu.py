@@ -22,6 +22,7 @@ class SkipUNet(nn.Module):
 
     ``temporal_levels[i]`` says whether skip level i (0 = first encoder block, 3 = bottleneck) has a
     Conv3D over the T frames; a level without one passes the middle frame's features.
+    ``level_frames[i]`` (default: all) are the positions within ``read_frames`` that level i's Conv3D combines.
     ``forward(x)``: x float (B, C, T, H, W) in [0, 1] -> (B, C, H, W), the reconstructed middle frame.
     """
 
@@ -105,7 +106,10 @@ class C3DSU(SkipUNet):
 
     ``model_cfg["input"]`` "clip" (paper) reads all T frames; "neighbours" reads the T - 1 frames
     around the middle one, so the middle frame has to be interpolated rather than copied through the
-    skips (the bottleneck then always has a Conv3D: there is no middle frame to pass).
+    skips (the bottleneck then always has a Conv3D: there is no middle frame to pass). "coarse_middle"
+    encodes all T frames, but only the ``model_cfg["coarse_levels"]`` deepest skip levels (the bottleneck
+    first, at 1/16 of the frame size) combine the middle frame with its neighbours; the shallower ones
+    see the neighbours alone, so the fine detail of the middle frame cannot be copied.
     """
 
     def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any]) -> None:
