@@ -95,8 +95,10 @@ def test_coarse_middle_reads_the_middle_frame_only_at_the_deepest_levels(deep: i
     output through the ``deep`` deepest skips, so zeroing their weights on it makes the output blind to it."""
     torch.manual_seed(0)
     model = build_model("c3dsu", dict(PAPER, input="coarse_middle", coarse_levels=deep), 1)
-    with torch.no_grad():  # BatchNorm running statistics of such clips (at their start they scale the bottleneck's
-        for _ in range(30):  # signal down to rounding level); eval mode keeps one frame from shifting the others
+    # give BatchNorm running statistics of such clips (at their start they scale the bottleneck's signal down to
+    # rounding level), then compare in eval mode, where one frame cannot shift the others' batch statistics
+    with torch.no_grad():
+        for _ in range(30):
             model(torch.rand(4, 1, 3, 32, 32))
     model.eval()
     assert [skip.frames for skip in model.skips] == [2] * (4 - deep) + [3] * deep
