@@ -18,8 +18,9 @@ from .errors import DDLError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 #: settings that choose *which* jobs the workflow runs, not how one job runs: never part of a job's
-#: settings (adding a model to ``train.models`` trains only it), nor of a model's recorded training settings
-JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation")}
+#: settings (adding a model to ``train.models`` or a seed to ``train.seeds`` trains only it), nor of a
+#: model's recorded training settings
+JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation", "seeds")}
 
 
 def load_schema() -> dict[str, Any]:
@@ -78,6 +79,11 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
     model_input = config["model"]["input"]
     if model_input in ("neighbours", "coarse_middle") and frames < 3:
         raise DDLError(f"config: key 'model.input': '{model_input}' needs model.frames >= 3 (frames around the middle one), got {frames}")
+
+
+def training_seeds(train_cfg: Mapping[str, Any]) -> list[int]:
+    """The seeds the workflow trains each model with: ``train.seeds``, or ``[train.seed]`` when it is null."""
+    return [int(s) for s in train_cfg["seeds"]] if train_cfg.get("seeds") else [int(train_cfg["seed"])]
 
 
 def load_config(path: str | Path | None = None, settings_json: str | None = None) -> dict[str, Any]:

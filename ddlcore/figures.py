@@ -3,6 +3,7 @@
 - :func:`plot_sigma`: sigma(l) against the training step, one line per scene (paper Figure 5);
 - :func:`plot_score_curve`: one test video's evaluated score curve with the ground-truth
   anomalous frames shaded;
+- :func:`plot_seed_aucs`: every training seed's AUC per model, with the mean and s.d.;
 - :func:`qualitative_panel` / ``ddl figures qualitative``: for a few training windows with a
   tracked object, X^t, f(X), X_A^t, f(X_A) and the error maps ||X^t - f(X)||, ||X_A^t - f(X_A)||,
   ||X^t - f(X_A)|| (paper Figure 4).
@@ -59,15 +60,15 @@ def read_training_log(path: str | Path) -> pd.DataFrame:
 
 
 def plot_sigma(logs: dict[str, pd.DataFrame], out: str | Path, title: str) -> None:
-    """sigma(l) over training, one line per scene: logs {scene: DataFrame with x, sigma} -> PNG ``out``."""
+    """sigma(l) over training, one line per run: logs {"scene" or "scene seed K": DataFrame with x, sigma} -> PNG ``out``."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for scene, log in sorted(logs.items()):
         ax.plot(log["x"], log["sigma"], label=scene, linewidth=1.2)
     ax.set_xlabel("training step")
     ax.set_ylabel(r"anomaly weight $\sigma(\ell)$")
     ax.set_title(title)
-    if 1 < len(logs) <= 12:
-        ax.legend(title="scene", fontsize=7, ncol=2)
+    if 1 < len(logs) <= 18:
+        ax.legend(title="scene", fontsize=7, ncol=2 if len(logs) <= 6 else 3)
     ax.grid(alpha=0.3)
     _save(fig, out)
 
@@ -90,6 +91,33 @@ def plot_score_curve(
     ax.set_xlabel("frame")
     ax.set_ylabel("anomaly score")
     ax.set_title(title, fontsize=9)
+    _save(fig, out)
+
+
+def plot_seed_aucs(per_seed: dict[str, dict[int, float]], out: str | Path, title: str, metric: str) -> None:
+    """Each seed's AUC (%) per model as a labelled dot, the mean as a bar with +-1 s.d. whiskers.
+
+    per_seed: {model: {seed: AUC in percent}} -> PNG ``out``; ``metric`` names the y axis.
+    """
+    models = sorted(per_seed)
+    fig, ax = plt.subplots(figsize=(1.3 + 1.1 * len(models), 3.4))
+    for i, model in enumerate(models):
+        seeds, values = zip(*sorted(per_seed[model].items()))
+        mean = float(np.mean(values))
+        sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        ax.bar(i, mean, width=0.6, color="tab:blue" if model.endswith("-none") else "tab:orange", alpha=0.35,
+               yerr=sd if len(values) > 1 else None, capsize=4)
+        offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [0.0]
+        ax.scatter(i + np.asarray(offsets), values, color="black", s=14, zorder=3)
+        for x, v, seed in zip(i + np.asarray(offsets), values, seeds):
+            ax.annotate(str(seed), (x, v), textcoords="offset points", xytext=(4, 0), fontsize=6, va="center")
+    low = min(min(v.values()) for v in per_seed.values())
+    high = max(max(v.values()) for v in per_seed.values())
+    ax.set_ylim(max(0.0, low - 0.25 * (high - low) - 2), min(100.0, high + 0.25 * (high - low) + 2))
+    ax.set_xticks(range(len(models)), models, rotation=20, fontsize=8)
+    ax.set_ylabel(f"{metric} AUC (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
     _save(fig, out)
 
 

@@ -177,7 +177,7 @@ def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any])
 def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tuple[dict[str, Any], dict[str, VideoScores]]:
     """Read one model's scores files (one per scene) and align them with the labels file.
 
-    Returns (info: dataset, label_variant, arch, variant, model, score_settings, score_files;
+    Returns (info: dataset, label_variant, arch, variant, model, seed, score_settings, score_files;
     {video: VideoScores}). Pixel masks are read only for videos whose scores have maps.
     Pixel masks are reduced to map cells as they are read. DDLError when files mix models or datasets, a scored video has no labels or a different
     frame count, or a video of a scored scene was not scored.
@@ -194,7 +194,7 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
         attrs, scored = read_scores(path)
         if first is None:
             first = attrs
-        for key in ("arch", "variant", "dataset"):
+        for key in ("arch", "variant", "dataset", "seed"):
             if attrs.get(key) != first.get(key):
                 raise DDLError(f"{path}: {key} {attrs.get(key)!r} differs from {first.get(key)!r} of {score_paths[0]}")
         for name, data in scored.items():
@@ -222,6 +222,7 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
         "arch": first["arch"],
         "variant": first["variant"],
         "model": f"{first['arch']}-{first['variant']}",
+        "seed": int(first.get("seed", 0)),
         "score_settings": json.loads(first.get("settings", "{}")),
         "score_files": [str(p) for p in score_paths],
     }
@@ -257,7 +258,7 @@ def _run(args: argparse.Namespace) -> None:
     result = evaluate(args.labels, args.scores, cfg["metrics"])
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    line = f"{result['model']} on {result['dataset']}: micro AUC {_percent(result['micro_auc'])}"
+    line = f"{result['model']} (seed {result['seed']}) on {result['dataset']}: micro AUC {_percent(result['micro_auc'])}"
     if result["scene_median_auc"] is not None:
         line += f", median of scene AUCs {_percent(result['scene_median_auc'])}"
     line += f", macro AUC {_percent(result['macro_auc'])} ({result['macro_left_out']} one-class videos left out)"

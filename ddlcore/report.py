@@ -2,19 +2,22 @@
 
 Tables (CSV and markdown, AUCs in percent):
 
-- ``auc``: one row per dataset and model (arch-variant): micro AUC over all test frames, the
+- ``auc``: one row per dataset, model (arch-variant) and training seed: micro AUC over all test frames, the
   median of the scene AUCs (datasets with several scenes), macro AUC with the number of one-class
   videos left out, pixel AUC where measured, the paper's figure, the label variant and the
   protocol (normalisation, median window, border handling, patch, shifted grid);
 - ``ablation-{dataset}``: UNet and C3DSU x none / SDL / DDL like the paper's Tables 2 and 3
-  (cells only for the models that were run), the paper's values beside;
-- ``scenes-{dataset}``: per-scene AUCs of every model (datasets with several scenes only).
+  (cells only for the models that were run: mean +- s.d. over seeds), the paper's values beside;
+- ``scenes-{dataset}``: per-scene AUCs of every model, mean over seeds (datasets with several scenes only);
+- ``seeds-{dataset}``: every AUC of every model as mean +- s.d. over seeds with each seed's value;
+- ``verdict-{dataset}``: each variant against ``{arch}-none``, paired by seed (:mod:`ddlcore.seed_stats`).
 
 The compared figure ("headline") is the median of scene AUCs for multi-scene datasets (the paper's
 ShanghaiTech protocol) and the micro AUC otherwise.
 
 Figures (into ``--figures-dir``): ``{dataset}-{model}-{video}.png`` score curves of every test
-video, ``sigma-{dataset}-{model}.png`` sigma(l) over training per scene for ``ddl`` models.
+video (of each model's first seed), ``sigma-{dataset}-{model}.png`` sigma(l) over training per
+scene and seed for ``ddl`` models, ``seeds-{dataset}.png`` every seed's headline AUC per model.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from tqdm import tqdm
 from .errors import DDLError
 from .io_utils import atomic_path
 from .provenance import provenance, provenance_footer
+from .seed_stats import comparisons_markdown, headline_metric, mean_sd, mean_sd_text, paired_comparisons, \
+    seed_summary, summary_markdown
 
 #: the paper's AUCs (%): Table 1 (C3DSU with DDL) and Tables 2-3 (ablations)
 PAPER_AUC: dict[tuple[str, str, str], float] = {
@@ -52,7 +57,7 @@ def pct(value: float | None) -> float | None:
 
 def headline(result: dict[str, Any]) -> float | None:
     """The figure compared with the paper: median of scene AUCs when several scenes, else micro AUC."""
-    return result["scene_median_auc"] if result["n_scenes"] > 1 else result["micro_auc"]
+    return result[headline_metric(result)]
 
 
 def labels_dataset(path: str | Path) -> str:
@@ -64,13 +69,14 @@ def labels_dataset(path: str | Path) -> str:
         raise DDLError(f"{path}: not a readable labels file ({exc})") from exc
 
 
-def group_score_files(score_paths: Sequence[str | Path]) -> dict[tuple[str, str, str], list[str]]:
-    """Score files grouped by (dataset, arch, variant) from their attributes, in a stable order."""
-    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+def group_score_files(score_paths: Sequence[str | Path]) -> dict[tuple[str, str, str, int], list[str]]:
+    """Score files grouped by (dataset, arch, variant, training seed) from their attributes, in a stable order."""
+    groups: dict[tuple[str, str, str, int], list[str]] = defaultdict(list)
     for path in score_paths:
         try:
             with h5py.File(path, "r") as f:
-                key = (str(f.attrs.get("dataset", "")), str(f.attrs["arch"]), str(f.attrs["variant"]))
+                key = (str(f.attrs.get("dataset", "")), str(f.attrs["arch"]), str(f.attrs["variant"]),
+                       int(f.attrs.get("seed", 0)))
         except (OSError, KeyError) as exc:
             raise DDLError(f"{path}: not a readable scores file ({exc})") from exc
         groups[key].append(str(path))
@@ -86,11 +92,11 @@ def protocol_text(protocol: dict[str, Any]) -> str:
 
 
 def auc_table(results: list[dict[str, Any]]) -> pd.DataFrame:
-    """The Table-1-like AUC table: one row per evaluated (dataset, model), AUCs in percent."""
+    """The Table-1-like AUC table: one row per evaluated (dataset, model, seed), AUCs in percent."""
     rows = []
     for r in results:
         rows.append({
-            "dataset": r["dataset"], "model": r["model"], "label_variant": r["label_variant"],
+            "dataset": r["dataset"], "model": r["model"], "seed": r.get("seed", 0), "label_variant": r["label_variant"],
             "micro_auc": pct(r["micro_auc"]), "scene_median_auc": pct(r["scene_median_auc"]),
             "macro_auc": pct(r["macro_auc"]), "macro_left_out": r["macro_left_out"], "pixel_auc": pct(r["pixel_auc"]),
             "paper_auc": PAPER_AUC.get((r["dataset"], r["arch"], r["variant"])),
@@ -105,7 +111,7 @@ def auc_table(results: list[dict[str, Any]]) -> pd.DataFrame:
 def auc_markdown(table: pd.DataFrame) -> str:
     """Markdown of :func:`auc_table` with readable headers and the protocol per row."""
     shown = pd.DataFrame({
-        "Dataset": table["dataset"], "Model": table["model"], "Labels": table["label_variant"],
+        "Dataset": table["dataset"], "Model": table["model"], "Seed": table["seed"], "Labels": table["label_variant"],
         "Micro AUC (%)": table["micro_auc"], "Median of scene AUCs (%)": table["scene_median_auc"],
         "Macro AUC (%)": table["macro_auc"], "One-class videos left out": table["macro_left_out"],
         "Pixel AUC (%)": table["pixel_auc"], "Paper (%)": table["paper_auc"],
@@ -116,32 +122,51 @@ def auc_markdown(table: pd.DataFrame) -> str:
 
 
 def ablation_table(dataset: str, results: list[dict[str, Any]]) -> pd.DataFrame:
-    """Tables 2-3 layout, long form: one row per arch x variant, ours (headline %) and the paper's."""
-    ours = {(r["arch"], r["variant"]): pct(headline(r)) for r in results if r["dataset"] == dataset}
-    return pd.DataFrame([
-        {"dataset": dataset, "arch": arch, "variant": variant, "auc": ours.get((arch, variant)),
-         "paper_auc": PAPER_AUC.get((dataset, arch, variant))}
-        for arch in ARCH_NAMES for variant in VARIANT_NAMES
-    ])
+    """Tables 2-3 layout, long form: one row per arch x variant: ours (headline %, mean and s.d. over
+    ``n_seeds`` seeds) and the paper's."""
+    ours: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in results:
+        if r["dataset"] == dataset and headline(r) is not None:
+            ours[(r["arch"], r["variant"])].append(100.0 * headline(r))
+    rows = []
+    for arch in ARCH_NAMES:
+        for variant in VARIANT_NAMES:
+            values = ours.get((arch, variant), [])
+            mean, sd = mean_sd(values) if values else (None, None)
+            rows.append({"dataset": dataset, "arch": arch, "variant": variant,
+                         "auc": None if mean is None else round(mean, 2), "auc_sd": None if sd is None else round(sd, 2),
+                         "n_seeds": len(values), "paper_auc": PAPER_AUC.get((dataset, arch, variant))})
+    return pd.DataFrame(rows)
 
 
 def ablation_markdown(table: pd.DataFrame, metric: str) -> str:
-    """Markdown of :func:`ablation_table`: rows UNet / C3DSU, columns none / SDL / DDL, cells 'ours / paper'."""
+    """Markdown of :func:`ablation_table`: rows UNet / C3DSU, columns none / SDL / DDL, cells
+    'ours / paper', ours as mean +- s.d. (seeds)."""
     def cell(v: float | None) -> str:
         return "–" if v is None or pd.isna(v) else f"{v:.2f}"
 
+    def ours(r: dict[str, Any]) -> str:
+        return "–" if not r["n_seeds"] else mean_sd_text(r["auc"], r["auc_sd"], r["n_seeds"])
+
     wide = pd.DataFrame([
         {"Model": ARCH_NAMES[arch], **{
-            VARIANT_NAMES[r["variant"]]: f"{cell(r['auc'])} / {cell(r['paper_auc'])}"
+            VARIANT_NAMES[r["variant"]]: f"{ours(r)} / {cell(r['paper_auc'])}"
             for r in table[table["arch"] == arch].to_dict("records")}}
         for arch in ARCH_NAMES
     ])
-    return f"AUC (%), {metric}; cells: ours / paper\n\n" + wide.to_markdown(index=False) + "\n"
+    return (f"AUC (%), {metric}; cells: ours, mean +- s.d. over training seeds (number of seeds) / paper\n\n"
+            + wide.to_markdown(index=False) + "\n")
 
 
 def scene_table(dataset: str, results: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per-scene AUCs (%) of every model of ``dataset``: rows scenes, one column per model."""
-    columns = {r["model"]: {s: pct(a) for s, a in r["scene_aucs"].items()} for r in results if r["dataset"] == dataset}
+    """Per-scene AUCs (%) of every model of ``dataset``, mean over its seeds: rows scenes, one column per model."""
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        if r["dataset"] == dataset:
+            for scene, auc in r["scene_aucs"].items():
+                if auc is not None:
+                    values[r["model"]][scene].append(auc)
+    columns = {model: {s: pct(sum(a) / len(a)) for s, a in scenes.items()} for model, scenes in values.items()}
     table = pd.DataFrame(columns)
     table.index.name = "scene"
     return table.reset_index()
@@ -175,27 +200,42 @@ def other_datasets_results(metrics_out: Path, datasets: set[str]) -> list[dict[s
 
 
 def training_logs(train_logs: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, Path]]:
-    """Logs ``.../{dataset}/{scene}/{model}.csv`` grouped as {(dataset, model): {scene: path}}."""
-    grouped: dict[tuple[str, str], dict[str, Path]] = defaultdict(dict)
+    """Logs ``.../{dataset}/{scene}/{model}-seed{K}.csv`` grouped as {(dataset, model): {run: path}};
+    a run is named by its scene, and by ``scene seed K`` when the model has several seeds."""
+    found: dict[tuple[str, str], list[tuple[str, str, Path]]] = defaultdict(list)
     for path in map(Path, train_logs):
-        grouped[(path.parent.parent.name, path.stem)][path.parent.name] = path
-    return dict(grouped)
+        model, _, seed = path.stem.rpartition("-seed")
+        if not model or not seed.isdigit():
+            model, seed = path.stem, ""
+        found[(path.parent.parent.name, model)].append((path.parent.name, seed, path))
+    grouped: dict[tuple[str, str], dict[str, Path]] = {}
+    for key, runs in found.items():
+        several = len({seed for _, seed, _ in runs}) > 1
+        grouped[key] = {(f"{scene} seed {seed}" if several else scene): path for scene, seed, path in runs}
+    return grouped
 
 
-def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str], Any], metrics_cfg: dict[str, Any],
+def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int], Any], metrics_cfg: dict[str, Any],
                   train_logs: Sequence[str | Path], figures_dir: Path) -> int:
-    """Score curves of every test video of every run and sigma plots of ``ddl`` models; returns PNGs written."""
-    from .figures import plot_score_curve, plot_sigma, read_training_log
+    """Score curves of every test video of each model's first seed, sigma plots of ``ddl`` models and the
+    seeds figure of each dataset; returns PNGs written."""
+    from .figures import plot_score_curve, plot_seed_aucs, plot_sigma, read_training_log
     from .metrics import process_scores
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     count = 0
+    first_seed = {(r["dataset"], r["model"]): min(s["seed"] for s in results
+                                                  if (s["dataset"], s["model"]) == (r["dataset"], r["model"]))
+                  for r in results}
     for r in results:
-        videos = runs[(r["dataset"], r["model"])]
+        if r["seed"] != first_seed[(r["dataset"], r["model"])]:
+            continue
+        videos = runs[(r["dataset"], r["model"], r["seed"])]
         for name, v in tqdm(sorted(videos.items()), desc=f"curves {r['model']}", disable=None, leave=False):
             processed = process_scores(v.score, v.valid, metrics_cfg["normalise"], metrics_cfg["median_window"])
             auc = r["video_aucs"][name]
-            title = f"{r['dataset']} {v.scene}/{name}, {r['model']}" + ("" if auc is None else f", AUC {100 * auc:.1f}%")
+            title = f"{r['dataset']} {v.scene}/{name}, {r['model']} seed {r['seed']}" + \
+                ("" if auc is None else f", AUC {100 * auc:.1f}%")
             plot_score_curve(processed, v.labels, v.valid, figures_dir / f"{r['dataset']}-{r['model']}-{name}.png", title)
             count += 1
     for (dataset, model), scenes in sorted(training_logs(train_logs).items()):
@@ -203,6 +243,17 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str], Any
             continue
         logs = {scene: read_training_log(path) for scene, path in scenes.items()}
         plot_sigma(logs, figures_dir / f"sigma-{dataset}-{model}.png", f"{model} on {dataset}: anomaly weight")
+        count += 1
+    for dataset in sorted({r["dataset"] for r in results}):
+        mine = [r for r in results if r["dataset"] == dataset and headline(r) is not None]
+        if not mine:
+            continue
+        per_seed: dict[str, dict[int, float]] = defaultdict(dict)
+        for r in mine:
+            per_seed[r["model"]][r["seed"]] = 100.0 * headline(r)
+        metric = "median of scene" if headline_metric(mine[0]) == "scene_median_auc" else "micro"
+        plot_seed_aucs(dict(per_seed), figures_dir / f"seeds-{dataset}.png", f"{dataset}: AUC of every training seed",
+                       metric)
         count += 1
     return count
 
@@ -223,14 +274,14 @@ def aggregate(
 
     by_dataset = {labels_dataset(p): str(p) for p in labels_paths}
     results: list[dict[str, Any]] = []
-    runs: dict[tuple[str, str], Any] = {}
-    for (dataset, arch, variant), files in group_score_files(score_paths).items():
+    runs: dict[tuple[str, str, int], Any] = {}
+    for (dataset, arch, variant, _), files in group_score_files(score_paths).items():
         labels = by_dataset.get(dataset) or (next(iter(by_dataset.values())) if len(by_dataset) == 1 else None)
         if labels is None:
             raise DDLError(f"{files[0]}: no labels file for dataset {dataset!r} among {', '.join(map(str, labels_paths))}")
         info, videos = load_run(labels, files)
         results.append(evaluate_run(info, videos, metrics_cfg))
-        runs[(info["dataset"], info["model"])] = videos
+        runs[(info["dataset"], info["model"], info["seed"])] = videos
     if not results:
         raise DDLError("ddl aggregate: no scores files given")
     tables = Path(tables_dir)
@@ -245,8 +296,12 @@ def aggregate(
         write_table(ablation, ablation_markdown(ablation, metric), tables / f"ablation-{dataset}", origin)
         if mine[0]["n_scenes"] > 1:
             scenes = scene_table(dataset, results)
-            md = "Per-scene AUC (%) (micro AUC over the scene's test frames)\n\n"
+            md = "Per-scene AUC (%) (micro AUC over the scene's test frames; mean over training seeds)\n\n"
             write_table(scenes, md + markdown(scenes), tables / f"scenes-{dataset}", origin)
+        summary = seed_summary(mine)
+        write_table(summary, summary_markdown(summary), tables / f"seeds-{dataset}", origin)
+        comparisons = paired_comparisons(mine)
+        write_table(comparisons, comparisons_markdown(comparisons), tables / f"verdict-{dataset}", origin)
     if metrics_out is not None:
         with atomic_path(metrics_out) as tmp:
             tmp.write_text(json.dumps({"provenance": origin, "results": results}, indent=2, sort_keys=True) + "\n")

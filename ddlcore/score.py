@@ -199,6 +199,11 @@ def load_model(path: str | Path, device: torch.device) -> tuple[torch.nn.Module,
         raise DDLError(f"{p}: not a ddl model checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc
 
 
+def training_seed(meta: dict[str, Any]) -> int:
+    """The ``train.seed`` a model was trained with, from its checkpoint meta (0 for models that predate it)."""
+    return int(meta.get("train_cfg", {}).get("seed", 0))
+
+
 def score_frame_stores(
     model: torch.nn.Module,
     meta: dict[str, Any],
@@ -222,7 +227,7 @@ def score_frame_stores(
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
             format_version=FORMAT_VERSION, model=str(model_path), arch=meta["arch"], variant=meta["variant"],
-            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), clip_frames=clip,
+            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), seed=training_seed(meta), clip_frames=clip,
             height=expected[0], width=expected[1], channels=expected[2], settings=json.dumps(score_cfg, sort_keys=True),
         )
         for path in frame_paths:

@@ -41,11 +41,11 @@ def write_labels(path, dataset, videos):
             g.create_dataset("labels", data=np.array(labels, np.uint8))
 
 
-def write_scores(path, dataset, arch, variant, scene, scores, border="nearest"):
+def write_scores(path, dataset, arch, variant, scene, scores, border="nearest", seed=0):
     settings = {"patch": 16, "shifted_grid": False, "border": border}
     with h5py.File(path, "w") as f:
         f.attrs.update(format_version=1, model="m.pt", arch=arch, variant=variant, dataset=dataset, scene=scene,
-                       settings=json.dumps(settings))
+                       seed=seed, settings=json.dumps(settings))
         for name, s in scores.items():
             g = f.create_group(f"videos/{name}")
             g.create_dataset("score", data=np.asarray(s, np.float32))
@@ -105,7 +105,7 @@ def test_tables_from_hand_made_scores(tmp_path):
     assert cells[("c3dsu", "ddl")].auc == row.micro_auc and cells[("c3dsu", "sdl")].paper_auc == 97.12
     assert np.isnan(cells[("unet", "ddl")].auc) and cells[("unet", "none")].paper_auc == 86.90
     ablation_md = (tmp_path / "tables" / "ablation-ped2.md").read_text()
-    assert f"{row.micro_auc:.2f} / 98.46" in ablation_md and "– / 97.76" in ablation_md
+    assert f"{row.micro_auc:.2f} (1) / 98.46" in ablation_md and "– / 97.76" in ablation_md
 
     scenes = pd.read_csv(tmp_path / "tables" / "scenes-shanghaitech.csv")
     assert scenes["scene"].tolist() == ["s1", "s2"]
@@ -138,7 +138,8 @@ def test_figures_written(tmp_path):
         logs.append(path)
     aggregate([tmp_path / "l.h5"], files, METRICS, tmp_path / "tables", tmp_path / "fig", logs)
     pngs = sorted(p.name for p in (tmp_path / "fig").glob("*.png"))
-    assert pngs == ["sigma-synthetic-c3dsu-ddl.png"] + [f"synthetic-c3dsu-ddl-{v}.png" for v in sorted(LABELS)]
+    assert pngs == ["seeds-synthetic.png", "sigma-synthetic-c3dsu-ddl.png"] + \
+        [f"synthetic-c3dsu-ddl-{v}.png" for v in sorted(LABELS)]
     assert (tmp_path / "fig" / "synthetic-c3dsu-ddl-v1.png").read_bytes()[:4] == b"\x89PNG"
 
 

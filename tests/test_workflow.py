@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -52,6 +53,15 @@ def test_tables_and_figures_are_written(finished_run):
     results = workdir / "results"
     table = (results / "tables" / "auc.md").read_text()
     assert "c3dsu-ddl" in table and "c3dsu-none" in table
+    seeds = pd.read_csv(results / "tables" / "seeds-synthetic.csv")
+    micro = seeds[seeds.metric == "micro_auc"].set_index("model")
+    assert list(micro.n_seeds) == [2, 2] and {"seed_0", "seed_1"} <= set(seeds.columns)
+    auc = pd.read_csv(results / "tables" / "auc.csv").set_index(["model", "seed"])
+    assert micro.loc["c3dsu-ddl", "seed_1"] == auc.loc[("c3dsu-ddl", 1), "micro_auc"]
+    verdict = pd.read_csv(results / "tables" / "verdict-synthetic.csv").iloc[0]
+    assert (verdict.model, verdict.baseline, verdict.n_pairs) == ("c3dsu-ddl", "c3dsu-none", 2)
+    assert verdict.verdict in ("better", "no evidence", "worse")
+    assert (results / "figures" / "synthetic" / "curves" / "seeds-synthetic.png").stat().st_size > 5_000
     metrics = json.loads((results / "metrics" / "synthetic.json").read_text())
     assert "c3dsu-ddl" in json.dumps(metrics)
     assert (results / "figures" / "synthetic" / "qualitative.png").stat().st_size > 10_000
@@ -60,7 +70,7 @@ def test_tables_and_figures_are_written(finished_run):
     curves = list((results / "figures" / "synthetic" / "curves").glob("*.png"))
     assert len(curves) >= 4  # one per test video and model, plus sigma(l)
     for scene in ("01", "02"):
-        for model in ("c3dsu-ddl", "c3dsu-none"):
+        for model in ("c3dsu-ddl-seed0", "c3dsu-ddl-seed1", "c3dsu-none-seed0", "c3dsu-none-seed1"):
             assert (results / "models" / "synthetic" / scene / f"{model}.pt").is_file()
             assert (results / "logs" / "synthetic" / "train" / scene / f"{model}.log").is_file()
             assert (results / "benchmarks" / "synthetic" / "train" / scene / f"{model}.tsv").is_file()
@@ -76,7 +86,7 @@ def test_distinction_weight_reruns_training_scoring_and_aggregation_only(finishe
     changed = copy.deepcopy(config)
     changed["train"]["lambda"] = 0.5
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1}
+    assert jobs == {"train": 8, "score": 8, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1}
 
 
 def test_detector_threshold_reruns_detection_onward(finished_run):
@@ -84,7 +94,7 @@ def test_detector_threshold_reruns_detection_onward(finished_run):
     changed = copy.deepcopy(config)
     changed["detect"]["score_threshold"] = 0.3
     jobs = planned_jobs(workdir, changed)
-    assert {"detect": 2, "track": 2, "masks": 2, "train": 4, "score": 4, "aggregate": 1}.items() <= jobs.items()
+    assert {"detect": 2, "track": 2, "masks": 2, "train": 8, "score": 8, "aggregate": 1}.items() <= jobs.items()
     assert "extract_frames" not in jobs and "synthesize" not in jobs and "labels" not in jobs
 
 
@@ -100,7 +110,15 @@ def test_new_variant_trains_only_the_new_models(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["models"] = config["train"]["models"] + ["c3dsu-sdl"]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 2, "score": 2, "aggregate": 1, "job_benchmarks": 1, "all": 1}
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1}
+
+
+def test_new_seed_trains_and_scores_only_that_seed(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["train"]["seeds"] = [0, 1, 2]
+    jobs = planned_jobs(workdir, changed)
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1}  # 2 scenes x 2 models
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ddlcore.config import JOB_SELECTORS
+from ddlcore.config import JOB_SELECTORS, training_seeds
 from ddlcore.data.registry import list_videos, training_scenes
 from ddlcore.errors import DDLError
 
@@ -26,6 +26,9 @@ TRAIN_SCENES = sorted({v.scene for v in VIDEOS["train"]})
 
 ABLATION_MODELS = [f"{arch}-{variant}" for arch in ("unet", "c3dsu") for variant in ("none", "sdl", "ddl")]
 MODELS = list(dict.fromkeys(config["train"]["models"] + (ABLATION_MODELS if config["train"]["ablation"] else [])))
+SEEDS = training_seeds(config["train"])
+#: one trained model per (model, seed): the name of its files in models/ and scores/
+RUNS = [f"{model}-seed{seed}" for model in MODELS for seed in SEEDS]
 GPU_DETECTOR = config["detect"]["backend"] == "fasterrcnn"
 
 
@@ -35,13 +38,15 @@ wildcard_constraints:
     scene=r"[^/]+",
     arch="c3dsu|unet",
     variant="none|sdl|ddl",
+    seed=r"\d+",
 
 
-def settings(*keys):
+def settings(*keys, seed=None):
     """The config a stage depends on, as JSON: a change to it re-runs the stage.
 
     Each key is a section ("train") or one setting of a section ("model.frames"). Settings that
-    only select jobs (train.models, train.ablation) are left out, so adding a model trains only it.
+    only select jobs (train.models, train.ablation, train.seeds) are left out, so adding a model or
+    a seed trains only it. ``seed`` sets train.seed (one job of train.seeds).
     """
     chosen = {}
     for key in keys:
@@ -53,6 +58,8 @@ def settings(*keys):
             chosen[section] = {k: v for k, v in config[section].items() if k not in skip}
         else:
             chosen[section] = config[section]
+    if seed is not None:
+        chosen["train"]["seed"] = int(seed)
     return json.dumps(chosen, sort_keys=True)
 
 
@@ -97,7 +104,7 @@ def final_outputs():
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",
         f"{RESULTS}/tables/jobs-{DATASET}.md",
-    ] + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{model}}.pt", scene=TRAIN_SCENES, model=MODELS)
+    ] + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.pt", scene=TRAIN_SCENES, run=RUNS)
 
 
 def raw_input(wildcards):

@@ -1,23 +1,23 @@
 # Trained models -> per-frame scores of the test videos -> AUCs -> tables and figures.
 
-SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{model}}.h5", scene=SCENES, model=MODELS)
+SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{run}}.h5", scene=SCENES, run=RUNS)
 
 
 rule score:
     conda:
         "../../environment.yml"
     input:
-        model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}.pt",
+        model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:
-        f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}.h5",
+        f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
     params:
         settings=settings("score"),
         code=code_fingerprint("score.py", "model", "devices.py"),
     log:
-        f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}.log",
+        f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/score/{{scene}}/{{arch}}-{{variant}}.tsv"
+        f"{BENCH}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
     threads: 1
     resources:
         gpu=1,
@@ -33,7 +33,7 @@ rule aggregate:
     input:
         labels=f"{RESULTS}/labels/{DATASET}.h5",
         scores=SCORE_FILES,
-        logs=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{model}}.csv", scene=SCENES, model=MODELS),
+        logs=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.csv", scene=SCENES, run=RUNS),
     output:
         auc=report(f"{RESULTS}/tables/auc.md", caption="../report/auc_table.rst", category="Tables"),
         auc_csv=f"{RESULTS}/tables/auc.csv",
@@ -69,13 +69,13 @@ rule qualitative_figure:
     conda:
         "../../environment.yml"
     input:
-        model=f"{RESULTS}/models/{DATASET}/{SCENES[0]}/{MODELS[0]}.pt",
+        model=f"{RESULTS}/models/{DATASET}/{SCENES[0]}/{RUNS[0]}.pt",
         frames=frame_stores("train", SCENES[0])[0],
         masks=f"{RESULTS}/masks/{DATASET}/train/{videos_of('train', SCENES[0])[0]}.h5",
     output:
         report(f"{RESULTS}/figures/{DATASET}/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
     params:
-        settings=settings("train"),
+        settings=settings("train", seed=SEEDS[0]),
         code=code_fingerprint("figures.py", "pseudo.py", "model"),
     log:
         f"{LOGS}/qualitative_figure.log",

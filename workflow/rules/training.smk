@@ -1,4 +1,4 @@
-# One training job per (scene, model): frame stores + mask caches of the scene's training videos.
+# One training job per (scene, model, seed): frame stores + mask caches of the scene's training videos.
 
 
 rule train:
@@ -7,15 +7,15 @@ rule train:
     input:
         unpack(training_inputs),
     output:
-        model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}.pt",
-        log_csv=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}.csv",
+        model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        log_csv=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.csv",
     params:
-        settings=settings("model", "train", "masks"),
+        settings=lambda wildcards: settings("model", "train", "masks", seed=wildcards.seed),
         code=code_fingerprint("model", "pseudo.py", "losses.py", "train.py", "train_data.py", "masks.py", "devices.py"),
     log:
-        f"{LOGS}/train/{{scene}}/{{arch}}-{{variant}}.log",
+        f"{LOGS}/train/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/train/{{scene}}/{{arch}}-{{variant}}.tsv"
+        f"{BENCH}/train/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
     threads: config["train"]["threads"] or 2
     resources:
         gpu=1,
