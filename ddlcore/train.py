@@ -6,7 +6,8 @@ default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips sep
 ``train.joint_batchnorm`` runs one joint forward; ``train.pseudo_running_stats: false`` keeps the
 pseudo-anomalous forward out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
 one Adam step over the model and l; with ``train.ema_decay`` > 0, an update of the weights' moving
-average, which the model file then keeps instead of the last weights.
+average, which the model file then keeps instead of the last weights. With ``train.empty_mask_batch:
+skip`` a batch in which no clip has a mask is passed over (no forward, no step), as the authors do.
 
 Outputs: ``<out>`` (weights + metadata + sigma history, :mod:`ddlcore.model.checkpoint`), the
 per-step CSV log ``<out without .pt>.csv`` (epoch, step, l_recon, p, n, l_dist, loss, sigma, lr) and,
@@ -90,6 +91,11 @@ def _seed_worker(worker_id: int) -> None:
     np.random.seed(seed)
 
 
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """A model output for the loss: bf16 / fp16 (autocast) raised to float32, float64 kept as it is."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 class Trainer:
     """The state of one training run: model, anomaly weight, optimizer, scheduler, loader, log."""
 
@@ -140,18 +146,18 @@ class Trainer:
         cfg = self.tcfg
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             if not self.weight.creates_anomalies:
-                recon = self.run_model(clip).float()
+                recon = at_least_float32(self.run_model(clip))
                 return ddl_loss(target, recon, None, None, None, cfg["lambda"], cfg["eps"], cfg["distinction"]), \
                     float(self.weight().detach())
             sigma = self.weight()
             noise = draw_noise(clip.shape, cfg["noise"], noise_gen, self.device)
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
             if cfg["joint_batchnorm"]:
-                recon, recon_a = self.run_model(torch.cat([clip, anomalous])).float().chunk(2)
+                recon, recon_a = at_least_float32(self.run_model(torch.cat([clip, anomalous]))).chunk(2)
             else:
-                recon = self.run_model(clip).float()
+                recon = at_least_float32(self.run_model(clip))
                 with frozen_batchnorm_statistics(self.model, enabled=not cfg["pseudo_running_stats"]):
-                    recon_a = self.run_model(anomalous).float()
+                    recon_a = at_least_float32(self.run_model(anomalous))
         terms = ddl_loss(target, recon, anomalous[:, :, mid], recon_a, mask[:, :, mid],
                          cfg["lambda"], cfg["eps"], cfg["distinction"])
         return terms, float(sigma.detach())
@@ -167,7 +173,10 @@ class Trainer:
         interactive = sys.stderr.isatty()
         bar = tqdm(self.loader, total=self.steps_per_epoch, desc=f"{label} epoch {self.epoch + 1}",
                    file=sys.stderr, leave=not interactive, mininterval=0.1 if interactive else 30)
+        skip_empty = self.tcfg["empty_mask_batch"] == "skip" and self.weight.creates_anomalies
         for batch in bar:
+            if skip_empty and not bool(batch["mask"].any()):
+                continue
             clip = batch["clip"].to(self.device, non_blocking=True)
             mask = batch["mask"].to(self.device, non_blocking=True)
             terms, sigma = self.step_loss(clip, mask, noise_gen)

@@ -298,3 +298,19 @@ def test_cli_trains_and_reports_errors(videos, tmp_path, capsys) -> None:
     assert ddl_main(bad) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: train: 2 frame stores but 1 mask caches")
+
+
+def test_batches_without_any_mask_are_skipped_on_request(tmp_path) -> None:
+    """train.empty_mask_batch skip (authors): a batch in which no clip has a mask makes no step."""
+    frames, _ = square_frames(20, 0)
+    empty = write_video(tmp_path, "empty", frames, None)
+    config = make_config(epochs=1, steps_per_epoch=3, empty_mask_batch="skip")
+    config["masks"]["no_track"] = "skip"
+    skipped = train_model(config, "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "skip.pt")
+    assert len(pd.read_csv(log_path_of(skipped))) == 0  # every batch is mask-free: no step at all
+    _, meta = load_trained_model(skipped)
+    assert meta["sigma"] == pytest.approx(0.5)  # l never moved
+    config["train"]["empty_mask_batch"] = "reconstruct"
+    stepped = train_model(config, "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "step.pt")
+    log = pd.read_csv(log_path_of(stepped))
+    assert len(log) == 3 and log["l_dist"].eq(0).all()  # reconstruction-only steps
