@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ped2 in the paper's setting on one GPU, stage by stage with the ddl CLI, for a machine that has PyTorch but
-# not Snakemake or the dataset (the lent H100 of the README's GPU results). On a machine of your own, use
+# not Snakemake or the dataset (the lent H100 of docs/experiments.md's GPU results). On a machine of your own, use
 #   snakemake --cores 8 --configfile config/ped2.yaml
 #
 # Usage: run_ped2.sh DIR     DIR holds pack/ (pack_frames.py of the 256x256 frame stores), masks/*.h5 (the
