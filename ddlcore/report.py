@@ -268,7 +268,8 @@ def aggregate(
     Each group's labels file is the one in ``labels_paths`` whose ``dataset`` attribute matches
     its scores files (the only one when a single file is given). The AUC table also lists the
     other datasets whose metrics JSON lies beside ``metrics_out``. ``origin`` (provenance record)
-    is stamped on every table and stored in the metrics JSON. Returns the AUC table markdown.
+    is stamped on every table and stored in the metrics JSON. Returns the AUC table markdown, followed by
+    the seeds and verdict tables of each dataset run with several seeds.
     """
     from .metrics import evaluate_run, load_run
 
@@ -289,6 +290,7 @@ def aggregate(
     auc = auc_table(results + earlier)
     auc_md = auc_markdown(auc)
     write_table(auc, auc_md, tables / "auc", origin)
+    printed = auc_md
     for dataset in sorted({r["dataset"] for r in results}):
         mine = [r for r in results if r["dataset"] == dataset]
         metric = "median of scene AUCs" if mine[0]["n_scenes"] > 1 else "micro AUC"
@@ -302,12 +304,14 @@ def aggregate(
         write_table(summary, summary_markdown(summary), tables / f"seeds-{dataset}", origin)
         comparisons = paired_comparisons(mine)
         write_table(comparisons, comparisons_markdown(comparisons), tables / f"verdict-{dataset}", origin)
+        if max(summary["n_seeds"], default=1) > 1:
+            printed += "\n" + summary_markdown(summary) + "\n" + comparisons_markdown(comparisons)
     if metrics_out is not None:
         with atomic_path(metrics_out) as tmp:
             tmp.write_text(json.dumps({"provenance": origin, "results": results}, indent=2, sort_keys=True) + "\n")
     if figures_dir is not None:
         write_figures(results, runs, metrics_cfg, train_logs, Path(figures_dir))
-    return auc_md
+    return printed
 
 
 def _run(args: argparse.Namespace) -> None:

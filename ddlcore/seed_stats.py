@@ -134,6 +134,8 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 def comparisons_markdown(comparisons: pd.DataFrame) -> str:
     """Markdown of :func:`paired_comparisons` with the interval and the verdict."""
+    if comparisons.empty:
+        return "No paired comparison: no model was run beside its reconstruction-only baseline ({arch}-none).\n"
     lines = [f"Each variant against the reconstruction-only model of its architecture, paired by training seed: "
              f"mean difference of the headline AUC in percentage points with its {100 * CONFIDENCE:.0f}% "
              "Student-t interval. better / worse: the interval excludes 0; no evidence: it does not "

@@ -39,6 +39,8 @@ rule aggregate:
         auc_csv=f"{RESULTS}/tables/auc.csv",
         ablation=report(f"{RESULTS}/tables/ablation-{DATASET}.md", caption="../report/ablation_table.rst", category="Tables"),
         ablation_csv=f"{RESULTS}/tables/ablation-{DATASET}.csv",
+        seeds=report(f"{RESULTS}/tables/seeds-{DATASET}.md", caption="../report/seeds_table.rst", category="Tables"),
+        verdict=report(f"{RESULTS}/tables/verdict-{DATASET}.md", caption="../report/verdict_table.rst", category="Tables"),
         metrics=f"{RESULTS}/metrics/{DATASET}.json",
         figures=report(
             directory(f"{RESULTS}/figures/{DATASET}/curves"),
