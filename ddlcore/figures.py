@@ -95,7 +95,7 @@ def plot_score_curve(
 
 
 def plot_seed_aucs(per_seed: dict[str, dict[int, float]], out: str | Path, title: str, metric: str) -> None:
-    """Each seed's AUC (%) per model as a labelled dot, the mean as a bar with +-1 s.d. whiskers.
+    """Each seed's AUC (%) per model as a labelled dot, the mean as a line with +-1 s.d. whiskers beside them.
 
     per_seed: {model: {seed: AUC in percent}} -> PNG ``out``; ``metric`` names the y axis.
     """
@@ -103,20 +103,22 @@ def plot_seed_aucs(per_seed: dict[str, dict[int, float]], out: str | Path, title
     fig, ax = plt.subplots(figsize=(1.3 + 1.1 * len(models), 3.4))
     for i, model in enumerate(models):
         seeds, values = zip(*sorted(per_seed[model].items()))
+        colour = "tab:blue" if model.endswith("-none") else "tab:orange"
         mean = float(np.mean(values))
-        sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        ax.bar(i, mean, width=0.6, color="tab:blue" if model.endswith("-none") else "tab:orange", alpha=0.35,
-               yerr=sd if len(values) > 1 else None, capsize=4)
-        offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [0.0]
-        ax.scatter(i + np.asarray(offsets), values, color="black", s=14, zorder=3)
-        for x, v, seed in zip(i + np.asarray(offsets), values, seeds):
+        ax.hlines(mean, i - 0.3, i + 0.3, color=colour, linewidth=2.5)
+        if len(values) > 1:
+            ax.errorbar(i - 0.22, mean, yerr=float(np.std(values, ddof=1)), color=colour, capsize=4, linewidth=1.2)
+        xs = i + (np.linspace(-0.05, 0.2, len(values)) if len(values) > 1 else np.array([0.05]))
+        ax.scatter(xs, values, color="black", s=14, zorder=3)
+        for x, v, seed in zip(xs, values, seeds):
             ax.annotate(str(seed), (x, v), textcoords="offset points", xytext=(4, 0), fontsize=6, va="center")
     low = min(min(v.values()) for v in per_seed.values())
     high = max(max(v.values()) for v in per_seed.values())
     ax.set_ylim(max(0.0, low - 0.25 * (high - low) - 2), min(100.0, high + 0.25 * (high - low) + 2))
+    ax.set_xlim(-0.6, len(models) - 0.4)
     ax.set_xticks(range(len(models)), models, rotation=20, fontsize=8)
     ax.set_ylabel(f"{metric} AUC (%)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title + "\n(line: mean over seeds, whisker: +-1 s.d., dots: seeds)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     _save(fig, out)
 
