@@ -119,6 +119,7 @@ def window_scores(
     map_stride: int | None = None,
     desc: str = "score",
     background: str = "none",
+    autocast: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Score every full window of one video.
 
@@ -131,20 +132,21 @@ def window_scores(
     Returns (scores float32 (N - clip + 1,), maps float16 (N - clip + 1, H//s, W//s) or None),
     entry j belonging to frame j + clip//2; maps (per-pixel error averaged over s x s cells,
     s = ``map_stride``) only when ``map_stride`` is given. ``share_encoder`` is ignored for a
-    model without encode/decode or one reading a single frame. Runs under no_grad; bf16 autocast on CUDA.
+    model without encode/decode or one reading a single frame. Runs under no_grad; on CUDA in bf16
+    autocast unless ``autocast`` is False (``score.autocast_cuda``).
     """
     n = len(frames)
     windows = n - clip + 1
     half = clip // 2
     # a model reading one frame per clip (UNet) gains nothing from shared features
     share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    bf16 = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and autocast else nullcontext()
 
     def batch_errors() -> Iterator[torch.Tensor]:
         for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
             stop = min(start + batch_size, windows)
             chunk = _to_tensor(frames[start : stop + clip - 1], device)
-            with autocast:
+            with bf16:
                 recon = reconstruct_windows(model, chunk, clip, share)
             yield pixel_error(chunk[half : half + stop - start], recon.float())
 
@@ -237,6 +239,7 @@ def score_frame_stores(
                 scores, maps = window_scores(
                     model, store, clip, score_cfg["patch"], score_cfg["shifted_grid"], score_cfg["batch_size"],
                     device, score_cfg["share_encoder"], stride, desc=name, background=score_cfg["background"],
+                    autocast=score_cfg["autocast_cuda"],
                 )
                 group = f.create_group(f"videos/{name}")
                 group.attrs.update(frames=str(path), n_frames=len(store))

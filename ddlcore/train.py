@@ -123,7 +123,7 @@ class Trainer:
         self.loader = DataLoader(dataset, batch_size=batch, sampler=self.sampler, num_workers=workers,
                                  pin_memory=device.type == "cuda", drop_last=True, worker_init_fn=_seed_worker,
                                  persistent_workers=workers > 0)
-        self.autocast = device.type == "cuda" or bool(tcfg["autocast_cpu"])
+        self.autocast = bool(tcfg["autocast_cuda"] if device.type == "cuda" else tcfg["autocast_cpu"])
         decay = float(tcfg["ema_decay"])
         #: the exponential moving average of the weights and BatchNorm statistics (``train.ema_decay`` > 0):
         #: what the model file keeps; None when off
@@ -156,6 +156,26 @@ class Trainer:
                          cfg["lambda"], cfg["eps"], cfg["distinction"])
         return terms, float(sigma.detach())
 
+    def train_step(self, clip: torch.Tensor, mask: torch.Tensor, noise_gen: torch.Generator,
+                   label: str) -> tuple[dict[str, float], float]:
+        """One optimisation step on a batch: clip (B, C, T, H, W), mask (B, 1, T, H, W), both on the device.
+
+        Forward(s), loss, backward, Adam, moving average. Returns ({l_recon, p, n, l_dist, loss}, sigma used);
+        raises DDLError (naming ``label`` and the step) on a non-finite loss.
+        """
+        terms, sigma = self.step_loss(clip, mask, noise_gen)
+        values = {k: float(getattr(terms, k).detach()) for k in ("l_recon", "p", "n", "l_dist", "loss")}
+        if not np.isfinite(values["loss"]):
+            shown = ", ".join(f"{k}={v:.6g}" for k, v in values.items())
+            raise DDLError(f"train {label}: non-finite loss at epoch {self.epoch + 1} step {len(self.log)} "
+                           f"({shown}, sigma={sigma:.6g})")
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return values, sigma
+
     def run_epoch(self, label: str) -> None:
         """One epoch of training; appends to the log; raises DDLError on a non-finite loss."""
         self.model.train()
@@ -170,18 +190,8 @@ class Trainer:
         for batch in bar:
             clip = batch["clip"].to(self.device, non_blocking=True)
             mask = batch["mask"].to(self.device, non_blocking=True)
-            terms, sigma = self.step_loss(clip, mask, noise_gen)
-            values = {k: float(getattr(terms, k).detach()) for k in ("l_recon", "p", "n", "l_dist", "loss")}
+            values, sigma = self.train_step(clip, mask, noise_gen, label)
             step = len(self.log)
-            if not np.isfinite(values["loss"]):
-                shown = ", ".join(f"{k}={v:.6g}" for k, v in values.items())
-                raise DDLError(f"train {label}: non-finite loss at epoch {self.epoch + 1} step {step} "
-                               f"({shown}, sigma={sigma:.6g})")
-            self.optimizer.zero_grad(set_to_none=True)
-            terms.loss.backward()
-            self.optimizer.step()
-            if self.ema is not None:
-                self.ema.update_parameters(self.model)
             self.log.append([self.epoch + 1, step, values["l_recon"], values["p"], values["n"], values["l_dist"],
                              values["loss"], sigma, lr])
             self.sigma_history.append(float(self.weight().detach()))
