@@ -62,7 +62,7 @@ def run_one(args: argparse.Namespace) -> dict:
         times, first_step = [], 0.0
         for i, batch in enumerate(trainer.loader):
             t0 = time.perf_counter()
-            trainer.train_step(batch["clip"].to(device), batch["mask"].to(device), gen, "bench")
+            trainer.train_step(batch["clip"].to(device), batch["mask"].to(device), gen)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if i == 0:

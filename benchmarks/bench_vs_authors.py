@@ -94,7 +94,7 @@ class DdlStep:
 
     def __call__(self, clip: torch.Tensor, mask: torch.Tensor) -> None:
         self.trainer.model.train()
-        self.trainer.train_step(clip, mask, self.generator, "bench")
+        self.trainer.train_step(clip, mask, self.generator)
 
     def score_video(self, frames: np.ndarray, clip: int, batch: int, device: torch.device, autocast: bool) -> np.ndarray:
         """ddl's scoring of uint8 frames (N, H, W, C) -> (N - clip + 1,) window scores (patch 16, shifted grid)."""

@@ -122,8 +122,8 @@ class Trainer:
         if variant == "ddl":
             lr_l = tcfg["lr_anomaly_weight"]
             groups.append({"params": [self.weight.l], "lr": float(tcfg["lr"] if lr_l is None else lr_l)})
-        fused = device.type == "cuda"
-        self.optimizer = torch.optim.Adam(groups, fused=fused or None, foreach=None if fused else True)
+        # one fused kernel over all tensors: on the CPU 1.3-2x faster than the foreach form (docs/speed.md)
+        self.optimizer = torch.optim.Adam(groups, fused=True)
         epochs = int(tcfg["epochs"])
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=max(1, round(float(tcfg["lr_step_fraction"]) * epochs)),
