@@ -31,7 +31,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchlib import AUTHORS_MODEL, AUTHORS_TRAIN, PeakMemory, authors_modules, count_flops, make_video, synchronize
+from benchlib import AUTHORS_DIR, AUTHORS_MODEL, AUTHORS_TRAIN, PeakMemory, authors_modules, count_flops, make_video, synchronize
 
 #: ddl's training modes: overrides of the ``train`` settings
 MODES = {
@@ -45,8 +45,8 @@ MODES = {
 class AuthorsStep:
     """The body of the authors' training loop (their train.py) on one fixed batch."""
 
-    def __init__(self, channels: int, frames: int, device: torch.device) -> None:
-        authors = authors_modules()
+    def __init__(self, channels: int, frames: int, device: torch.device, folder: Path = AUTHORS_DIR) -> None:
+        authors = authors_modules(folder)
         self.model = authors["models"].Conv3dSkipUNet(latent_dim=512, channels=channels, temporal=frames).to(device)
         self.creator = authors["pseudo_loss"].PseudoAnomalyCreator().to(device)
         self.loss_func = authors["pseudo_loss"].PseudoLoss(frames)
@@ -145,7 +145,8 @@ def bench_training(args: argparse.Namespace, device: torch.device, stores: tuple
     figures: dict[str, dict[str, Any]] = {}
     for name in ["authors"] + [f"ddl-{m}" for m in args.modes]:
         with PeakMemory(device) as memory:
-            impl = AuthorsStep(args.channels, 3, device) if name == "authors" else DdlStep(name[4:], stores, args, device)
+            impl = (AuthorsStep(args.channels, 3, device, args.authors_code) if name == "authors"
+                    else DdlStep(name[4:], stores, args, device))
             first = timed(lambda: impl(clip, mask), 1, device)
             if args.warmup > 1:
                 timed(lambda: impl(clip, mask), args.warmup - 1, device)
@@ -154,8 +155,8 @@ def bench_training(args: argparse.Namespace, device: torch.device, stores: tuple
                          "memory_mib": None if memory.mib is None else round(memory.mib)}
         print(f"  built and warmed up {name}: first step {first:.2f} s", flush=True)
     # FLOPs of the authors' step and of one eager ddl mode (every ddl mode does the same arithmetic)
-    eager = next((f"ddl-{m}" for m in args.modes if not MODES[m]["compile"]), None)
-    for name in ("authors", eager):
+    eager = None if args.no_flops else next((f"ddl-{m}" for m in args.modes if not MODES[m]["compile"]), None)
+    for name in () if args.no_flops else ("authors", eager):
         if name is not None:
             figures[name]["gflop_per_step"] = round(count_flops(lambda: impls[name](clip, mask)) / 1e9, 1)
     per_round: dict[str, list[float]] = {name: [] for name in impls}
@@ -168,7 +169,7 @@ def bench_training(args: argparse.Namespace, device: torch.device, stores: tuple
         figures[name].update(summary(times, None if name == "authors" else per_round["authors"]))
         step = figures[name]["s_median"]
         figures[name]["clips_per_s"] = round(args.batch / step, 3)
-        flops = figures["authors"]["gflop_per_step"] if name == "authors" else ddl_flops
+        flops = figures["authors"].get("gflop_per_step") if name == "authors" else ddl_flops
         figures[name]["tflop_per_s"] = None if flops is None else round(flops / 1e3 / step, 3)
     return figures, impls
 
@@ -224,6 +225,8 @@ def main() -> None:
     parser.add_argument("--score-frames", type=int, default=18, help="frames of the scored video")
     parser.add_argument("--score-batch", type=int, default=16, help="ddl's windows per forward")
     parser.add_argument("--no-score", action="store_true")
+    parser.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (one more step each)")
+    parser.add_argument("--authors-code", type=Path, default=AUTHORS_DIR, help=f"the authors' code (default {AUTHORS_DIR})")
     parser.add_argument("--tiny", action="store_true", help="32x32, batch 2, one step and round: a smoke test")
     args = parser.parse_args()
     if args.tiny:

@@ -18,7 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from bench_vs_authors import MODES, AuthorsStep, DdlStep, fixed_batch
-from benchlib import make_video, synchronize
+from benchlib import AUTHORS_DIR, make_video, synchronize
 
 #: op-name fragments -> group, first match wins
 GROUPS = [
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=["bf16"])
     parser.add_argument("--authors", action="store_true", help="also profile the authors' step")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--authors-code", type=Path, default=AUTHORS_DIR, help="the authors' code")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -79,7 +80,8 @@ def main() -> None:
         stores = make_video(Path(tmp), args.size, args.channels, 8, 3)
         names = (["authors"] if args.authors else []) + [f"ddl-{m}" for m in args.modes]
         for name in names:
-            impl = AuthorsStep(args.channels, 3, device) if name == "authors" else DdlStep(name[4:], stores, args, device)
+            impl = (AuthorsStep(args.channels, 3, device, args.authors_code) if name == "authors"
+                    else DdlStep(name[4:], stores, args, device))
             for _ in range(args.warmup):
                 impl(clip, mask)
             print(f"  {name}:")
