@@ -24,32 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from benchlib import AUTHORS_MODEL, make_video
+
 CONFIGS = {
     "paper": {"heads": [3, 3, 3, 3], "resize": "pool", "post_conv_kernel": 3, "conv3d_bottleneck": False,
               "widths": [64, 128, 256, 512], "output": "sigmoid"},
-    "authors": {"heads": [3, 5, 7], "resize": "pixelshuffle", "post_conv_kernel": 1, "conv3d_bottleneck": True,
-                "widths": [64, 128, 256, 512], "output": "sigmoid"},
+    "authors": AUTHORS_MODEL,
     "narrow": {},  # the schema defaults: the recommended CPU configuration
 }
-
-
-def make_video(folder: Path, size: int, channels: int, n_frames: int, window: int) -> tuple[Path, Path]:
-    """A frame store of random frames and a mask cache with one track moving across it."""
-    from ddlcore.boxes_io import BoxTable
-    from ddlcore.data.framestore import write_frame_store
-    from ddlcore.masks import write_mask_cache
-
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(n_frames, size, size, channels), dtype=np.uint8)
-    attrs = {"source": "bench", "original_height": size, "original_width": size, "fps": 25, "dataset": "bench"}
-    write_frame_store(folder / "f.h5", list(frames), n_frames, size, size, channels, attrs)
-    side = size // 4
-    x0 = np.linspace(0, size - side, n_frames, dtype=np.float32)
-    boxes = np.stack([x0, x0, x0 + side, x0 + side], axis=1)
-    table = BoxTable(frame=np.arange(n_frames, dtype=np.int32), box=boxes, score=np.ones(n_frames, np.float32),
-                     ident=np.ones(n_frames, np.int32), n_frames=n_frames, height=size, width=size, kind="tracks")
-    write_mask_cache(folder / "m.h5", table, window)
-    return folder / "f.h5", folder / "m.h5"
 
 
 def run_one(args: argparse.Namespace) -> dict:
@@ -80,10 +62,7 @@ def run_one(args: argparse.Namespace) -> dict:
         times, first_step = [], 0.0
         for i, batch in enumerate(trainer.loader):
             t0 = time.perf_counter()
-            terms, _ = trainer.step_loss(batch["clip"].to(device), batch["mask"].to(device), gen)
-            trainer.optimizer.zero_grad(set_to_none=True)
-            terms.loss.backward()
-            trainer.optimizer.step()
+            trainer.train_step(batch["clip"].to(device), batch["mask"].to(device), gen)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if i == 0:

@@ -149,7 +149,7 @@ def score_footage(
     device = next(model.parameters()).device
     windows, maps = window_scores(model, frames, clip, sc["patch"], sc["shifted_grid"], sc["batch_size"], device,
                                   sc["share_encoder"], 1 if overlay else None, desc=Path(source).name,
-                                  background=sc["background"])
+                                  background=sc["background"], autocast=sc["autocast_cuda"])
     scores, valid = fill_border(windows, len(frames), clip, sc["border"])
     table = footage_scores(scores, valid, cfg["metrics"])
     with atomic_path(out_csv) as tmp:

@@ -55,27 +55,40 @@ def reconstruction_loss(target: torch.Tensor, recon: torch.Tensor, distinction: 
     return sample_rms(target - recon).mean()
 
 
+def masked_means(p: torch.Tensor, n: torch.Tensor, weight: torch.Tensor,
+                 eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Means of p, n and (p + eps) / (n + eps) over the entries where ``weight`` (0 or 1, shaped like p and n) is 1.
+
+    Returns 0-d tensors P, N (NaN when no entry counts) and L_dist (0 when none counts, with zero gradients).
+    Computed on the device as weighted sums: no host-device synchronisation, no data-dependent shapes.
+    """
+    count = weight.sum()
+    denominator = count.clamp_min(1)
+    l_dist = (((p + eps) / (n + eps)) * weight).sum() / denominator
+    nan = torch.full_like(count, float("nan"))
+    some = count > 0
+    p_mean = torch.where(some, (p * weight).sum() / denominator, nan)
+    n_mean = torch.where(some, (n * weight).sum() / denominator, nan)
+    return p_mean, n_mean, l_dist
+
+
 def distinction_terms(target: torch.Tensor, anomalous: torch.Tensor, recon_anomalous: torch.Tensor,
                       mask: torch.Tensor, eps: float, distinction: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """P, N and L_dist (0-d tensors) for one batch.
 
     target X^t, anomalous X_A^t, recon_anomalous f(X_A): (B, C, H, W); mask M^t (B, 1 or C, H, W) in {0, 1}.
     """
-    has_mask = mask.flatten(1).amax(dim=1) > 0
-    if not bool(has_mask.any()):
-        nan = torch.full((), float("nan"), device=target.device)
-        return nan, nan, torch.zeros((), device=target.device)
     m = mask.expand_as(target)
     if distinction == "pixel_ratio":
         e_p = pixel_norm(m * (target - recon_anomalous))
         e_n = pixel_norm(m * (anomalous - recon_anomalous))
-        inside = m.amax(dim=1) > 0
-        p, n = e_p[inside].mean(), e_n[inside].mean()
-        l_dist = ((e_p[inside] + eps) / (e_n[inside] + eps)).mean()
-        return p, n, l_dist
-    p_i = sample_rms(m * (target - recon_anomalous))[has_mask]
-    n_i = sample_rms(m * (anomalous - recon_anomalous))[has_mask]
-    return p_i.mean(), n_i.mean(), ((p_i + eps) / (n_i + eps)).mean()
+        return masked_means(e_p, e_n, (m.amax(dim=1) > 0).to(e_p.dtype), eps)
+    has_mask = mask.flatten(1).amax(dim=1) > 0
+    # a sample without a mask gets norms of ones instead of zeros: the square root's gradient stays finite
+    keep = has_mask.view(-1, *([1] * (target.dim() - 1)))
+    p_i = sample_rms(torch.where(keep, m * (target - recon_anomalous), 1.0))
+    n_i = sample_rms(torch.where(keep, m * (anomalous - recon_anomalous), 1.0))
+    return masked_means(p_i, n_i, has_mask.to(p_i.dtype), eps)
 
 
 def ddl_loss(target: torch.Tensor, recon: torch.Tensor, anomalous: torch.Tensor | None,

@@ -77,8 +77,20 @@ def patch_scores(error: torch.Tensor, patch: int, shifted_grid: bool) -> torch.T
 
 
 def _to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (n, H, W, C) -> float (n, C, H, W) in [0, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 (n, H, W, C) -> float (n, C, H, W) in [0, 1] on ``device``.
+
+    To a GPU the uint8 frames travel from pinned memory without waiting for the copy to finish.
+    """
+    host = torch.from_numpy(np.ascontiguousarray(frames))
+    if device.type == "cuda":
+        host = host.pin_memory()
+    return host.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _padded(frames: np.ndarray, length: int) -> np.ndarray:
+    """frames (n, ...) extended to ``length`` >= n rows by repeating the last one."""
+    extra = length - len(frames)
+    return frames if extra <= 0 else np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)])
 
 
 def can_share_encoder(model: torch.nn.Module) -> bool:
@@ -119,6 +131,7 @@ def window_scores(
     map_stride: int | None = None,
     desc: str = "score",
     background: str = "none",
+    autocast: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Score every full window of one video.
 
@@ -131,36 +144,46 @@ def window_scores(
     Returns (scores float32 (N - clip + 1,), maps float16 (N - clip + 1, H//s, W//s) or None),
     entry j belonging to frame j + clip//2; maps (per-pixel error averaged over s x s cells,
     s = ``map_stride``) only when ``map_stride`` is given. ``share_encoder`` is ignored for a
-    model without encode/decode or one reading a single frame. Runs under no_grad; bf16 autocast on CUDA.
+    model without encode/decode or one reading a single frame. Runs under no_grad; on CUDA in bf16
+    autocast unless ``autocast`` is False (``score.autocast_cuda``). While cuDNN autotunes
+    (``torch.backends.cudnn.benchmark``, set on a GPU) a video's last, short batch is padded with copies of
+    its last frame to the full batch, so that every forward has the shapes tuned once; the model must be
+    in eval mode (each window's reconstruction independent of the others). Scores stay on the device
+    until the video is done: reading the next frames overlaps the device's work.
     """
     n = len(frames)
     windows = n - clip + 1
     half = clip // 2
     # a model reading one frame per clip (UNet) gains nothing from shared features
     share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    bf16 = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and autocast else nullcontext()
+
+    fixed_shapes = torch.backends.cudnn.benchmark  # set on a GPU only (score.cudnn_benchmark)
 
     def batch_errors() -> Iterator[torch.Tensor]:
         for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
             stop = min(start + batch_size, windows)
-            chunk = _to_tensor(frames[start : stop + clip - 1], device)
-            with autocast:
-                recon = reconstruct_windows(model, chunk, clip, share)
-            yield pixel_error(chunk[half : half + stop - start], recon.float())
+            chunk = frames[start : stop + clip - 1]
+            if fixed_shapes:
+                chunk = _padded(chunk, batch_size + clip - 1)
+            tensor = _to_tensor(chunk, device)
+            with bf16:
+                recon = reconstruct_windows(model, tensor, clip, share)[: stop - start]
+            yield pixel_error(tensor[half : half + stop - start], recon.float())
 
     errors: Iterable[torch.Tensor] = batch_errors()
     if background == "video_median":
         # the median needs every window's error at once; the raw score streams batch by batch
         stacked = torch.cat([e.cpu() for e in errors])
         errors = (stacked - stacked.median(dim=0).values).clamp_min_(0).split(batch_size)
-    scores: list[np.ndarray] = []
-    maps: list[np.ndarray] = []
+    scores: list[torch.Tensor] = []
+    maps: list[torch.Tensor] = []
     for error in errors:
-        scores.append(patch_scores(error, patch, shifted_grid).cpu().numpy())
+        scores.append(patch_scores(error, patch, shifted_grid))
         if map_stride is not None:
             pooled = F.avg_pool2d(error[:, None], map_stride, stride=map_stride)[:, 0] if map_stride > 1 else error
-            maps.append(pooled.cpu().numpy().astype(np.float16))
-    return np.concatenate(scores).astype(np.float32), (np.concatenate(maps) if map_stride is not None else None)
+            maps.append(pooled.half())
+    return torch.cat(scores).float().cpu().numpy(), (torch.cat(maps).cpu().numpy() if map_stride is not None else None)
 
 
 def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tuple[np.ndarray, np.ndarray]:
@@ -242,6 +265,7 @@ def score_frame_stores(
                 scores, maps = window_scores(
                     model, store, clip, score_cfg["patch"], score_cfg["shifted_grid"], score_cfg["batch_size"],
                     device, score_cfg["share_encoder"], stride, desc=name, background=score_cfg["background"],
+                    autocast=score_cfg["autocast_cuda"],
                 )
                 group = f.create_group(f"videos/{name}")
                 group.attrs.update(frames=str(path), n_frames=len(store))
@@ -280,6 +304,8 @@ def _run(args: argparse.Namespace) -> None:
     if (args.input is None) == (not args.frames):
         raise DDLError("ddl score: give either --frames F.h5 ... (test frame stores) or one VIDEO_OR_FOLDER, not both")
     device = resolve_device(cfg["score"]["device"], "score.device")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
     model, meta = load_model(args.model, device)
     if args.frames:
         if not args.out:

@@ -133,3 +133,29 @@ def test_gradient_reaches_l_under_ddl_only() -> None:
             assert weight.l.grad is not None and float(weight.l.grad.abs()) > 0.0
         else:
             assert weight.l.grad is None
+
+
+@pytest.mark.parametrize("form", ["norm_ratio", "pixel_ratio"])
+def test_distinction_terms_equal_the_selected_means_with_finite_gradients(form: str) -> None:
+    """Weighted sums on the device give the means over the selected samples or pixels, and a batch mixing
+    samples with and without a mask back-propagates finite gradients (no square root of zero)."""
+    gen = torch.Generator().manual_seed(3)
+    target, anomalous = torch.rand(3, 2, 8, 8, generator=gen), torch.rand(3, 2, 8, 8, generator=gen)
+    recon_a = torch.rand(3, 2, 8, 8, generator=gen, dtype=torch.float64).float().requires_grad_()
+    mask = torch.zeros(3, 1, 8, 8)
+    mask[0, :, 1:4, 2:6] = 1.0
+    mask[2, :, 5:8, 0:3] = 1.0
+    p, n, l_dist = distinction_terms(target, anomalous, recon_a, mask, EPS, form)
+    l_dist.backward()
+    assert torch.isfinite(recon_a.grad).all() and recon_a.grad[1].abs().sum() == 0
+    m = mask.expand_as(target)
+    if form == "pixel_ratio":
+        inside = m.amax(dim=1) > 0
+        e_p = torch.linalg.vector_norm(m * (target - recon_a), dim=1)[inside] / math.sqrt(2)
+        e_n = torch.linalg.vector_norm(m * (anomalous - recon_a), dim=1)[inside] / math.sqrt(2)
+    else:
+        e_p = (m * (target - recon_a)).flatten(1).pow(2).mean(1).sqrt()[[0, 2]]
+        e_n = (m * (anomalous - recon_a)).flatten(1).pow(2).mean(1).sqrt()[[0, 2]]
+    torch.testing.assert_close(p, e_p.mean())
+    torch.testing.assert_close(n, e_n.mean())
+    torch.testing.assert_close(l_dist, ((e_p + EPS) / (e_n + EPS)).mean())

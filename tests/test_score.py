@@ -125,6 +125,27 @@ def test_encoder_sharing_equals_plain_path():
     np.testing.assert_allclose(shared_maps.astype(np.float32), plain_maps.astype(np.float32), atol=2e-3)
 
 
+@pytest.mark.parametrize("share", [True, False])
+def test_padded_last_batch_gives_the_same_scores(share, monkeypatch):
+    """With cuDNN autotuning on (as on a GPU), a video's short last batch is padded to the full batch: the
+    scores and maps of the real windows are unchanged (9 windows in batches of 4: the last one padded by 3)."""
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 255, size=(11, 32, 32, 3), dtype=np.uint8)
+    model = TinyEncodeDecode(3, 3).eval()
+    kwargs = dict(clip=3, patch=8, shifted_grid=True, batch_size=4, device=torch.device("cpu"), map_stride=2,
+                  share_encoder=share)
+    plain, plain_maps = window_scores(model, frames, **kwargs)
+    calls = []
+    forward = TinyEncodeDecode.encode if share else TinyEncodeDecode.forward
+    monkeypatch.setattr(TinyEncodeDecode, "encode" if share else "forward",
+                        lambda self, x: calls.append(x.shape[0]) or forward(self, x))
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    padded, padded_maps = window_scores(model, frames, **kwargs)
+    assert len(set(calls)) == 1 and len(calls) == 3  # one shape for all three batches
+    np.testing.assert_allclose(padded, plain, rtol=1e-6)
+    np.testing.assert_allclose(padded_maps.astype(np.float32), plain_maps.astype(np.float32), atol=1e-3)
+
+
 def test_fill_border_nearest_and_drop():
     windows = np.array([1.0, 2.0, 3.0], np.float32)  # N = 7 frames, T = 5
     near, valid = fill_border(windows, 7, 5, "nearest")

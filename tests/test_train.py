@@ -17,7 +17,7 @@ from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
 from ddlcore.masks import write_mask_cache
 from ddlcore.model import load_trained_model
-from ddlcore.train import LOG_COLUMNS, checkpoint_path_of, log_path_of, train_model
+from ddlcore.train import LOG_COLUMNS, checkpoint_path_of, compiles, log_path_of, train_model
 from ddlcore.train_data import ClipDataset, EpochSampler
 
 torch.set_num_threads(1)
@@ -258,6 +258,27 @@ def test_compiled_training_follows_the_eager_one(videos, tmp_path) -> None:
     for column in ("l_recon", "p", "n", "loss"):
         np.testing.assert_allclose(b[column][0], a[column][0], rtol=1e-4)
         np.testing.assert_allclose(b[column], a[column], rtol=5e-2)
+
+
+def test_log_read_every_few_steps_keeps_every_step(videos, tmp_path) -> None:
+    """train.log_every: the figures read from the device in groups (and a last short group) give the same log
+    as reading them after every step."""
+    frames, masks = videos
+    each = train_model(make_config(epochs=1, steps_per_epoch=5, log_every=1), "s0", "c3dsu", "ddl", frames, masks,
+                       tmp_path / "a.pt")
+    grouped = train_model(make_config(epochs=1, steps_per_epoch=5, log_every=2), "s0", "c3dsu", "ddl", frames, masks,
+                          tmp_path / "b.pt")
+    log = pd.read_csv(log_path_of(grouped))
+    assert log["step"].tolist() == list(range(5)) and log["p"].notna().all()
+    pd.testing.assert_frame_equal(pd.read_csv(log_path_of(each)), log)
+    assert load_trained_model(each)[1]["sigma_history"] == load_trained_model(grouped)[1]["sigma_history"]
+
+
+def test_compile_auto_only_for_long_gpu_runs() -> None:
+    cfg = make_config(compile="auto", compile_min_steps=100)["train"]
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert not compiles(cfg, cpu, 10**6) and not compiles(cfg, gpu, 99) and compiles(cfg, gpu, 100)
+    assert compiles(make_config(compile=True)["train"], cpu, 1) and not compiles(make_config(compile=False)["train"], gpu, 10**6)
 
 
 def test_corrupted_checkpoint_gives_a_clear_error(videos, tmp_path) -> None:
