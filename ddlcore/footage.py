@@ -139,7 +139,7 @@ def score_footage(
     meta: checkpoint meta (frames, height, width, channels); cfg: the full config (score and
     metrics sections). Returns the per-frame table written to ``out_csv``.
     """
-    from .score import fill_border, window_scores
+    from .inference import fill_border, window_scores
 
     clip, height, width, channels = (int(meta[k]) for k in ("frames", "height", "width", "channels"))
     frames, _ = load_footage(source, height, width, channels)
