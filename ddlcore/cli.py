@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-boxes": ("ddlcore.track.authors_json:configure_import_parser", "import the authors' tracked_bounding_boxes.json as tracks"),
     "train": ("ddlcore.train", "train one model on one scene"),
     "score": ("ddlcore.score", "score test videos (or any video / frame folder) with a trained model"),
+    "calibrate": ("ddlcore.alarm.calibration", "score normal footage causally and set the alarm threshold (sidecar next to the model)"),
     "evaluate": ("ddlcore.metrics", "AUCs of one model's scores against the labels"),
     "aggregate": ("ddlcore.report", "AUC and ablation tables, figures"),
     "job-benchmarks": ("ddlcore.job_benchmarks", "tabulate the time and memory of every workflow job"),
