@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from alarm_fixtures import frame_store, read_video, synthetic_scene, tiny_checkpoint, to_model_frames
+from alarm_fixtures import frame_store
 from ddlcore.alarm.calibration import apply_calibration, calibrate, load_calibration, sidecar_path
 from ddlcore.alarm.causal import patch_peaks, trailing_median
 from ddlcore.alarm.events import AlarmRule, EventTracker, detect_events
@@ -87,47 +87,36 @@ def test_threshold_from_a_quantile_and_from_a_budget():
         choose_threshold([np.full(5, np.nan)], FPS, cfg)
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    """A tiny model and one synthetic scene: 6 normal videos of 300 frames (3 to calibrate, 3 held out)
-    and one test video with anomalies, all as model-size frames."""
-    root = synthetic_scene(tmp_path_factory.mktemp("scene"), train_videos=6, frames=300)
-    normal = [to_model_frames(read_video(p)[0]) for p in sorted((root / "train").glob("*.h5"))]
-    test_frames, labels, _ = read_video(next((root / "test").glob("*.h5")))
-    model_path = tiny_checkpoint(tmp_path_factory.mktemp("model") / "m.pt")
-    return {"root": root, "normal": normal, "test": test_frames, "labels": labels, "model": model_path}
-
-
 @pytest.mark.parametrize(("alarm", "check"), [
     # the fraction of alarmed frames on held-out normal video within 0.05 of 1 - quantile
     ({"quantile": 0.9}, "frames"),
     # false alarms per hour on held-out normal video within a factor 2 of the budget
     ({"false_alarms_per_hour": 600.0}, "events"),
 ])
-def test_calibration_gives_the_requested_false_alarm_rate_on_held_out_normal_video(scene, alarm, check):
+def test_calibration_gives_the_requested_false_alarm_rate_on_held_out_normal_video(alarm_scene, alarm, check):
     cfg = load_config(None, json.dumps({"score": {"patch": 8}, "alarm": alarm}))
-    model, meta = load_model(scene["model"], torch.device("cpu"))
-    calibration = calibrate(model, meta, {f"n{i}": (v, FPS) for i, v in enumerate(scene["normal"][:3])}, cfg)
-    held = [apply_calibration(model, v, calibration, cfg["score"], torch.device("cpu")) for v in scene["normal"][3:]]
+    model, meta = load_model(alarm_scene["model"], torch.device("cpu"))
+    calibration = calibrate(model, meta, {f"n{i}": (v, FPS) for i, v in enumerate(alarm_scene["normal"][:3])}, cfg)
+    held = [apply_calibration(model, v, calibration, cfg["score"], torch.device("cpu")) for v in alarm_scene["normal"][3:]]
     if check == "frames":
         scores = np.concatenate([s for s, _, _ in held])
         alarmed = float(np.mean(scores[np.isfinite(scores)] > calibration.threshold))
         assert abs(alarmed - (1 - alarm["quantile"])) < 0.05
     else:
         assert calibration.summary()["calibration_events_per_hour"] <= alarm["false_alarms_per_hour"]
-        hours = sum(len(v) for v in scene["normal"][3:]) / FPS / 3600
+        hours = sum(len(v) for v in alarm_scene["normal"][3:]) / FPS / 3600
         rate = sum(len(events) for _, _, events in held) / hours
         assert alarm["false_alarms_per_hour"] / 2 <= rate <= alarm["false_alarms_per_hour"] * 2
 
 
-def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(scene, tmp_path):
+def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(alarm_scene, tmp_path):
     import cv2
 
     from ddlcore.cli import main
 
-    stores = [frame_store(tmp_path / f"n{i}.h5", v, f"n{i}", FPS) for i, v in enumerate(scene["normal"][:2])]
+    stores = [frame_store(tmp_path / f"n{i}.h5", v, f"n{i}", FPS) for i, v in enumerate(alarm_scene["normal"][:2])]
     model = tmp_path / "m.pt"
-    model.write_bytes(scene["model"].read_bytes())
+    model.write_bytes(alarm_scene["model"].read_bytes())
     settings = json.dumps({"score": {"patch": 8}, "alarm": {"false_alarms_per_hour": 600.0}})
     assert main(["calibrate", "--model", str(model), *map(str, stores), "--settings", settings]) == 0
     calibration = load_calibration(sidecar_path(model))
@@ -136,14 +125,14 @@ def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(scene, tmp_pat
 
     video = tmp_path / "test.avi"  # the anomalous test clip as a colour video at 2x the size
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (80, 64))
-    for frame in scene["test"]:
+    for frame in alarm_scene["test"]:
         writer.write(cv2.cvtColor(cv2.resize(frame, (80, 64)), cv2.COLOR_RGB2BGR))
     writer.release()
     csv = tmp_path / "test.csv"
     assert main(["score", "--model", str(model), str(video), "--out-csv", str(csv), "--settings", settings]) == 0
     table = pd.read_csv(csv)
     events = pd.read_csv(tmp_path / "test.events.csv")
-    assert {"live", "alarm"} <= set(table.columns) and len(table) == len(scene["test"])
+    assert {"live", "alarm"} <= set(table.columns) and len(table) == len(alarm_scene["test"])
     assert len(events) >= 1 and table["alarm"].sum() == sum(events["end"] - events["start"] + 1)
     assert ((events[["x1", "y1"]].to_numpy() <= [80, 64]).all() and (events["x1"] > events["x0"]).all())
     assert np.isnan(table["live"].iloc[0]) and (table["live"] > calibration.threshold).any()
