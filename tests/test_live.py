@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -120,3 +121,64 @@ def test_watch_follows_an_mjpeg_stream_through_a_server_restart(alarm_scene, cal
     assert np.abs(np.subtract(ends, want)).max() <= 1  # FFmpeg and libjpeg may decode a pixel differently
     box = lines[0]["box"]
     assert len(box) == 4 and 0 <= box[0] < box[2] <= clip.shape[2] and 0 <= box[1] < box[3] <= clip.shape[1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read()
+
+
+def _serving(url: str) -> bool:
+    try:
+        return _get(url).startswith(b"<!doctype html>")
+    except OSError:  # not listening yet
+        return False
+
+
+def _chromium() -> str | None:
+    return next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+
+
+def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, calibrated, tmp_path):
+    model_path, _, cfg = calibrated
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    port = _free_port()
+    stop = threading.Event()
+    out = io.StringIO()
+    thread, figures = _run_watch(str(folder), model_path, cfg, out, serve=f"127.0.0.1:{port}", stop=stop)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(lambda: _serving(base + "/"), 30), "the page is not served"
+        for i, frame in enumerate(alarm_scene["test"][CLIP]):  # a camera writing frames into the folder
+            cv2.imwrite(str(folder / f"frame{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            time.sleep(1 / 30)
+        assert _wait_for(lambda: json.loads(_get(base + "/state.json"))["events"], 30), "no event reached the page"
+        state = json.loads(_get(base + "/state.json"))
+        assert len(state["scores"]) > 100 and state["threshold"] > 0
+        assert _get(base + "/frame.jpg")[:2] == b"\xff\xd8"  # a JPEG
+        browser = _chromium()
+        if browser is None:
+            pytest.skip("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
+        dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000",
+                              "--dump-dom", base + "/"], capture_output=True, text=True, timeout=120).stdout
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert 'class="event"' in dom  # the event list was filled by the page's script
+    assert 'data-points="0"' not in dom and "data-points=" in dom  # the curve was drawn
+    assert 'data-width="' in dom  # the overlay image loaded
+    status = re.search(r'<p id="status">(.*?)</p>', dom).group(1)
+    assert "frames/s" in status and "threshold" in status
+    assert figures["events"] >= 1

@@ -89,22 +89,24 @@ def folder_frames(folder: Path, poll_s: float, stop: threading.Event) -> Iterato
     seen: set[str] = set()
     existing = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
     seen.update(p.name for p in existing[:-1])
-    failures: dict[str, int] = {}
+    failures: set[str] = set()
     while not stop.is_set():
         new = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in seen),
                      key=natural_key)
         for path in new:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None and failures.get(path.name, 0) < 1:  # maybe still being written
-                failures[path.name] = 1
+            if image is None and path.name not in failures:  # maybe still being written: retry at the next poll
+                failures.add(path.name)
                 break
             seen.add(path.name)
             if image is None:
                 warn(f"{path}: not a readable image, skipped")
                 continue
             yield image
-        if not new:
-            time.sleep(poll_s)
+        else:
+            if new:
+                continue
+        stop.wait(poll_s)
 
 
 class LatestFrameReader:

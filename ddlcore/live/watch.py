@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
@@ -103,8 +104,10 @@ class OverlayWriter:
 
 def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: TextIO,
           calibration_path: str | Path | None = None, overlay_path: str | Path | None = None,
-          serve: str | None = None, duration_s: float | None = None) -> dict[str, Any]:
-    """Watch ``source`` until it ends (file end, or reconnection given up), ``duration_s`` passes or Ctrl-C.
+          serve: str | None = None, duration_s: float | None = None,
+          stop: threading.Event | None = None) -> dict[str, Any]:
+    """Watch ``source`` until it ends (file end, or reconnection given up), ``duration_s`` passes, ``stop``
+    is set (by another thread of a program embedding the watch) or Ctrl-C.
 
     Writes event JSON lines to ``events_out``; returns the final figures (see :class:`Stats`) with
     ``events``, the number of events.
@@ -151,8 +154,12 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     connection = -1
     next_report = time.monotonic() + live["stats_every_s"]
     deadline = None if duration_s is None else time.monotonic() + duration_s
+
+    def running() -> bool:
+        return not reader.finished and (deadline is None or time.monotonic() < deadline) and not (stop and stop.is_set())
+
     try:
-        while not reader.finished and (deadline is None or time.monotonic() < deadline):
+        while running():
             frame = reader.get(timeout=0.5)
             if frame is None:
                 continue
