@@ -32,9 +32,11 @@ include: "workflow/rules/frames.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/alarms.smk"
 
 
 rule all:
     input:
         final_outputs(),
+        ALARM_OUTPUTS,
     default_target: True

@@ -19,7 +19,7 @@ import torch
 
 from ddlcore.config import load_config
 from ddlcore.model import build_model
-from ddlcore.score import window_scores
+from ddlcore.inference import window_scores
 
 SETTINGS = [
     ("narrow C3DSU, 64x64 gray", {"widths": [16, 32, 64, 128]}, 64, 1),

@@ -98,7 +98,7 @@ class DdlStep:
 
     def score_video(self, frames: np.ndarray, clip: int, batch: int, device: torch.device, autocast: bool) -> np.ndarray:
         """ddl's scoring of uint8 frames (N, H, W, C) -> (N - clip + 1,) window scores (patch 16, shifted grid)."""
-        from ddlcore.score import window_scores
+        from ddlcore.inference import window_scores
 
         self.trainer.model.eval()
         return window_scores(self.trainer.model, frames, clip, 16, True, batch, device, autocast=autocast,

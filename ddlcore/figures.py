@@ -138,7 +138,7 @@ def qualitative_rows(
     (H, W) or (H, W, C) float arrays: x, f_x, x_a, f_x_a, err_x, err_x_a, err_x_fxa.
     """
     from .pseudo import pseudo_anomaly
-    from .score import pixel_error
+    from .inference import pixel_error
 
     gen = torch.Generator().manual_seed(seed)
     noise = torch.rand(clips.shape, generator=gen).to(clips.device)
@@ -202,7 +202,7 @@ def qualitative_figure(
     """
     from .data.framestore import FrameStore
     from .masks import MaskCache, rasterise_boxes
-    from .score import load_model
+    from .inference import load_model
 
     model, meta = load_model(model_path, torch.device("cpu"))
     clip = int(meta["frames"])

@@ -6,7 +6,11 @@ at another resolution or channel count still applies. Outputs:
 
 - a CSV with one row per frame: ``frame, score`` (raw frame score), ``normalised`` (min-max over
   the footage), ``smoothed`` (normalised, then median-filtered with ``metrics.median_window``);
-  border frames follow ``score.border`` (``drop``: empty cells);
+  border frames follow ``score.border`` (``drop``: empty cells); with a calibration (the model's
+  ``.alarm.h5`` sidecar, see :mod:`ddlcore.alarm.calibration`) also ``live`` (the causal score
+  live scoring computes) and ``alarm`` (1 inside an event);
+- with a calibration, an events CSV beside it (``<csv stem>.events.csv``): one row per event,
+  frames, seconds, peak score and the box (x0, y0, x1, y1, footage pixels) of the worst patch;
 - on request, an overlay video: each original frame with the per-pixel error heatmap blended in
   and a strip below it showing the smoothed score curve with the current frame marked
   (``.mp4`` -> mp4v, anything else -> MJPG).
@@ -16,51 +20,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 import torch
 
-from .data.framestore import resize_frame
-from .data.video_io import list_images, read_image_files, read_video_file, video_file_info
+from .alarm.calibration import Calibration, apply_calibration
+from .alarm.events import alarm_mask, event_record
+from .data.footage_reader import footage_frames, load_footage
 from .errors import DDLError
+from .inference import fill_border, window_scores
 from .io_utils import atomic_path
+from .metrics import median_smooth, minmax_normalise
 
-#: fps of the overlay video made from a frame folder (folders carry no frame rate)
-FOLDER_FPS = 25.0
 #: height in pixels of the score strip under each overlay frame
 STRIP_HEIGHT = 64
-
-
-def footage_frames(path: str | Path) -> tuple[Iterator[np.ndarray], float]:
-    """(frames as uint8 (h, w) or (h, w, 3) RGB, fps) of a video file or a folder of images.
-
-    DDLError naming ``path`` when it is missing or unreadable.
-    """
-    p = Path(path)
-    if p.is_dir():
-        return read_image_files(list_images(p)), FOLDER_FPS
-    if not p.exists():
-        raise DDLError(f"{p}: no such video file or frame folder")
-    fps = video_file_info(p).fps
-    return read_video_file(p), fps if fps > 0 else FOLDER_FPS
-
-
-def load_footage(path: str | Path, height: int, width: int, channels: int) -> tuple[np.ndarray, float]:
-    """All frames of ``path`` converted to uint8 (N, height, width, channels), and the fps."""
-    frames, fps = footage_frames(path)
-    converted = [resize_frame(f, height, width, channels) for f in frames]
-    if not converted:
-        raise DDLError(f"{path}: no frames could be read")
-    return np.stack(converted), fps
+#: columns of an events CSV
+EVENT_COLUMNS = ["start", "end", "start_s", "end_s", "peak_frame", "peak_score", "x0", "y0", "x1", "y1"]
 
 
 def footage_scores(scores: np.ndarray, valid: np.ndarray, metrics_cfg: dict[str, Any]) -> pd.DataFrame:
     """Per-frame table: scores float (N,), valid bool (N,) -> DataFrame frame, score, normalised, smoothed."""
-    from .metrics import median_smooth, minmax_normalise
-
     table = pd.DataFrame({"frame": np.arange(len(scores)), "score": scores.astype(np.float64)})
     table["normalised"] = np.nan
     table["smoothed"] = np.nan
@@ -92,14 +74,14 @@ def _strip(curve: np.ndarray, current: int, width: int) -> np.ndarray:
     return strip
 
 
-def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: str | Path) -> int:
+def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: str | Path, folder_fps: float) -> int:
     """Overlay video of ``source``: frames with the error heatmap blended in, score strip below.
 
     maps float (N, h, w) per-pixel errors at the model's resolution; curve float (N,) in [0, 1]
-    (NaN where no score). Frames are re-read from ``source`` at their original size.
-    Returns the number of frames written.
+    (NaN where no score). Frames are re-read from ``source`` at their original size (a folder's
+    at ``folder_fps``). Returns the number of frames written.
     """
-    frames, fps = footage_frames(source)
+    frames, fps = footage_frames(source, folder_fps)
     scale = float(np.quantile(maps, 0.999)) or 1.0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -132,17 +114,19 @@ def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: 
 
 def score_footage(
     model: torch.nn.Module, meta: dict[str, Any], source: str | Path, cfg: dict[str, Any],
-    out_csv: str | Path, overlay: str | Path | None = None,
+    out_csv: str | Path, overlay: str | Path | None = None, calibration: Calibration | None = None,
+    events_csv: str | Path | None = None,
 ) -> pd.DataFrame:
     """Score a video file or frame folder with a loaded model; write the CSV (and the overlay video).
 
-    meta: checkpoint meta (frames, height, width, channels); cfg: the full config (score and
-    metrics sections). Returns the per-frame table written to ``out_csv``.
+    meta: checkpoint meta (frames, height, width, channels); cfg: the full config (score, metrics,
+    alarm sections). With a ``calibration`` the table gains ``live`` (the causal score) and
+    ``alarm`` (1 inside an event), and the events go to ``events_csv`` (one row per event, box in
+    the footage's pixels). Returns the per-frame table written to ``out_csv``.
     """
-    from .score import fill_border, window_scores
-
     clip, height, width, channels = (int(meta[k]) for k in ("frames", "height", "width", "channels"))
-    frames, _ = load_footage(source, height, width, channels)
+    footage = load_footage(source, height, width, channels, cfg["alarm"]["fps"])
+    frames = footage.frames
     if len(frames) < clip:
         raise DDLError(f"{source}: {len(frames)} frames, fewer than the model's clip length {clip}")
     sc = cfg["score"]
@@ -152,8 +136,18 @@ def score_footage(
                                   background=sc["background"], autocast=sc["autocast_cuda"])
     scores, valid = fill_border(windows, len(frames), clip, sc["border"])
     table = footage_scores(scores, valid, cfg["metrics"])
+    if calibration is not None:
+        live, _, events = apply_calibration(model, frames, calibration, sc, device)
+        table["live"] = live
+        table["alarm"] = alarm_mask(events, len(frames)).astype(int)
+        records = [event_record(e, footage.fps, (height, width), (footage.height, footage.width)) for e in events]
+        rows = pd.DataFrame([{**{k: v for k, v in r.items() if k != "box"}, **dict(zip(("x0", "y0", "x1", "y1"), r["box"]))}
+                             for r in records], columns=EVENT_COLUMNS)
+        with atomic_path(events_csv or Path(out_csv).with_suffix(".events.csv")) as tmp:
+            rows.to_csv(tmp, index=False)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     if overlay:
-        write_overlay(source, fill_border(maps, len(frames), clip, "nearest")[0], table["smoothed"].to_numpy(), overlay)
+        write_overlay(source, fill_border(maps, len(frames), clip, "nearest")[0], table["smoothed"].to_numpy(), overlay,
+                      cfg["alarm"]["fps"])
     return table

@@ -183,7 +183,7 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
     frame count, or a video of a scored scene was not scored.
     """
     from .data.groundtruth import label_variant, read_labels, read_pixel_masks
-    from .score import read_scores
+    from .scores_io import read_scores
 
     if not score_paths:
         raise DDLError("ddl evaluate: no scores files given")

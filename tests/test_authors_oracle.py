@@ -31,7 +31,7 @@ from ddlcore.losses import ddl_loss
 from ddlcore.masks import write_mask_cache
 from ddlcore.model import build_model
 from ddlcore.pseudo import AnomalyWeight, pseudo_anomaly
-from ddlcore.score import patch_scores, pixel_error
+from ddlcore.inference import patch_scores, pixel_error
 from ddlcore.train import Trainer
 from ddlcore.train_data import ClipDataset
 

@@ -13,14 +13,9 @@ import torch.nn.functional as F
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
-from ddlcore.score import (
-    fill_border,
-    patch_scores,
-    pixel_error,
-    read_scores,
-    score_frame_stores,
-    window_scores,
-)
+from ddlcore.inference import fill_border, patch_scores, pixel_error, window_scores
+from ddlcore.score import score_frame_stores
+from ddlcore.scores_io import read_scores
 
 torch.set_num_threads(1)
 
@@ -302,8 +297,6 @@ class _Blank(torch.nn.Module):
 
 
 def test_video_median_background_removes_a_static_hot_spot():
-    from ddlcore.score import window_scores
-
     frames = np.zeros((12, 32, 32, 1), np.uint8)
     frames[:, :8, :8] = 250  # a static hot spot in every frame
     for t in (5, 6, 7):  # a dimmer object passing in three frames

@@ -86,7 +86,8 @@ def test_distinction_weight_reruns_training_scoring_and_aggregation_only(finishe
     changed = copy.deepcopy(config)
     changed["train"]["lambda"] = 0.5
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 8, "score": 8, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1}
+    assert jobs == {"train": 8, "score": 8, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1,
+                    "calibrate": 8, "live_score": 8, "events": 1}
 
 
 def test_detector_threshold_reruns_detection_onward(finished_run):
@@ -105,12 +106,30 @@ def test_median_window_reruns_aggregation_only(finished_run):
     assert planned_jobs(workdir, changed) == {"aggregate": 1, "job_benchmarks": 1, "all": 1}
 
 
+def test_alarms_are_calibrated_and_tabulated(finished_run):
+    workdir, _ = finished_run
+    results = workdir / "results"
+    table = (results / "tables" / "events-synthetic.md").read_text()
+    assert "c3dsu-ddl" in table and "false_alarms_per_minute" in table
+    for scene in ("01", "02"):
+        assert (results / "models" / "synthetic" / scene / "c3dsu-ddl.alarm.h5").is_file()
+    assert len(list((results / "figures" / "synthetic" / "events").glob("*.png"))) == 4  # 2 videos x 2 models
+
+
+def test_alarm_budget_reruns_calibration_and_events_only(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["alarm"] = {"false_alarms_per_hour": 5.0}
+    assert planned_jobs(workdir, changed) == {"calibrate": 4, "live_score": 4, "events": 1, "all": 1}
+
+
 def test_new_variant_trains_only_the_new_models(finished_run):
     workdir, config = finished_run
     changed = copy.deepcopy(config)
     changed["train"]["models"] = config["train"]["models"] + ["c3dsu-sdl"]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1}
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1,
+                    "calibrate": 4, "live_score": 4, "events": 1}
 
 
 def test_new_seed_trains_and_scores_only_that_seed(finished_run):
@@ -118,7 +137,8 @@ def test_new_seed_trains_and_scores_only_that_seed(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["seeds"] = [0, 1, 2]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1}  # 2 scenes x 2 models
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1,  # 2 scenes x 2 models
+                    "calibrate": 4, "live_score": 4, "events": 1}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,172 @@
+"""Event-level figures on labelled test videos (``ddl events``), at each model's calibrated threshold.
+
+Read from live scores files (:mod:`.live_scores`) and the labels file. Per dataset and model:
+
+- ground-truth anomaly segments (runs of frames labelled 1, per video) and how many of them an
+  event overlaps (``detected``);
+- delay of each detected segment: frames from its first frame to the moment the first
+  overlapping event is raised live (the frame that confirms it plus the model's latency of T//2
+  frames), 0 when the alarm was already up; the median over detected segments, in frames and seconds;
+- false alarms: events that overlap no frame labelled 1, per minute of normal (label 0) video;
+- the live AUC: micro AUC of the causal scores themselves (no normalisation, no centred filter).
+
+Outputs: ``events-{dataset}.csv`` / ``.md`` in ``--tables-dir`` and, in ``--figures-dir``, one
+figure per model and video: the causal score curve with the threshold, events and ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DDLError
+from .events import Event
+from .live_scores import events_from_array
+
+#: columns of the event table
+COLUMNS = ["dataset", "model", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
+           "false_alarms", "normal_minutes", "false_alarms_per_minute", "events", "live_auc"]
+
+
+def segments(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Ground-truth anomaly segments of labels (N,) as inclusive (first, last) frame pairs."""
+    flags = np.concatenate([[0], np.asarray(labels) != 0, [0]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(flags))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[0::2], edges[1::2])]
+
+
+def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> dict[str, Any]:
+    """One video's counts: segments, detected, delays (frames, per detected segment), false alarms."""
+    segs = segments(labels)
+    delays = []
+    for first, last in segs:
+        raised = [e.confirmed + latency for e in events if e.start <= last and e.end >= first]
+        if raised:
+            delays.append(max(0, min(raised) - first))
+    abnormal = np.asarray(labels) != 0
+    false = [e for e in events if not abnormal[e.start : e.end + 1].any()]
+    return {"segments": len(segs), "detected": len(delays), "delays": delays, "false_alarms": len(false)}
+
+
+def event_row(dataset: str, model: str, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
+    """The table row of one model: videos {name: {labels, score, valid, events, latency}}."""
+    from ..metrics import auc_or_none
+
+    counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
+    delays = [d for c in counts for d in c["delays"]]
+    normal_minutes = sum(int((np.asarray(v["labels"]) == 0).sum()) for v in videos.values()) / fps / 60.0
+    total = sum(c["segments"] for c in counts)
+    detected = sum(c["detected"] for c in counts)
+    false_alarms = sum(c["false_alarms"] for c in counts)
+    labels = np.concatenate([np.asarray(v["labels"])[v["valid"]] for v in videos.values()])
+    scores = np.concatenate([np.asarray(v["score"])[v["valid"]] for v in videos.values()])
+    auc = auc_or_none(labels, scores)
+    median = float(np.median(delays)) if delays else None
+    return {
+        "dataset": dataset, "model": model, "segments": total, "detected": detected,
+        "detected_pct": round(100 * detected / total, 1) if total else None,
+        "median_delay_frames": median, "median_delay_s": None if median is None else round(median / fps, 2),
+        "false_alarms": false_alarms, "normal_minutes": round(normal_minutes, 2),
+        "false_alarms_per_minute": round(false_alarms / normal_minutes, 3) if normal_minutes else None,
+        "events": sum(len(v["events"]) for v in videos.values()),
+        "live_auc": None if auc is None else round(100 * auc, 2),
+    }
+
+
+def load_live_run(labels_path: str | Path, paths: Sequence[str | Path]) -> tuple[dict[str, Any], dict[str, dict[str, Any]], float]:
+    """One model's live scores files aligned with the labels: (info, {video: fields}, fps).
+
+    Fields per video: labels, score, valid, events, latency, threshold, scene. DDLError naming a
+    file that is not a live scores file (no events: made without ``--calibration``).
+    """
+    from ..metrics import load_run
+    from ..scores_io import read_scores
+
+    info, aligned = load_run(labels_path, paths)
+    videos: dict[str, dict[str, Any]] = {}
+    rates = []
+    for path in paths:
+        attrs, stored = read_scores(path)
+        if "threshold" not in attrs:
+            raise DDLError(f"{path}: not a live scores file (score it with ddl score --calibration)")
+        rates.append(float(attrs["fps"]))
+        for name, data in stored.items():
+            v = aligned[name]
+            videos[name] = {"labels": v.labels, "score": v.score, "valid": v.valid, "scene": v.scene,
+                            "events": events_from_array(data["events"]), "latency": int(attrs["latency_frames"]),
+                            "threshold": float(attrs["threshold"])}
+    return info, videos, float(np.median(rates))
+
+
+def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
+    """Causal score curve of one video with its threshold (dashed), events (orange) and ground truth (red)."""
+    from ..figures import plt
+    from ..io_utils import atomic_path
+
+    score, labels = np.asarray(video["score"], np.float64), np.asarray(video["labels"])
+    fig, ax = plt.subplots(figsize=(7, 2.4))
+    for first, last in segments(labels):
+        ax.axvspan(first - 0.5, last + 0.5, color="tab:red", alpha=0.2, linewidth=0)
+    for e in video["events"]:
+        ax.axvspan(e.start - 0.5, e.end + 0.5, ymin=0.0, ymax=0.08, color="tab:orange", linewidth=0)
+        ax.plot([e.confirmed], [e.peak_score], marker="v", color="tab:orange", markersize=5)
+    ax.plot(np.arange(len(score)), score, color="tab:blue", linewidth=1.1)
+    ax.axhline(video["threshold"], color="black", linestyle="--", linewidth=0.9)
+    ax.set_xlim(-0.5, len(score) - 0.5)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("live score")
+    ax.set_title(title, fontsize=9)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tables_dir: str | Path,
+                 figures_dir: str | Path | None = None, origin: dict[str, Any] | None = None) -> str:
+    """Evaluate every model among the live ``score_paths``; write the table (and figures). Returns its markdown."""
+    from ..report import group_score_files, markdown, write_table
+
+    rows = []
+    for (dataset, _arch, _variant), files in group_score_files(score_paths).items():
+        info, videos, fps = load_live_run(labels_path, files)
+        rows.append(event_row(info["dataset"], info["model"], videos, fps))
+        if figures_dir is not None:
+            Path(figures_dir).mkdir(parents=True, exist_ok=True)
+            for name, v in sorted(videos.items()):
+                title = f"{info['dataset']} {v['scene']}/{name}, {info['model']}: {len(v['events'])} events"
+                plot_events(v, Path(figures_dir) / f"{info['dataset']}-{info['model']}-{name}.png", title)
+    if not rows:
+        raise DDLError("ddl events: no live scores files given")
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    texts = []
+    for dataset in sorted(table["dataset"].unique()):
+        mine = table[table["dataset"] == dataset]
+        texts.append(f"Events on {dataset} at the calibrated threshold: anomaly segments detected, median delay to "
+                     "the live alarm, false alarms per minute of normal video, AUC (%) of the causal scores\n\n"
+                     + markdown(mine))
+        write_table(mine, texts[-1], Path(tables_dir) / f"events-{dataset}", origin)
+    return "\n".join(texts)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from ..cli import config_from_args
+    from ..provenance import provenance
+
+    cfg = config_from_args(args)
+    print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg)))
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl events``."""
+    from ..cli import add_config_args
+
+    add_config_args(parser)
+    parser.add_argument("--labels", required=True, metavar="L.h5", help="labels file of the dataset")
+    parser.add_argument("--scores", required=True, nargs="+", metavar="L.h5", help="live scores files (ddl score --calibration)")
+    parser.add_argument("--tables-dir", required=True, metavar="DIR", help="where events-{dataset}.csv/.md go")
+    parser.add_argument("--figures-dir", metavar="DIR", help="score curves with threshold and events (none when omitted)")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,82 @@
+"""Live scores files: test frame stores scored causally under a calibration, with their events.
+
+Written by ``ddl score --frames F.h5 ... --calibration A.h5 --out L.h5``. The layout is that of a
+scores file (:mod:`ddlcore.scores_io`), so AUCs apply to it unchanged, with::
+
+    /videos/{video}/score   float32 (N,)    causal, smoothed score (NaN: no score, the first and
+                                            last T//2 frames)
+    /videos/{video}/valid   bool    (N,)    the frames with a score
+    /videos/{video}/boxes   int32   (N, 4)  x0, y0, x1, y1 of each frame's worst patch, model pixels
+    /videos/{video}/events  float64 (K, 9)  one row per event, columns ``EVENT_FIELDS``
+    root attrs: as a scores file, plus threshold, latency_frames, fps, calibration (its path),
+                alarm (JSON of the calibration's alarm section)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+import torch
+
+from ..data.framestore import FrameStore
+from ..errors import DDLError
+from ..io_utils import atomic_path
+from ..scores_io import FORMAT_VERSION
+from .calibration import Calibration, apply_calibration
+from .events import Event
+
+#: columns of an ``events`` dataset
+EVENT_FIELDS = ("start", "end", "peak_frame", "confirmed", "peak_score", "x0", "y0", "x1", "y1")
+
+
+def events_array(events: Sequence[Event]) -> np.ndarray:
+    """Events -> float64 (K, 9) with columns ``EVENT_FIELDS``."""
+    rows = [[e.start, e.end, e.peak_frame, e.confirmed, e.peak_score, *(e.box or [-1] * 4)] for e in events]
+    return np.asarray(rows, np.float64).reshape(len(rows), len(EVENT_FIELDS))
+
+
+def events_from_array(rows: np.ndarray) -> list[Event]:
+    """float (K, 9) rows with columns ``EVENT_FIELDS`` -> events."""
+    return [Event(int(r[0]), int(r[1]), int(r[2]), float(r[4]), [int(v) for v in r[5:9]], int(r[3])) for r in rows]
+
+
+def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths: Sequence[str | Path], out: str | Path,
+                      calibration: Calibration, calibration_path: str | Path, score_cfg: dict[str, Any],
+                      model_path: str | Path = "") -> dict[str, int]:
+    """Score frame stores causally under ``calibration``; write the live scores file ``out``.
+
+    Each store must hold frames of the model's size, at least T of them. Returns {video: events}.
+    """
+    clip = int(meta["frames"])
+    expected = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
+    device = next(model.parameters()).device
+    found: dict[str, int] = {}
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(
+            format_version=FORMAT_VERSION, model=str(model_path), arch=meta["arch"], variant=meta["variant"],
+            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), clip_frames=clip,
+            height=expected[0], width=expected[1], channels=expected[2],
+            settings=json.dumps({**score_cfg, **calibration.score}, sort_keys=True),
+            threshold=calibration.threshold, latency_frames=calibration.latency, fps=calibration.fps,
+            calibration=str(calibration_path), alarm=json.dumps(calibration.alarm, sort_keys=True),
+        )
+        for path in frame_paths:
+            with FrameStore(path) as store:
+                name = str(store.attrs.get("video") or Path(path).stem)
+                if tuple(store.shape[1:]) != expected:
+                    raise DDLError(f"{path}: frames are {tuple(store.shape[1:])} (H, W, C) but the model expects {expected}")
+                if len(store) < clip:
+                    raise DDLError(f"{path}: {len(store)} frames, fewer than the model's clip length {clip}")
+                scores, boxes, events = apply_calibration(model, store, calibration, score_cfg, device)
+            group = f.create_group(f"videos/{name}")
+            group.attrs.update(frames=str(path), n_frames=len(scores))
+            group.create_dataset("score", data=scores.astype(np.float32))
+            group.create_dataset("valid", data=np.isfinite(scores))
+            group.create_dataset("boxes", data=boxes)
+            group.create_dataset("events", data=events_array(events))
+            found[name] = len(events)
+    return found

@@ -1,0 +1,213 @@
+"""Model inference shared by offline scoring, calibration and live scoring: reconstruction error per frame.
+
+For every window of T frames the model reconstructs the middle frame. The per-pixel error is
+the L2 norm over channels divided by sqrt(C) (as the authors compute it); it is averaged over
+``score.patch`` x ``score.patch`` patches and the frame score is the highest patch mean
+(``score.shifted_grid`` adds the same grid shifted by patch/2; the score is the max over both).
+The first and last (T-1)/2 frames have no full window: ``score.border`` ``nearest`` gives them
+the nearest window's score, ``drop`` marks them invalid (their labels are then dropped too).
+Scoring reads frames only: no detection or tracking at test time (paper section 3.4).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .errors import DDLError
+
+
+class FrameSource(Protocol):
+    """Anything sliceable like a frame store: ``source[a:b]`` -> uint8 (b-a, H, W, C)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: slice) -> np.ndarray: ...
+
+
+def pixel_error(frames: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """Per-pixel error: frames, recon float (B, C, H, W) -> (B, H, W) = ||x - f(x)||_2 over C / sqrt(C)."""
+    channels = frames.shape[1]
+    return torch.linalg.vector_norm(frames - recon, dim=1) / channels**0.5
+
+
+def patch_scores(error: torch.Tensor, patch: int, shifted_grid: bool) -> torch.Tensor:
+    """Frame scores from error maps: error (B, H, W) -> (B,) highest mean over patch x patch patches.
+
+    Patches tile the frame from its top-left corner (a partial patch at the right/bottom edge is
+    left out, as avg_pool2d does). ``shifted_grid`` also pools the grid shifted by patch//2 in
+    both directions; the score is the max over both grids.
+    """
+    if error.shape[-2] < patch or error.shape[-1] < patch:
+        raise DDLError(f"config: key 'score.patch': patch {patch} exceeds frame size {tuple(error.shape[-2:])}")
+    maps = error[:, None]
+    best = F.avg_pool2d(maps, patch, stride=patch).flatten(1).amax(dim=1)
+    shift = patch // 2
+    if shifted_grid and shift > 0 and min(maps.shape[-2:]) - shift >= patch:
+        shifted = F.avg_pool2d(maps[..., shift:, shift:], patch, stride=patch).flatten(1).amax(dim=1)
+        best = torch.maximum(best, shifted)
+    return best
+
+
+def to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (n, H, W, C) -> float (n, C, H, W) in [0, 1] on ``device``.
+
+    To a GPU the uint8 frames travel from pinned memory without waiting for the copy to finish.
+    """
+    host = torch.from_numpy(np.ascontiguousarray(frames))
+    if device.type == "cuda":
+        host = host.pin_memory()
+    return host.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def padded(frames: np.ndarray, length: int) -> np.ndarray:
+    """frames (n, ...) extended to ``length`` >= n rows by repeating the last one."""
+    extra = length - len(frames)
+    return frames if extra <= 0 else np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)])
+
+
+def can_share_encoder(model: torch.nn.Module) -> bool:
+    """True when ``model`` offers ``encode`` / ``decode`` so frame features can serve several windows."""
+    return callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))
+
+
+def reconstruct_windows(model: torch.nn.Module, chunk: torch.Tensor, clip: int, share_encoder: bool) -> torch.Tensor:
+    """Reconstruct the middle frame of every full window in ``chunk``.
+
+    chunk: float (n, C, H, W), n >= clip; returns (n - clip + 1, C, H, W), row j reconstructing
+    frame j + clip//2 from frames j .. j + clip - 1. With ``share_encoder`` each frame is encoded
+    once (``model.encode``) and its features are stacked into every window containing it
+    (``model.decode`` of (B, R, c_i, h_i, w_i) per level, R the frames of a window the model reads,
+    ``model.read_frames``, all ``clip`` of them by default); otherwise ``model`` runs on
+    (B, C, T, H, W) clips.
+    """
+    windows = chunk.shape[0] - clip + 1
+    if share_encoder:
+        features = model.encode(chunk)
+        read = getattr(model, "read_frames", range(clip))
+        stacked = [torch.stack([f[i : i + windows] for i in read], dim=1) for f in features]
+        return model.decode(stacked)
+    clips = torch.stack([chunk[i : i + windows] for i in range(clip)], dim=2)
+    return model(clips)
+
+
+def autocast_for(device: torch.device, enabled: bool = True) -> Any:
+    """bf16 autocast on CUDA when ``enabled`` (``score.autocast_cuda``), a no-op context elsewhere."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and enabled else nullcontext()
+
+
+def window_errors(
+    model: torch.nn.Module, frames: FrameSource, clip: int, batch_size: int, device: torch.device,
+    share_encoder: bool = True, desc: str = "score", autocast: bool = True,
+) -> Iterator[torch.Tensor]:
+    """Per-pixel error maps of every full window of one video, batch by batch, in order.
+
+    frames: uint8 (N, H, W, C), sliceable, N >= clip. Yields float (b, H, W) on ``device``; row j of
+    the whole sequence is window j, which reconstructs frame j + clip//2. ``share_encoder`` is
+    ignored for a model without encode/decode or one reading a single frame. Call under no_grad.
+    On CUDA in bf16 autocast unless ``autocast`` is False. While cuDNN autotunes
+    (``torch.backends.cudnn.benchmark``, set on a GPU) a video's last, short batch is padded with copies of
+    its last frame to the full batch, so that every forward has the shapes tuned once; the model must be
+    in eval mode (each window's reconstruction independent of the others).
+    """
+    windows = len(frames) - clip + 1
+    half = clip // 2
+    # a model reading one frame per clip (UNet) gains nothing from shared features
+    share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
+    fixed_shapes = torch.backends.cudnn.benchmark  # set on a GPU only (score.cudnn_benchmark)
+    for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
+        stop = min(start + batch_size, windows)
+        chunk = frames[start : stop + clip - 1]
+        if fixed_shapes:
+            chunk = padded(chunk, batch_size + clip - 1)
+        tensor = to_tensor(chunk, device)
+        with autocast_for(device, autocast):
+            recon = reconstruct_windows(model, tensor, clip, share)[: stop - start]
+        yield pixel_error(tensor[half : half + stop - start], recon.float())
+
+
+@torch.no_grad()
+def window_scores(
+    model: torch.nn.Module,
+    frames: FrameSource,
+    clip: int,
+    patch: int,
+    shifted_grid: bool,
+    batch_size: int,
+    device: torch.device,
+    share_encoder: bool = True,
+    map_stride: int | None = None,
+    desc: str = "score",
+    background: str = "none",
+    autocast: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Score every full window of one video.
+
+    ``background`` "video_median" subtracts, before patch pooling, the per-pixel median error over
+    the video's windows (clamped at 0): errors a camera shows in every frame (fine static texture
+    the model blurs, a flickering light) stop ranking frames, while a moving object's error, present
+    in few frames, stays. "none" scores the raw error (the paper).
+
+    frames: uint8 (N, H, W, C), sliceable (a :class:`FrameStore` or an array); N >= clip.
+    Returns (scores float32 (N - clip + 1,), maps float16 (N - clip + 1, H//s, W//s) or None),
+    entry j belonging to frame j + clip//2; maps (per-pixel error averaged over s x s cells,
+    s = ``map_stride``) only when ``map_stride`` is given. Runs under no_grad; bf16 autocast on CUDA unless
+    ``autocast`` is False (see :func:`window_errors`). Scores stay on the device until the video is done:
+    reading the next frames overlaps the device's work.
+    """
+    errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, batch_size, device, share_encoder, desc,
+                                                   autocast)
+    if background == "video_median":
+        # the median needs every window's error at once; the raw score streams batch by batch
+        stacked = torch.cat([e.cpu() for e in errors])
+        errors = (stacked - stacked.median(dim=0).values).clamp_min_(0).split(batch_size)
+    scores: list[torch.Tensor] = []
+    maps: list[torch.Tensor] = []
+    for error in errors:
+        scores.append(patch_scores(error, patch, shifted_grid))
+        if map_stride is not None:
+            pooled = F.avg_pool2d(error[:, None], map_stride, stride=map_stride)[:, 0] if map_stride > 1 else error
+            maps.append(pooled.half())
+    return torch.cat(scores).float().cpu().numpy(), (torch.cat(maps).cpu().numpy() if map_stride is not None else None)
+
+
+def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tuple[np.ndarray, np.ndarray]:
+    """Extend per-window values (N - clip + 1, ...) to all N frames.
+
+    ``border`` "nearest": border frames take the nearest window's value, all frames valid.
+    "drop": border frames are marked invalid; float values there are NaN (maps: nearest copy).
+    Returns (values (N, ...), valid bool (N,)).
+    """
+    half = clip // 2
+    pad = [(half, half)] + [(0, 0)] * (values.ndim - 1)
+    filled = np.pad(values, pad, mode="edge")
+    valid = np.ones(n_frames, bool)
+    if border == "drop":
+        valid[:half] = False
+        valid[n_frames - half :] = False
+        if values.ndim == 1:
+            filled[~valid] = np.nan
+    return filled, valid
+
+
+
+
+def load_model(path: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a trained checkpoint (eval mode) and its meta; one-line DDLError if it is not one."""
+    from .model import load_trained_model
+
+    p = Path(path)
+    if not p.is_file():
+        raise DDLError(f"model checkpoint not found: {p}")
+    try:
+        return load_trained_model(p, device)
+    except DDLError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint is one user-facing line
+        raise DDLError(f"{p}: not a ddl model checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc

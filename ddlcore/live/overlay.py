@@ -1,0 +1,32 @@
+"""The live overlay: a frame with its error heatmap, the worst patch's box and the score against the threshold."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..alarm.events import scale_box
+
+
+def overlay_frame(image: np.ndarray, error: np.ndarray, score: float, threshold: float, box: list[int],
+                  alarmed: bool) -> np.ndarray:
+    """RGB uint8 (h, w, 3) frame -> RGB uint8 (h, w, 3) overlay.
+
+    error: float (H, W) per-pixel error at the model's size, coloured so that the threshold maps to
+    the top of the colour scale; box: x0, y0, x1, y1 in model pixels, drawn red while alarmed,
+    yellow otherwise; a red border marks an alarm.
+    """
+    h, w = image.shape[:2]
+    level = np.clip(error / max(threshold, 1e-9), 0, 1)
+    heat = cv2.applyColorMap((level * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    heat = cv2.cvtColor(cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+    out = cv2.addWeighted(image, 0.65, heat, 0.35, 0)
+    colour = (255, 40, 40) if alarmed else (255, 220, 0)
+    x0, y0, x1, y1 = scale_box(box, error.shape[:2], (h, w))
+    cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, max(1, h // 120))
+    if alarmed:
+        cv2.rectangle(out, (0, 0), (w - 1, h - 1), (255, 40, 40), max(2, h // 60))
+    text = f"{score:.4g} / {threshold:.4g}"
+    cv2.putText(out, text, (4, max(12, h // 16)), cv2.FONT_HERSHEY_SIMPLEX, max(0.35, h / 600), (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return out

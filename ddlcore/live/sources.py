@@ -1,0 +1,220 @@
+"""Live sources, read by a thread that keeps only the newest frame and reconnects after a drop.
+
+``SOURCE`` is one of: a camera index (``0``), a stream URL (``rtsp://``, ``http://`` ...: MJPEG,
+H.264, anything OpenCV's FFmpeg reads), a video file (played at its own frame rate, as a camera
+would deliver it), or a folder that image files are being written into (each new file in natural
+order is a frame).
+
+The reader never queues: when the scorer is slower than the source, the frame it has not taken
+yet is replaced by the newer one and counted as dropped, so scoring never falls further and
+further behind. A stream or camera that stops delivering (closed, or no frame within
+``live.open_timeout_s``) is reopened after ``live.reconnect_delay_s``, up to
+``live.reconnect_attempts`` times in a row (null: forever); a video file ends the watch at its end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import numpy as np
+
+from ..data.footage_reader import warn
+from ..data.video_io import IMAGE_SUFFIXES, natural_key
+from ..errors import DDLError
+
+
+@dataclass
+class Frame:
+    """A frame as delivered: RGB uint8 (h, w, 3), when it was read (time.monotonic and wall clock), its
+    sequence number, and the connection it came over (0, then 1 after the first reconnection, ...)."""
+
+    image: np.ndarray
+    captured: float
+    wall: float
+    seq: int
+    connection: int
+
+
+def source_kind(source: str) -> str:
+    """"camera", "stream", "file" or "folder" for a SOURCE string; DDLError when it is none of them."""
+    if source.isdigit():
+        return "camera"
+    if "://" in source:
+        return "stream"
+    path = Path(source)
+    if path.is_dir():
+        return "folder"
+    if path.is_file():
+        return "file"
+    raise DDLError(f"{source}: not a camera index, stream URL, video file or folder")
+
+
+def _capture(source: str, kind: str, timeout_s: float) -> cv2.VideoCapture:
+    """An OpenCV capture of a camera, stream or file (the open and read timeouts set for streams)."""
+    if kind == "camera":
+        return cv2.VideoCapture(int(source))
+    if kind == "stream":
+        ms = int(timeout_s * 1000)
+        return cv2.VideoCapture(source, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    return cv2.VideoCapture(source)
+
+
+def capture_frames(source: str, kind: str, timeout_s: float, fps_out: list[float]) -> Iterator[np.ndarray]:
+    """BGR frames of a camera, stream or file until it stops; DDLError when it does not open.
+
+    ``fps_out`` receives the frame rate the source reports (0 when unknown).
+    """
+    capture = _capture(source, kind, timeout_s)
+    try:
+        if not capture.isOpened():
+            raise DDLError(f"{source}: cannot open ({kind})")
+        fps_out.append(float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def folder_frames(folder: Path, poll_s: float, stop: threading.Event) -> Iterator[np.ndarray]:
+    """BGR images of ``folder`` as they appear (natural order; files present at the start are skipped
+    except the newest). A file that does not decode is retried at the next poll, then skipped."""
+    seen: set[str] = set()
+    existing = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    seen.update(p.name for p in existing[:-1])
+    failures: set[str] = set()
+    while not stop.is_set():
+        new = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in seen),
+                     key=natural_key)
+        for path in new:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None and path.name not in failures:  # maybe still being written: retry at the next poll
+                failures.add(path.name)
+                break
+            seen.add(path.name)
+            if image is None:
+                warn(f"{path}: not a readable image, skipped")
+                continue
+            yield image
+        else:
+            if new:
+                continue
+        stop.wait(poll_s)
+
+
+class LatestFrameReader:
+    """A thread reading SOURCE; :meth:`get` returns the newest frame not yet taken (older ones are dropped)."""
+
+    def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float,
+                 on_status: Callable[[str], None] = warn) -> None:
+        self.source = source
+        self.kind = source_kind(source)
+        self.cfg = live_cfg
+        self.on_status = on_status
+        #: the source's frame rate as it reports it (``default_fps`` until known, or when it reports none)
+        self.fps = default_fps
+        self._rates: list[float] = []
+        self.dropped = 0
+        self.read = 0
+        self.reconnects = 0
+        self.error: str | None = None
+        self._latest: Frame | None = None
+        self._done = False
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="ddl-watch-reader", daemon=True)
+
+    def start(self) -> "LatestFrameReader":
+        """Start reading in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the reader to stop and wait for it (a blocked stream read ends within its timeout)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=self.cfg["open_timeout_s"] + 2)
+
+    def get(self, timeout: float) -> Frame | None:
+        """The newest frame not yet taken, waiting up to ``timeout`` s; None on timeout or when the source ended."""
+        with self._cond:
+            if self._latest is None and not self._done:
+                self._cond.wait(timeout)
+            frame, self._latest = self._latest, None
+            return frame
+
+    @property
+    def finished(self) -> bool:
+        """True once the source ended for good (file end, gave up reconnecting, or stopped) and every frame was taken."""
+        with self._cond:
+            return self._done and self._latest is None
+
+    def _offer(self, image: np.ndarray) -> None:
+        with self._cond:
+            if self._latest is not None:
+                self.dropped += 1
+            self.read += 1
+            if self._rates and 0 < self._rates[0] < 1000:
+                self.fps = self._rates[0]
+            self._latest = Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), time.monotonic(), time.time(), self.read,
+                                 self.reconnects)
+            self._cond.notify_all()
+
+    def _frames_once(self) -> Iterator[np.ndarray]:
+        """Frames of one connection to the source."""
+        if self.kind == "folder":
+            return folder_frames(Path(self.source), self.cfg["folder_poll_s"], self._stop)
+        self._rates.clear()
+        frames = capture_frames(self.source, self.kind, self.cfg["open_timeout_s"], self._rates)
+        return self._paced(frames) if self.kind == "file" else frames
+
+    def _paced(self, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """A file's frames at its own frame rate (a camera does not deliver faster than real time)."""
+        start = time.monotonic()
+        for i, frame in enumerate(frames):
+            delay = start + i / self.fps - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            yield frame
+
+    def _loop(self) -> None:
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                delivered = False
+                try:
+                    for image in self._frames_once():
+                        if self._stop.is_set():
+                            return
+                        delivered = True
+                        failures = 0
+                        self._offer(image)
+                except DDLError as exc:
+                    if self.kind == "file":
+                        raise
+                    self.on_status(str(exc))
+                if self.kind == "file" or self._stop.is_set():
+                    return
+                failures = 0 if delivered else failures + 1
+                limit = self.cfg["reconnect_attempts"]
+                if limit is not None and failures > limit:
+                    self.error = f"{self.source}: gave up after {limit} failed reconnection attempts"
+                    return
+                self.on_status(f"{self.source}: stream stopped; reconnecting in {self.cfg['reconnect_delay_s']} s")
+                self.reconnects += 1
+                if self._stop.wait(self.cfg["reconnect_delay_s"]):
+                    return
+        except DDLError as exc:
+            self.error = str(exc)
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()

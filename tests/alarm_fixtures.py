@@ -1,0 +1,59 @@
+"""Shared fixtures of the alarm and live tests: a tiny model and synthetic normal and anomalous footage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ddlcore.config import load_config
+from ddlcore.data.framestore import resize_frame, write_frame_store
+
+#: model input size of the tiny test model
+SIZE = 32
+
+
+def tiny_checkpoint(path: Path) -> Path:
+    """Write a real (untrained) narrow C3DSU checkpoint for 32x32 gray frames to ``path``."""
+    import torch
+
+    from ddlcore.model import build_model, save_trained_model
+
+    model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))["model"]
+    meta = dict(arch="c3dsu", variant="ddl", channels=1, height=SIZE, width=SIZE, frames=3, model_cfg=model_cfg,
+                dataset="synthetic", scene="01")
+    torch.manual_seed(0)
+    save_trained_model(path, build_model("c3dsu", model_cfg, 1), meta, [0.5])
+    return path
+
+
+def synthetic_scene(root: Path, train_videos: int, frames: int, test_videos: int = 1) -> Path:
+    """Generate a one-scene synthetic benchmark of small frames under ``root``; returns root."""
+    from ddlcore.data.synthetic import generate
+
+    cfg = load_config(None, json.dumps({"synthetic": {
+        "scenes": 1, "train_videos": train_videos, "test_videos": test_videos, "frames": frames,
+        "height": 32, "width": 40, "pedestrian_rate": 0.2, "anomaly_kinds": ["cart", "cyclist"]}}))
+    generate(cfg["synthetic"], root)
+    return root
+
+
+def read_video(path: Path) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """(RGB frames uint8 (N, h, w, 3), labels (N,) or None, fps) of one generated synthetic video."""
+    with h5py.File(path, "r") as f:
+        labels = f["labels"][:] if "labels" in f else None
+        return f["frames"][:], labels, float(f.attrs["fps"])
+
+
+def to_model_frames(frames: np.ndarray) -> np.ndarray:
+    """RGB frames (N, h, w, 3) -> the tiny model's uint8 (N, 32, 32, 1)."""
+    return np.stack([resize_frame(x, SIZE, SIZE, 1) for x in frames])
+
+
+def frame_store(path: Path, frames: np.ndarray, name: str, fps: float) -> Path:
+    """Write model-size frames (N, 32, 32, 1) as a frame store at ``path``."""
+    write_frame_store(path, iter(frames), len(frames), SIZE, SIZE, 1,
+                      {"source": name, "original_height": SIZE, "original_width": SIZE, "fps": fps, "video": name})
+    return path
