@@ -294,7 +294,7 @@ def test_learning_rate_schedule_over_a_run(tmp_path, epochs):
     """Per-epoch learning rates of ddl's Trainer and the authors' StepLR(int(0.8 * epochs), 0.5)."""
     config = preset()
     config["model"] = preset_model_cfg(16)
-    config["train"].update(epochs=epochs, batch_size=B, threads=1, device="cpu")
+    config["train"].update(epochs=epochs, batch_size=B, threads=1, device="cpu", workers=0)
     frames, masks = write_training_video(tmp_path)
     dataset = ClipDataset([frames], [masks], T, "skip", (0.125, 0.25))
     trainer = Trainer(config, "c3dsu", "ddl", dataset, torch.device("cpu"))
