@@ -40,8 +40,10 @@ DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 CLUSTER_DIR_PREFIX = "ddl-slurm-"
 NODE = "localhost"
 # Seconds finished jobs stay visible to `squeue --states=all`; the slurm executor's squeue status command
-# needs it above three times its first status-check delay.
-MIN_JOB_AGE_S = 900
+# needs it above three times its first status-check delay, and the workflow test reads every job of its run
+# after the run ends, so it must also outlast that test's deadline (test_slurm.WORKFLOW_TIMEOUT_S, 1800 s):
+# on a busy machine a 900 s age let the run's first jobs drop out of the listing before the test read it.
+MIN_JOB_AGE_S = 3600
 # Command-line options the snakemake slurm executor needs on a cluster without accounting. The executor polls
 # `init` seconds after a submission, then every poll that finds no finished job waits 10 s longer: a short
 # first delay (default 40 s) is what keeps a chain of seconds-long jobs fast.

@@ -321,6 +321,7 @@ def test_cli_trains_and_reports_errors(videos, tmp_path, capsys) -> None:
     assert err.startswith("error: train: 2 frame stores but 1 mask caches")
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`")
 def test_batches_without_any_mask_are_skipped_on_request(tmp_path) -> None:
     """train.empty_mask_batch skip (authors): a batch in which no clip has a mask makes no step."""
     frames, _ = square_frames(20, 0)
