@@ -20,21 +20,24 @@ from torch.profiler import ProfilerActivity, profile
 from bench_vs_authors import MODES, AuthorsStep, DdlStep, fixed_batch
 from benchlib import AUTHORS_DIR, make_video, synchronize
 
-#: op-name fragments -> group, first match wins
+#: op or kernel name fragments -> group, first match wins (CPU: aten op names; CUDA: kernel names, where
+#: cuDNN's BatchNorm kernels also hold "cudnn", hence BatchNorm before convolutions)
 GROUPS = [
-    ("convolution", ("conv", "mkldnn_convolution")),
-    ("batchnorm", ("batch_norm",)),
+    ("batchnorm", ("batch_norm", "batchnorm", "bn_fw", "bn_bw", "welford")),
     ("pixel (un)shuffle", ("pixel_shuffle", "pixel_unshuffle")),
     ("optimizer", ("adam", "_foreach", "lerp")),
-    ("copies and layout", ("copy_", "contiguous", "clone", "_to_copy", "cat", "stack", "permute", "reshape",
+    ("convolution", ("conv", "mkldnn_convolution", "fprop", "dgrad", "wgrad", "xmma", "cudnn", "implicit", "gemm",
+                     "cutlass", "sm90")),
+    ("copies and layout", ("copy", "memcpy", "memset", "contiguous", "clone", "cat", "stack", "permute", "reshape",
                            "transpose", "view", "expand", "slice", "select", "as_strided")),
     ("element-wise and reductions", ("relu", "sigmoid", "mul", "add", "sub", "div", "norm", "mean", "sum",
-                                     "threshold", "where", "rand", "fill", "zero", "pow", "sqrt", "amax", "gt")),
+                                     "threshold", "where", "rand", "fill", "zero", "pow", "sqrt", "amax", "gt",
+                                     "elementwise", "reduce")),
 ]
 
 
 def group_of(name: str) -> str:
-    """The group an aten op name belongs to (``other`` when none matches)."""
+    """The group an aten op or CUDA kernel name belongs to (``other`` when none matches)."""
     lower = name.lower()
     return next((g for g, keys in GROUPS if any(k in lower for k in keys)), "other")
 
