@@ -33,7 +33,7 @@ from ..errors import DDLError
 from .overlay import overlay_frame
 from .scorer import LiveScorer
 from .server import LiveState, start_server
-from .sources import Frame, LatestFrameReader
+from .sources import Frame, FrameReader
 
 
 def _iso(wall: float) -> str:
@@ -44,23 +44,24 @@ class Stats:
     """Frame rate and latency over the last reporting period and over the whole run."""
 
     def __init__(self) -> None:
-        self.start = time.monotonic()
+        self.start: float | None = None  # the first result
         self.scored = 0
-        self.period_start = self.start
+        self.period_start = time.monotonic()
         self.period_scored = 0
         self.latency: deque[float] = deque(maxlen=500)
         self.decision: deque[float] = deque(maxlen=500)
 
-    def add(self, newest: Frame, scored: Frame | None) -> None:
+    def add(self, newest: Frame, scored: Frame) -> None:
         """One result: ``newest`` the frame just pushed, ``scored`` the frame it scored (T//2 older)."""
         now = time.monotonic()
+        if self.start is None:
+            self.start = self.period_start = now
         self.scored += 1
         self.period_scored += 1
         self.latency.append(now - newest.captured)
-        if scored is not None:
-            self.decision.append(now - scored.captured)
+        self.decision.append(now - scored.captured)
 
-    def report(self, reader: LatestFrameReader) -> dict[str, Any]:
+    def report(self, reader: FrameReader) -> dict[str, Any]:
         """The figures of the period since the last report (then a new period starts)."""
         now = time.monotonic()
         figures = {
@@ -122,7 +123,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     live = cfg["live"]
     state = LiveState(source, calibration.threshold, live["curve_frames"]) if serve else None
     server = start_server(serve, state) if serve and state is not None else None
-    reader = LatestFrameReader(source, live, cfg["alarm"]["fps"]).start()
+    reader = FrameReader(source, live, cfg["alarm"]["fps"]).start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)
     walls: dict[int, float] = {}
@@ -176,13 +177,13 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
             walls.pop(scorer.pushed - 1 - keep, None)
             if result is None:
                 continue
-            scored = frames[0] if len(frames) == scorer.clip else None
+            scored = frames[-1 - scorer.clip // 2]  # the frame the result is about (T//2 frames old)
             stats.add(frame, scored)
             for kind, event in result.changes:
                 emit(kind, event)
             if writer is not None or state is not None:
-                base = scored.image if scored is not None else frame.image
-                picture = overlay_frame(base, result.error, result.score, calibration.threshold, result.box, result.alarmed)
+                picture = overlay_frame(scored.image, result.error, result.score, calibration.threshold, result.box,
+                                        result.alarmed)
                 if writer is not None:
                     writer.write(picture)
                 if state is not None:
@@ -204,8 +205,8 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
         if server is not None:
             server.shutdown()
             server.server_close()
-    figures = {**stats.report(reader), "events": events,
-               "fps": round(stats.scored / max(time.monotonic() - stats.start, 1e-9), 2)}
+    elapsed = time.monotonic() - (stats.start or time.monotonic())
+    figures = {**stats.report(reader), "events": events, "fps": round(stats.scored / max(elapsed, 1e-9), 2)}
     if reader.error:
         warn(reader.error)
     print("summary: " + json.dumps(figures), file=sys.stderr, flush=True)
