@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ddlcore.config import load_config
-from ddlcore.model import build_model
 from ddlcore.inference import window_scores
+from ddlcore.model import build_model
 
 SETTINGS = [
     ("narrow C3DSU, 64x64 gray", {"widths": [16, 32, 64, 128]}, 64, 1),

@@ -14,15 +14,14 @@ BOUNDARY = "ddlframe"
 
 class MJPEGServer:
     """Serves ``frames`` (RGB uint8 (N, h, w, 3)) at ``fps`` as multipart/x-mixed-replace on 127.0.0.1:``port``
-    (0: any free port; the chosen one stays for restarts), to the first connection after each
-    :meth:`start` only: later ones get 503, as a camera that is not ready."""
+    (0: any free port; the chosen one stays for restarts) to each connection, then keeps the connection
+    open without frames (a camera showing nothing new) until :meth:`stop`, for 60 s at most."""
 
     def __init__(self, frames: np.ndarray, fps: float, port: int = 0) -> None:
         self.jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
         self.fps = fps
         self.port = port
         self.served = 0
-        self._connections = 0
         self._server: ThreadingHTTPServer | None = None
         self._closing = threading.Event()
 
@@ -35,10 +34,6 @@ class MJPEGServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                owner._connections += 1
-                if owner._connections > 1:
-                    self.send_error(503)
-                    return
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
                 self.end_headers()
@@ -53,6 +48,7 @@ class MJPEGServer:
                         self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode())
                         self.wfile.write(jpeg + b"\r\n")
                         owner.served += 1
+                    owner._closing.wait(60)
                 except (BrokenPipeError, ConnectionResetError):
                     return
 
@@ -60,7 +56,6 @@ class MJPEGServer:
                 return
 
         self._closing.clear()
-        self._connections = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]

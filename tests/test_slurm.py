@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slurm
 
 TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
 # The node has no GPU: the GPU rules ask for none.
-CPU_ONLY = ("--set-resources", "train:gpu=0", "score:gpu=0", "detect:gpu=0")
+CPU_ONLY = ("--set-resources", "train:gpu=0", "score:gpu=0", "detect:gpu=0", "calibrate:gpu=0", "live_score:gpu=0")
 # A failed job is a test failure: no retries (each retry would also be one more SLURM job).
 NO_RETRIES = ("--retries", "0")
 # CPUs the test node offers: more than the machine has, so that all jobs of a stage (one CPU each, mostly

@@ -114,8 +114,9 @@ def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
     for e in video["events"]:
         ax.axvspan(e.start - 0.5, e.end + 0.5, ymin=0.0, ymax=0.08, color="tab:orange", linewidth=0)
         ax.plot([e.confirmed], [e.peak_score], marker="v", color="tab:orange", markersize=5)
-    ax.plot(np.arange(len(score)), score, color="tab:blue", linewidth=1.1)
-    ax.axhline(video["threshold"], color="black", linestyle="--", linewidth=0.9)
+    ax.plot(np.arange(len(score)), score, color="tab:blue", linewidth=1.1, label="live score")
+    ax.axhline(video["threshold"], color="black", linestyle="--", linewidth=0.9, label="threshold")
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
     ax.set_xlim(-0.5, len(score) - 0.5)
     ax.set_xlabel("frame")
     ax.set_ylabel("live score")

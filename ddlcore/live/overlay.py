@@ -1,11 +1,15 @@
-"""The live overlay: a frame with its error heatmap, the worst patch's box and the score against the threshold."""
+"""The live overlay: a frame with its error heatmap, the worst patch's box and the score against the threshold;
+and the overlay video file."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..alarm.events import scale_box
+from ..errors import DDLError
 
 
 def overlay_frame(image: np.ndarray, error: np.ndarray, score: float, threshold: float, box: list[int],
@@ -30,3 +34,31 @@ def overlay_frame(image: np.ndarray, error: np.ndarray, score: float, threshold:
     cv2.putText(out, text, (4, max(12, h // 16)), cv2.FONT_HERSHEY_SIMPLEX, max(0.35, h / 600), (255, 255, 255), 1,
                 cv2.LINE_AA)
     return out
+
+
+class OverlayWriter:
+    """Writes overlay frames to a video file (.mp4: mp4v, anything else: MJPG) at the source's frame rate."""
+
+    def __init__(self, path: str | Path, fps: float) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.size: tuple[int, int] | None = None
+        self.writer: cv2.VideoWriter | None = None
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one RGB uint8 (h, w, 3) frame (resized to the first frame's size if the source changed size)."""
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() == ".mp4" else "MJPG"))
+            self.size = (rgb.shape[1], rgb.shape[0])
+            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self.size)
+            if not self.writer.isOpened():
+                raise DDLError(f"{self.path}: OpenCV cannot write this video (try .avi or .mp4)")
+        if (rgb.shape[1], rgb.shape[0]) != self.size:
+            rgb = cv2.resize(rgb, self.size)
+        self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self.writer is not None:
+            self.writer.release()

@@ -1,13 +1,13 @@
-"""Live sources, read by a thread that keeps only the newest frame and reconnects after a drop.
+"""Live sources, read by a thread that keeps a bounded backlog of frames and reconnects after a drop.
 
 ``SOURCE`` is one of: a camera index (``0``), a stream URL (``rtsp://``, ``http://`` ...: MJPEG,
 H.264, anything OpenCV's FFmpeg reads), a video file (played at its own frame rate, as a camera
 would deliver it), or a folder that image files are being written into (each new file in natural
 order is a frame).
 
-The reader never queues: when the scorer is slower than the source, the frame it has not taken
-yet is replaced by the newer one and counted as dropped, so scoring never falls further and
-further behind. A stream or camera that stops delivering (closed, or no frame within
+The reader keeps at most ``live.max_backlog`` frames the scorer has not taken yet (a stream
+delivers in bursts); when the scorer is slower than the source, the oldest waiting frame is
+dropped (and counted), so scoring never falls more than that many frames behind. A stream or camera that stops delivering (closed, or no frame within
 ``live.open_timeout_s``) is reopened after ``live.reconnect_delay_s``, up to
 ``live.reconnect_attempts`` times in a row (null: forever); a video file ends the watch at its end.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -109,8 +110,9 @@ def folder_frames(folder: Path, poll_s: float, stop: threading.Event) -> Iterato
         stop.wait(poll_s)
 
 
-class LatestFrameReader:
-    """A thread reading SOURCE; :meth:`get` returns the newest frame not yet taken (older ones are dropped)."""
+class FrameReader:
+    """A thread reading SOURCE; :meth:`get` returns the oldest frame not yet taken, of at most
+    ``live.max_backlog`` (older ones are dropped)."""
 
     def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float,
                  on_status: Callable[[str], None] = warn) -> None:
@@ -125,13 +127,13 @@ class LatestFrameReader:
         self.read = 0
         self.reconnects = 0
         self.error: str | None = None
-        self._latest: Frame | None = None
+        self._waiting: deque[Frame] = deque()
         self._done = False
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="ddl-watch-reader", daemon=True)
 
-    def start(self) -> "LatestFrameReader":
+    def start(self) -> "FrameReader":
         """Start reading in the background."""
         self._thread.start()
         return self
@@ -144,28 +146,28 @@ class LatestFrameReader:
         self._thread.join(timeout=self.cfg["open_timeout_s"] + 2)
 
     def get(self, timeout: float) -> Frame | None:
-        """The newest frame not yet taken, waiting up to ``timeout`` s; None on timeout or when the source ended."""
+        """The oldest frame not yet taken, waiting up to ``timeout`` s; None on timeout or when the source ended."""
         with self._cond:
-            if self._latest is None and not self._done:
+            if not self._waiting and not self._done:
                 self._cond.wait(timeout)
-            frame, self._latest = self._latest, None
-            return frame
+            return self._waiting.popleft() if self._waiting else None
 
     @property
     def finished(self) -> bool:
         """True once the source ended for good (file end, gave up reconnecting, or stopped) and every frame was taken."""
         with self._cond:
-            return self._done and self._latest is None
+            return self._done and not self._waiting
 
     def _offer(self, image: np.ndarray) -> None:
         with self._cond:
-            if self._latest is not None:
+            if len(self._waiting) >= self.cfg["max_backlog"]:
+                self._waiting.popleft()
                 self.dropped += 1
             self.read += 1
             if self._rates and 0 < self._rates[0] < 1000:
                 self.fps = self._rates[0]
-            self._latest = Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), time.monotonic(), time.time(), self.read,
-                                 self.reconnects)
+            self._waiting.append(Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), time.monotonic(), time.time(), self.read,
+                                       self.reconnects))
             self._cond.notify_all()
 
     def _frames_once(self) -> Iterator[np.ndarray]:

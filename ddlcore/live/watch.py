@@ -2,9 +2,7 @@
 
 Each event is printed twice, as one JSON object per line (stdout, or ``--events FILE``, flushed
 at once): ``{"event": "start", ...}`` when it is confirmed (``alarm.min_frames`` alarmed frames)
-and ``{"event": "end", ...}`` when it is over. Fields: id, start and end (indices of scored
-frames), start_time / end_time / time (ISO 8601, when those frames were read), peak_frame,
-peak_score, threshold, box (x0, y0, x1, y1 of the worst patch at the peak, in source pixels).
+and ``{"event": "end", ...}`` when it is over (fields in :class:`ddlcore.live.event_log.EventLog`).
 
 Status goes to stderr: reconnections, and every ``live.stats_every_s`` a ``stats:`` line with the
 frame rate scored, frames dropped to keep up, and latency (from reading a frame to its result,
@@ -19,87 +17,17 @@ import sys
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-import cv2
-import numpy as np
-
 from ..alarm.calibration import load_calibration, sidecar_path
-from ..alarm.events import Event, scale_box
 from ..data.footage_reader import warn
-from ..errors import DDLError
-from .overlay import overlay_frame
+from .event_log import EventLog
+from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
 from .server import LiveState, start_server
-from .sources import Frame, LatestFrameReader
-
-
-def _iso(wall: float) -> str:
-    return datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds")
-
-
-class Stats:
-    """Frame rate and latency over the last reporting period and over the whole run."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.scored = 0
-        self.period_start = self.start
-        self.period_scored = 0
-        self.latency: deque[float] = deque(maxlen=500)
-        self.decision: deque[float] = deque(maxlen=500)
-
-    def add(self, newest: Frame, scored: Frame | None) -> None:
-        """One result: ``newest`` the frame just pushed, ``scored`` the frame it scored (T//2 older)."""
-        now = time.monotonic()
-        self.scored += 1
-        self.period_scored += 1
-        self.latency.append(now - newest.captured)
-        if scored is not None:
-            self.decision.append(now - scored.captured)
-
-    def report(self, reader: LatestFrameReader) -> dict[str, Any]:
-        """The figures of the period since the last report (then a new period starts)."""
-        now = time.monotonic()
-        figures = {
-            "fps": round(self.period_scored / max(now - self.period_start, 1e-9), 2),
-            "source_fps": round(reader.fps, 2),
-            "latency_ms": round(1000 * float(np.median(self.latency)), 1) if self.latency else None,
-            "decision_latency_ms": round(1000 * float(np.median(self.decision)), 1) if self.decision else None,
-            "dropped": reader.dropped, "read": reader.read, "scored": self.scored, "reconnects": reader.reconnects,
-        }
-        self.period_start, self.period_scored = now, 0
-        return figures
-
-
-class OverlayWriter:
-    """Writes overlay frames to a video file (.mp4: mp4v, anything else: MJPG) at the source's frame rate."""
-
-    def __init__(self, path: str | Path, fps: float) -> None:
-        self.path = Path(path)
-        self.fps = fps
-        self.size: tuple[int, int] | None = None
-        self.writer: cv2.VideoWriter | None = None
-
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one RGB uint8 (h, w, 3) frame (resized to the first frame's size if the source changed size)."""
-        if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() == ".mp4" else "MJPG"))
-            self.size = (rgb.shape[1], rgb.shape[0])
-            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self.size)
-            if not self.writer.isOpened():
-                raise DDLError(f"{self.path}: OpenCV cannot write this video (try .avi or .mp4)")
-        if (rgb.shape[1], rgb.shape[0]) != self.size:
-            rgb = cv2.resize(rgb, self.size)
-        self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-
-    def close(self) -> None:
-        """Finish the file."""
-        if self.writer is not None:
-            self.writer.release()
+from .sources import Frame, FrameReader
+from .stats import Stats
 
 
 def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: TextIO,
@@ -122,35 +50,11 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     live = cfg["live"]
     state = LiveState(source, calibration.threshold, live["curve_frames"]) if serve else None
     server = start_server(serve, state) if serve and state is not None else None
-    reader = LatestFrameReader(source, live, cfg["alarm"]["fps"]).start()
+    reader = FrameReader(source, live, cfg["alarm"]["fps"]).start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)
-    walls: dict[int, float] = {}
     writer = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
-    # read times of recent frames, as far back as an event's start can lie when it is confirmed
-    keep = scorer.clip + int(calibration.alarm["min_frames"]) * (int(calibration.alarm["merge_gap"]) + 1) + 2
-    events = 0
-    size = (1, 1)
-    opened: dict[int, tuple[int, float]] = {}  # id(event) -> (event number, read time of its start)
-
-    def emit(kind: str, event: Event) -> None:
-        nonlocal events
-        if id(event) not in opened:
-            events += 1
-            opened[id(event)] = (events, walls.get(event.start, time.time()))
-        number, start_wall = opened[id(event)] if kind == "start" else opened.pop(id(event))
-        record = {
-            "event": kind, "id": number, "start": event.start, "end": event.end if kind == "end" else None,
-            "start_time": _iso(start_wall),
-            "end_time": _iso(walls.get(event.end, time.time())) if kind == "end" else None,
-            "time": _iso(time.time()), "peak_frame": event.peak_frame, "peak_score": round(event.peak_score, 6),
-            "threshold": calibration.threshold, "box": scale_box(event.box, scorer.size[:2], size),
-        }
-        events_out.write(json.dumps(record) + "\n")
-        events_out.flush()
-        if state is not None:
-            state.event(record)
-
+    log = EventLog(events_out, calibration, scorer.size[:2], state)
     connection = -1
     next_report = time.monotonic() + live["stats_every_s"]
     deadline = None if duration_s is None else time.monotonic() + duration_s
@@ -164,25 +68,21 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
             if frame is None:
                 continue
             if frame.connection != connection:  # the source restarted: its frames do not continue the old ones
-                for kind, event in scorer.finish():
-                    emit(kind, event)
+                log.changes(scorer.finish())
                 scorer.reset()
                 frames.clear()
                 connection = frame.connection
-            size = frame.image.shape[:2]
             frames.append(frame)
             result = scorer.push(frame.image)
-            walls[scorer.pushed - 1] = frame.wall
-            walls.pop(scorer.pushed - 1 - keep, None)
+            log.read(scorer.pushed - 1, frame)
             if result is None:
                 continue
-            scored = frames[0] if len(frames) == scorer.clip else None
+            scored = frames[-1 - scorer.clip // 2]  # the frame the result is about (T//2 frames old)
             stats.add(frame, scored)
-            for kind, event in result.changes:
-                emit(kind, event)
+            log.changes(result.changes)
             if writer is not None or state is not None:
-                base = scored.image if scored is not None else frame.image
-                picture = overlay_frame(base, result.error, result.score, calibration.threshold, result.box, result.alarmed)
+                picture = overlay_frame(scored.image, result.error, result.score, calibration.threshold, result.box,
+                                        result.alarmed)
                 if writer is not None:
                     writer.write(picture)
                 if state is not None:
@@ -197,15 +97,14 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
         pass
     finally:
         reader.stop()
-        for kind, event in scorer.finish():
-            emit(kind, event)
+        log.changes(scorer.finish())
         if writer is not None:
             writer.close()
         if server is not None:
             server.shutdown()
             server.server_close()
-    figures = {**stats.report(reader), "events": events,
-               "fps": round(stats.scored / max(time.monotonic() - stats.start, 1e-9), 2)}
+    elapsed = time.monotonic() - (stats.start or time.monotonic())
+    figures = {**stats.report(reader), "events": log.count, "fps": round(stats.scored / max(elapsed, 1e-9), 2)}
     if reader.error:
         warn(reader.error)
     print("summary: " + json.dumps(figures), file=sys.stderr, flush=True)
