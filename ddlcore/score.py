@@ -24,12 +24,8 @@ from .devices import resolve_device
 from .errors import DDLError
 from .inference import fill_border, load_model, window_scores
 from .io_utils import atomic_path
+from .model.checkpoint import training_seed
 from .scores_io import FORMAT_VERSION
-
-
-def training_seed(meta: dict[str, Any]) -> int:
-    """The ``train.seed`` a model was trained with, from its checkpoint meta (0 for models that predate it)."""
-    return int(meta.get("train_cfg", {}).get("seed", 0))
 
 
 def score_frame_stores(

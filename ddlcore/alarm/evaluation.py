@@ -28,7 +28,7 @@ from .events import Event
 from .live_scores import events_from_array
 
 #: columns of the event table
-COLUMNS = ["dataset", "model", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
+COLUMNS = ["dataset", "model", "seed", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
            "false_alarms", "normal_minutes", "false_alarms_per_minute", "events", "live_auc"]
 
 
@@ -52,8 +52,8 @@ def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> 
     return {"segments": len(segs), "detected": len(delays), "delays": delays, "false_alarms": len(false)}
 
 
-def event_row(dataset: str, model: str, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
-    """The table row of one model: videos {name: {labels, score, valid, events, latency}}."""
+def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
+    """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency}}."""
     from ..metrics import auc_or_none
 
     counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
@@ -67,7 +67,7 @@ def event_row(dataset: str, model: str, videos: dict[str, dict[str, Any]], fps: 
     auc = auc_or_none(labels, scores)
     median = float(np.median(delays)) if delays else None
     return {
-        "dataset": dataset, "model": model, "segments": total, "detected": detected,
+        "dataset": dataset, "model": model, "seed": seed, "segments": total, "detected": detected,
         "detected_pct": round(100 * detected / total, 1) if total else None,
         "median_delay_frames": median, "median_delay_s": None if median is None else round(median / fps, 2),
         "false_alarms": false_alarms, "normal_minutes": round(normal_minutes, 2),
@@ -132,10 +132,12 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
     from ..report import group_score_files, markdown, write_table
 
     rows = []
-    for (dataset, _arch, _variant), files in group_score_files(score_paths).items():
+    drawn: set[tuple[str, str]] = set()
+    for (dataset, _arch, _variant, seed), files in group_score_files(score_paths).items():
         info, videos, fps = load_live_run(labels_path, files)
-        rows.append(event_row(info["dataset"], info["model"], videos, fps))
-        if figures_dir is not None:
+        rows.append(event_row(info["dataset"], info["model"], seed, videos, fps))
+        if figures_dir is not None and (info["dataset"], info["model"]) not in drawn:  # each model's first seed
+            drawn.add((info["dataset"], info["model"]))
             Path(figures_dir).mkdir(parents=True, exist_ok=True)
             for name, v in sorted(videos.items()):
                 title = f"{info['dataset']} {v['scene']}/{name}, {info['model']}: {len(v['events'])} events"

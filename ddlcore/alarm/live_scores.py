@@ -25,6 +25,7 @@ import torch
 from ..data.framestore import FrameStore
 from ..errors import DDLError
 from ..io_utils import atomic_path
+from ..model.checkpoint import training_seed
 from ..scores_io import FORMAT_VERSION
 from .calibration import Calibration, apply_calibration
 from .events import Event
@@ -58,7 +59,7 @@ def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths:
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
             format_version=FORMAT_VERSION, model=str(model_path), arch=meta["arch"], variant=meta["variant"],
-            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), clip_frames=clip,
+            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), seed=training_seed(meta), clip_frames=clip,
             height=expected[0], width=expected[1], channels=expected[2],
             settings=json.dumps({**score_cfg, **calibration.score}, sort_keys=True),
             threshold=calibration.threshold, latency_frames=calibration.latency, fps=calibration.fps,

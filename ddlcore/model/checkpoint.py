@@ -79,3 +79,8 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         raise DDLError(f"{path}: weights do not fit a {meta['arch']} model: {str(exc).splitlines()[0]}") from None
     meta["sigma_history"] = list(data.get("sigma_history", []))
     return model.to(device).eval(), meta
+
+
+def training_seed(meta: dict[str, Any]) -> int:
+    """The ``train.seed`` a model was trained with, from its checkpoint meta (0 for models that predate it)."""
+    return int(meta.get("train_cfg", {}).get("seed", 0))
