@@ -111,9 +111,14 @@ def test_alarms_are_calibrated_and_tabulated(finished_run):
     results = workdir / "results"
     table = (results / "tables" / "events-synthetic.md").read_text()
     assert "c3dsu-ddl" in table and "false_alarms_per_minute" in table
+    events = pd.read_csv(results / "tables" / "events-synthetic.csv")
+    assert sorted(zip(events["model"], events["seed"])) == [("c3dsu-ddl", 0), ("c3dsu-ddl", 1), ("c3dsu-none", 0),
+                                                              ("c3dsu-none", 1)]
     for scene in ("01", "02"):
-        assert (results / "models" / "synthetic" / scene / "c3dsu-ddl.alarm.h5").is_file()
-    assert len(list((results / "figures" / "synthetic" / "events").glob("*.png"))) == 4  # 2 videos x 2 models
+        for seed in (0, 1):
+            assert (results / "models" / "synthetic" / scene / f"c3dsu-ddl-seed{seed}.alarm.h5").is_file()
+    # curves of each model's first seed: 2 videos x 2 models
+    assert len(list((results / "figures" / "synthetic" / "events").glob("*.png"))) == 4
 
 
 def test_alarm_budget_reruns_calibration_and_events_only(finished_run):
@@ -122,7 +127,7 @@ def test_alarm_budget_reruns_calibration_and_events_only(finished_run):
     changed["alarm"] = {"false_alarms_per_hour": 5.0}
     jobs = planned_jobs(workdir, changed)
     # aggregate records the whole config with its tables, so it follows any change
-    assert jobs == {"calibrate": 4, "live_score": 4, "events": 1, "aggregate": 1, "job_benchmarks": 1, "all": 1}
+    assert jobs == {"calibrate": 8, "live_score": 8, "events": 1, "aggregate": 1, "job_benchmarks": 1, "all": 1}
 
 
 def test_new_variant_trains_only_the_new_models(finished_run):
