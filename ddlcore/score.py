@@ -24,8 +24,7 @@ from .devices import resolve_device
 from .errors import DDLError
 from .inference import fill_border, load_model, window_scores
 from .io_utils import atomic_path
-from .model.checkpoint import training_seed
-from .scores_io import FORMAT_VERSION
+from .scores_io import model_attrs, video_of_store
 
 
 def score_frame_stores(
@@ -44,23 +43,14 @@ def score_frame_stores(
     Returns {video name: frame count}.
     """
     clip = int(meta["frames"])
-    expected = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
     device = next(model.parameters()).device
     stride = score_cfg["map_stride"] if score_cfg["save_maps"] else None
     written: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update(
-            format_version=FORMAT_VERSION, model=str(model_path), arch=meta["arch"], variant=meta["variant"],
-            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), seed=training_seed(meta), clip_frames=clip,
-            height=expected[0], width=expected[1], channels=expected[2], settings=json.dumps(score_cfg, sort_keys=True),
-        )
+        f.attrs.update(model_attrs(meta, model_path), settings=json.dumps(score_cfg, sort_keys=True))
         for path in frame_paths:
             with FrameStore(path) as store:
-                name = str(store.attrs.get("video") or Path(path).stem)
-                if tuple(store.shape[1:]) != expected:
-                    raise DDLError(f"{path}: frames are {tuple(store.shape[1:])} (H, W, C) but the model expects {expected}")
-                if len(store) < clip:
-                    raise DDLError(f"{path}: {len(store)} frames, fewer than the model's clip length {clip}")
+                name = video_of_store(store, path, meta)
                 if name in written:
                     raise DDLError(f"{path}: video {name!r} given twice")
                 scores, maps = window_scores(

@@ -7,8 +7,8 @@ Scores file layout (format version 1), one per model and scene::
     /videos/{video}/maps   float16 (N, H//s, W//s)  per-pixel error averaged over s x s cells,
                                           s = ``score.map_stride`` (only with ``score.save_maps``)
     /videos/{video} attrs: frames (frame store path), n_frames
-    root attrs: format_version=1, model, arch, variant, dataset, scene, clip_frames, height, width,
-                channels, settings (JSON of the score section)
+    root attrs: format_version=1, model, arch, variant, dataset, scene, seed (the model's train.seed),
+                clip_frames, height, width, channels, settings (JSON of the score section)
 
 A live scores file (``ddl score --calibration``, see :mod:`ddlcore.alarm.live_scores`) has the same
 layout, its ``score`` computed causally, plus ``/videos/{video}/events`` and a ``calibration`` root attribute.
@@ -25,6 +25,27 @@ import numpy as np
 from .errors import DDLError
 
 FORMAT_VERSION = 1
+
+
+def model_attrs(meta: dict[str, Any], model_path: str | Path) -> dict[str, Any]:
+    """The root attributes a scores or live scores file records about the model that scored it (checkpoint meta)."""
+    from .model.checkpoint import training_seed
+
+    return {"format_version": FORMAT_VERSION, "model": str(model_path), "arch": meta["arch"], "variant": meta["variant"],
+            "dataset": meta.get("dataset", ""), "scene": meta.get("scene", ""), "seed": training_seed(meta),
+            "clip_frames": int(meta["frames"]), "height": int(meta["height"]), "width": int(meta["width"]),
+            "channels": int(meta["channels"])}
+
+
+def video_of_store(store: Any, path: str | Path, meta: dict[str, Any]) -> str:
+    """The video name of an open frame store that ``meta``'s model can score; DDLError naming ``path`` when its
+    frames are not the model's (H, W, C) or fewer than its clip length."""
+    expected = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
+    if tuple(store.shape[1:]) != expected:
+        raise DDLError(f"{path}: frames are {tuple(store.shape[1:])} (H, W, C) but the model expects {expected}")
+    if len(store) < int(meta["frames"]):
+        raise DDLError(f"{path}: {len(store)} frames, fewer than the model's clip length {meta['frames']}")
+    return str(store.attrs.get("video") or Path(path).stem)
 
 
 def read_scores(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:

@@ -23,10 +23,8 @@ import numpy as np
 import torch
 
 from ..data.framestore import FrameStore
-from ..errors import DDLError
 from ..io_utils import atomic_path
-from ..model.checkpoint import training_seed
-from ..scores_io import FORMAT_VERSION
+from ..scores_io import model_attrs, video_of_store
 from .calibration import Calibration, apply_calibration
 from .events import Event
 
@@ -52,26 +50,17 @@ def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths:
 
     Each store must hold frames of the model's size, at least T of them. Returns {video: events}.
     """
-    clip = int(meta["frames"])
-    expected = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
     device = next(model.parameters()).device
     found: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
-            format_version=FORMAT_VERSION, model=str(model_path), arch=meta["arch"], variant=meta["variant"],
-            dataset=meta.get("dataset", ""), scene=meta.get("scene", ""), seed=training_seed(meta), clip_frames=clip,
-            height=expected[0], width=expected[1], channels=expected[2],
-            settings=json.dumps({**score_cfg, **calibration.score}, sort_keys=True),
+            model_attrs(meta, model_path), settings=json.dumps({**score_cfg, **calibration.score}, sort_keys=True),
             threshold=calibration.threshold, latency_frames=calibration.latency, fps=calibration.fps,
             calibration=str(calibration_path), alarm=json.dumps(calibration.alarm, sort_keys=True),
         )
         for path in frame_paths:
             with FrameStore(path) as store:
-                name = str(store.attrs.get("video") or Path(path).stem)
-                if tuple(store.shape[1:]) != expected:
-                    raise DDLError(f"{path}: frames are {tuple(store.shape[1:])} (H, W, C) but the model expects {expected}")
-                if len(store) < clip:
-                    raise DDLError(f"{path}: {len(store)} frames, fewer than the model's clip length {clip}")
+                name = video_of_store(store, path, meta)
                 scores, boxes, events = apply_calibration(model, store, calibration, score_cfg, device)
             group = f.create_group(f"videos/{name}")
             group.attrs.update(frames=str(path), n_frames=len(scores))
