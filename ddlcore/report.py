@@ -224,9 +224,10 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int]
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     count = 0
-    first_seed = {(r["dataset"], r["model"]): min(s["seed"] for s in results
-                                                  if (s["dataset"], s["model"]) == (r["dataset"], r["model"]))
-                  for r in results}
+    first_seed: dict[tuple[str, str], int] = {}
+    for r in results:
+        key = (r["dataset"], r["model"])
+        first_seed[key] = min(r["seed"], first_seed.get(key, r["seed"]))
     for r in results:
         if r["seed"] != first_seed[(r["dataset"], r["model"])]:
             continue
