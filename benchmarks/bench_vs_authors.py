@@ -3,10 +3,10 @@
 Both run in this one process on the same device, inputs, size and batch. Training: the authors' step as in
 their train.py (their Conv3dSkipUNet, PseudoAnomalyCreator and PseudoLoss, one Adam over both, fp32, the
 ``mask.sum() > 0`` test and their per-step loss readout; without nn.DataParallel) against
-:meth:`ddlcore.train.Trainer.train_step` (two forwards, backward, Adam) in each of ``--modes``. After
-``--warmup`` steps each, ``--rounds`` rounds time ``--steps`` steps of every implementation in turn, so that
-load from other processes falls on all of them; per-round ratios give the range. Also printed: the memory an
-implementation adds (weights, optimizer state, activations; device memory on CUDA, resident memory on the
+:meth:`ddlcore.train.Trainer.train_step` (the two forwards stacked into one, or, in the ``-2fwd`` modes, one
+after the other; backward; Adam) in each of ``--modes``. After ``--warmup`` steps each, ``--rounds`` rounds
+time ``--steps`` steps of every implementation in turn, so that load from other processes falls on all of
+them; per-round ratios give the range. Also printed: the memory an implementation adds (weights, optimizer state, activations; device memory on CUDA, resident memory on the
 CPU), the FLOPs of one step (torch.utils.flop_counter) and the achieved TFLOP/s. Scoring: frames/s of the
 authors' test loop (batch 1, their Score of objects/scoring.py) against :func:`ddlcore.score.window_scores`
 (batched windows, shared encoder) on the same random frames with untrained weights. Usage::
@@ -39,6 +39,9 @@ MODES = {
     "bf16": {"autocast_cpu": True, "autocast_cuda": True, "compile": False},
     "bf16-compile": {"autocast_cpu": True, "autocast_cuda": True, "compile": True},
     "fp32-compile": {"autocast_cpu": False, "autocast_cuda": False, "compile": True},
+    # the two forwards of a step one after the other, as before train.stacked_forward
+    "bf16-2fwd": {"autocast_cpu": True, "autocast_cuda": True, "compile": False, "stacked_forward": False},
+    "fp32-2fwd": {"autocast_cpu": False, "autocast_cuda": False, "compile": False, "stacked_forward": False},
 }
 
 

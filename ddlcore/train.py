@@ -2,9 +2,11 @@
 
 Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.pseudo`; the noise
 drawn per frame or, ``train.noise: shared``, once per clip), f(X) and f(X_A) (two forwards by
-default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips separately;
-``train.joint_batchnorm`` runs one joint forward; ``train.pseudo_running_stats: false`` keeps the
-pseudo-anomalous forward out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
+default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips separately; with
+``train.stacked_forward``, the default, both go through one forward of 2B clips in which BatchNorm normalises
+each half by its own statistics, the same computation with larger convolutions;
+``train.joint_batchnorm`` runs one joint forward with shared statistics; ``train.pseudo_running_stats: false``
+keeps the pseudo-anomalous clips out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
 one Adam step over the model and l; with ``train.ema_decay`` > 0, an update of the weights' moving
 average, which the model file then keeps instead of the last weights. With ``train.empty_mask_batch:
 skip`` a batch in which no clip has a mask is passed over (no forward, no step), as the authors do.
@@ -36,7 +38,7 @@ from .devices import resolve_device
 from .errors import DDLError
 from .io_utils import atomic_path
 from .losses import LossTerms, ddl_loss
-from .model import build_model, frozen_batchnorm_statistics, save_trained_model, use_channels_last
+from .model import build_model, frozen_batchnorm_statistics, save_trained_model, split_batchnorm, use_channels_last
 from .model.checkpoint import FORMAT_VERSION, load_torch_file
 from .pseudo import AnomalyWeight, draw_noise, pseudo_anomaly
 from .train_data import ClipDataset, EpochSampler
@@ -175,6 +177,9 @@ class Trainer:
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
             if cfg["joint_batchnorm"]:
                 recon, recon_a = at_least_float32(self.run_model(torch.cat([clip, anomalous]))).chunk(2)
+            elif cfg["stacked_forward"]:
+                with split_batchnorm(self.model, (True, bool(cfg["pseudo_running_stats"]))):
+                    recon, recon_a = at_least_float32(self.run_model(torch.cat([clip, anomalous]))).chunk(2)
             else:
                 recon = at_least_float32(self.run_model(clip))
                 with frozen_batchnorm_statistics(self.model, enabled=not cfg["pseudo_running_stats"]):

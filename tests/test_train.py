@@ -336,3 +336,50 @@ def test_batches_without_any_mask_are_skipped_on_request(tmp_path) -> None:
     stepped = train_model(config, "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "step.pt")
     log = pd.read_csv(log_path_of(stepped))
     assert len(log) == 3 and log["l_dist"].eq(0).all()  # reconstruction-only steps
+
+
+def _one_step_in_float64(videos, **train: object) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+    """Loss terms, gradients and BatchNorm buffers after one float64 step_loss + backward of a fresh Trainer."""
+    from ddlcore.train import Trainer
+
+    frames, masks = videos
+    config = make_config(autocast_cpu=False, channels_last=False, **train)
+    dataset = ClipDataset(frames, masks, 3, "skip", (0.125, 0.25))
+    trainer = Trainer(config, "c3dsu", "ddl", dataset, torch.device("cpu"))
+    trainer.model.double().train()
+    trainer.weight.double()
+    batch = next(iter(trainer.loader))
+    generator = torch.Generator().manual_seed(5)
+    terms, _ = trainer.step_loss(batch["clip"].double(), batch["mask"].double(), generator)
+    terms.loss.backward()
+    values = [terms.l_recon, terms.p, terms.n, terms.l_dist, terms.loss]
+    state = {f"grad.{n}": p.grad for n, p in trainer.model.named_parameters()}
+    state["grad.l"] = trainer.weight.l.grad
+    state.update({f"buffer.{n}": b for n, b in trainer.model.named_buffers()})
+    return values, state
+
+
+@pytest.mark.parametrize("pseudo_running_stats", [True, False])
+def test_stacked_forward_equals_two_forwards(videos, pseudo_running_stats) -> None:
+    """train.stacked_forward: one forward of 2B clips with per-half BatchNorm statistics gives the two
+    forwards' loss terms, gradients and running statistics (float64, to rounding); a joint forward
+    (shared statistics) does not, so the comparison can tell them apart."""
+    two, two_state = _one_step_in_float64(videos, stacked_forward=False, pseudo_running_stats=pseudo_running_stats)
+    stacked, stacked_state = _one_step_in_float64(videos, stacked_forward=True,
+                                                  pseudo_running_stats=pseudo_running_stats)
+    assert two[3] > 0  # the distinction term takes part
+    for a, b in zip(stacked, two):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert stacked_state.keys() == two_state.keys()
+    for name, value in two_state.items():
+        torch.testing.assert_close(stacked_state[name], value, rtol=1e-9, atol=1e-12, msg=name)
+    joint, _ = _one_step_in_float64(videos, joint_batchnorm=True)
+    assert abs(float(joint[1].detach() - two[1].detach())) > 1e-6  # P differs when BatchNorm mixes the halves
+
+
+def test_split_batchnorm_refuses_a_plain_batchnorm() -> None:
+    from ddlcore.model import split_batchnorm
+
+    with pytest.raises(DDLError, match="cannot split"):
+        with split_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(4)), (True, True)):
+            pass

@@ -66,7 +66,8 @@ def test_tables_and_figures_are_written(finished_run):
     assert "c3dsu-ddl" in json.dumps(metrics)
     assert (results / "figures" / "synthetic" / "qualitative.png").stat().st_size > 10_000
     jobs = (results / "tables" / "jobs-synthetic.md").read_text()
-    assert all(f"| {rule} " in jobs for rule in ("synthesize", "train", "score", "aggregate"))
+    rules = ("synthesize", "train", "score", "aggregate", "calibrate", "live_score", "events")
+    assert all(f"| {rule} " in jobs for rule in rules)
     curves = list((results / "figures" / "synthetic" / "curves").glob("*.png"))
     assert len(curves) >= 4  # one per test video and model, plus sigma(l)
     for scene in ("01", "02"):

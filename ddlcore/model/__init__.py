@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import DDLError
+from .blocks import SplitBatchNorm2d
 from .c3dsu import C3DSU
 from .checkpoint import load_trained_model, save_trained_model
 from .unet import UNet
@@ -17,7 +18,7 @@ from .unet import UNet
 ARCHS = ("c3dsu", "unet")
 
 __all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "frozen_batchnorm_statistics", "load_trained_model",
-           "save_trained_model", "use_channels_last"]
+           "save_trained_model", "split_batchnorm", "use_channels_last"]
 
 
 def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Module:
@@ -68,3 +69,25 @@ def frozen_batchnorm_statistics(model: nn.Module, enabled: bool = True) -> Itera
     finally:
         for m, momentum in zip(layers, saved):
             m.momentum = momentum
+
+
+@contextmanager
+def split_batchnorm(model: nn.Module, part_updates: tuple[bool, ...]) -> Iterator[None]:
+    """Within the block, training forwards of ``model`` take a batch of k = len(part_updates) stacked parts.
+
+    Every :class:`~ddlcore.model.blocks.SplitBatchNorm2d` normalises each part by its own batch statistics, and
+    updates its running statistics with part i only where ``part_updates[i]``: the same as k forwards of the
+    parts in order (with the others under :func:`frozen_batchnorm_statistics`), in one forward. Raises DDLError
+    if the model holds another kind of BatchNorm, which would mix the parts.
+    """
+    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    layers = [m for m in model.modules() if isinstance(m, kinds)]
+    if any(not isinstance(m, SplitBatchNorm2d) for m in layers):
+        raise DDLError(f"split_batchnorm: {type(model).__name__} has BatchNorm layers that cannot split a batch")
+    for m in layers:
+        m.part_updates = tuple(part_updates)
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.part_updates = None

@@ -2,6 +2,8 @@
 
 A ConvBlock (paper section 7.3) is: parallel Conv2D heads with "same" padding, concatenated,
 BatchNorm, ReLU, resize (down in the encoder, up in the decoder), a post Conv2D, BatchNorm, ReLU.
+Its BatchNorm layers are :class:`SplitBatchNorm2d`: ordinary BatchNorm2d that can also normalise the
+parts of a stacked batch by each part's own statistics (one forward standing for several).
 """
 
 from __future__ import annotations
@@ -37,6 +39,40 @@ class MultiHeadConv2d(nn.Module):
         return torch.cat([conv(x) for conv in self.convs], dim=1)
 
 
+class SplitBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training forward can treat its batch as equal consecutive parts, one per earlier forward.
+
+    With ``part_updates`` None (the default) it is nn.BatchNorm2d. Set to a tuple of k booleans (see
+    :func:`ddlcore.model.split_batchnorm`), a training forward splits the batch (k * B, C, H, W) into k parts
+    of B, normalises each by its own batch statistics and updates the running statistics with the parts whose
+    flag is true, in order; every part counts in ``num_batches_tracked``, as a forward under
+    :func:`~ddlcore.model.frozen_batchnorm_statistics` does. The result: the outputs, gradients and running
+    statistics of k separate forwards of the parts, from one forward whose convolutions see the whole batch.
+    Parameters and buffers are BatchNorm2d's (same state_dict). Evaluation forwards ignore the parts.
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__(num_features)
+        #: per part of a stacked training batch, whether it updates the running statistics; None = one batch
+        self.part_updates: tuple[bool, ...] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.part_updates is None or not self.training:
+            return super().forward(x)
+        outputs = []
+        for part, update in zip(x.chunk(len(self.part_updates)), self.part_updates, strict=True):
+            factor = 0.0
+            if self.track_running_stats:
+                self.num_batches_tracked.add_(1)
+                if update:
+                    factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+            use_running = update and self.track_running_stats
+            outputs.append(F.batch_norm(part, self.running_mean if use_running else None,
+                                        self.running_var if use_running else None, self.weight, self.bias,
+                                        True, factor, self.eps))
+        return torch.cat(outputs)
+
+
 class ConvBlock(nn.Module):
     """One encoder (``direction="down"``) or decoder (``"up"``) block; halves or doubles H and W.
 
@@ -53,7 +89,7 @@ class ConvBlock(nn.Module):
         shuffle_up = resize == "pixelshuffle" and direction == "up"
         self.heads = MultiHeadConv2d(in_channels, out_channels * (4 if shuffle_up else 1), kernels)
         width = self.heads.out_channels
-        self.norm1 = nn.BatchNorm2d(width)
+        self.norm1 = SplitBatchNorm2d(width)
         if resize == "pixelshuffle":
             self.resize: nn.Module = nn.PixelUnshuffle(2) if direction == "down" else nn.PixelShuffle(2)
             resized = width * 4 if direction == "down" else width // 4
@@ -61,7 +97,7 @@ class ConvBlock(nn.Module):
             self.resize = nn.MaxPool2d(2) if direction == "down" else nn.Upsample(scale_factor=2, mode="bilinear")
             resized = width
         self.post = nn.Conv2d(resized, out_channels, kernel_size=post_conv_kernel, padding=post_conv_kernel // 2)
-        self.norm2 = nn.Identity() if final else nn.BatchNorm2d(out_channels)
+        self.norm2 = nn.Identity() if final else SplitBatchNorm2d(out_channels)
         self.final = final
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
