@@ -7,7 +7,8 @@
 #                                      and the GPU machine lacks, a copy of the authors' code, and the built-in
 #                                      synthetic benchmark's frames, mask caches and labels
 #   benchmarks/gpu_check.sh run        there: (1) bench_vs_authors.py in the authors' setting (256x256 gray,
-#                                      batch 10), (2) a profile of ddl's bf16 step, (3) precision_check.py:
+#                                      batch 10; ddl fp32, bf16, bf16 with two forwards, bf16 compiled), (2) a
+#                                      profile of ddl's bf16 step, (3) precision_check.py:
 #                                      C3DSU-DDL trained and scored on the synthetic benchmark in fp32 (seeds 0
 #                                      and 1), bf16 and bf16 compiled. About 8 minutes; logs and JSON in $OUT.
 #   benchmarks/gpu_check.sh run --device cpu --tiny    a smoke test of the run step on the CPU
@@ -68,7 +69,8 @@ run() {
   local t0 limit_bench=300 limit_profile=90; t0=$(date +%s)
   [ -n "$tiny" ] && limit_bench=3000 limit_profile=3000  # a loaded CPU is slow
   $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-  local bench="--size 256 --batch 10 --channels 1 --steps 10 --warmup 3 --rounds 3 --score-frames 202 --score-batch 64"
+  local bench="--size 256 --batch 10 --channels 1 --steps 10 --warmup 3 --rounds 3 --score-frames 202 --score-batch 64
+    --modes fp32 bf16 bf16-2fwd bf16-compile"
   [ -n "$tiny" ] && bench="--tiny --modes fp32 bf16"
   echo "[$(( $(date +%s) - t0 )) s] side-by-side benchmark"
   # shellcheck disable=SC2086

@@ -7,7 +7,9 @@ import io
 import json
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -216,6 +218,24 @@ def test_watch_of_a_missing_source_is_one_line(calibrated, tmp_path, capsys):
     assert main(["watch", str(tmp_path / "nothing.mp4"), "--model", str(model_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing.mp4" in err[0]
+
+
+def test_watch_of_a_refused_stream_speaks_in_its_own_words(calibrated):
+    """A stream that refuses connections: ddl watch says so once per attempt and gives up as configured;
+    FFmpeg's and OpenCV's own lines about it stay off stderr. A fresh process, as FFmpeg's log level is
+    fixed at its first use in a process."""
+    model_path, _, _ = calibrated
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = json.dumps({"live": {"reconnect_attempts": 1, "reconnect_delay_s": 0.1, "open_timeout_s": 1}})
+    run = subprocess.run([sys.executable, "-c", "from ddlcore.cli import main; raise SystemExit(main())", "watch",
+                          f"http://127.0.0.1:{port}/cam.mjpg", "--model", str(model_path), "--settings", settings],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert "gave up after 1 failed reconnection attempts" in run.stderr
+    assert run.stderr.count("cannot open (stream)") == 2  # the first attempt and the one reconnection
+    assert "Connection refused" not in run.stderr and "WARN" not in run.stderr
 
 
 def test_reader_keeps_a_bounded_backlog_and_drops_the_oldest(tmp_path):

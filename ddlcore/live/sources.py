@@ -14,6 +14,7 @@ dropped (and counted), so scoring never falls more than that many frames behind.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -55,8 +56,22 @@ def source_kind(source: str) -> str:
     raise DDLError(f"{source}: not a camera index, stream URL, video file or folder")
 
 
+def quiet_capture_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own messages (a refused connection, a stalled read) off stderr.
+
+    A watched stream that drops is reported by the reader, once per reconnection attempt; the libraries'
+    lines about it would repeat that several times. Environment variables the user set
+    (``OPENCV_FFMPEG_LOGLEVEL``, ``OPENCV_LOG_LEVEL``) win. Takes effect for captures opened afterwards.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def _capture(source: str, kind: str, timeout_s: float) -> cv2.VideoCapture:
     """An OpenCV capture of a camera, stream or file (the open and read timeouts set for streams)."""
+    if kind != "file":
+        quiet_capture_logs()
     if kind == "camera":
         return cv2.VideoCapture(int(source))
     if kind == "stream":

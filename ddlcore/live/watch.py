@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..alarm.calibration import load_calibration, sidecar_path
-from ..data.footage_reader import warn
+from ..errors import DDLError
 from .event_log import EventLog
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
@@ -38,7 +38,8 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     is set (by another thread of a program embedding the watch) or Ctrl-C.
 
     Writes event JSON lines to ``events_out``; returns the final figures (see :class:`Stats`) with
-    ``events``, the number of events.
+    ``events``, the number of events. Raises DDLError, after the summary line, when the source was lost for
+    good (reconnection given up, or a file that stopped decoding), so that ``ddl watch`` exits with 1.
     """
     from ..devices import resolve_device
     from ..inference import load_model
@@ -105,9 +106,9 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
             server.server_close()
     elapsed = time.monotonic() - (stats.start or time.monotonic())
     figures = {**stats.report(reader), "events": log.count, "fps": round(stats.scored / max(elapsed, 1e-9), 2)}
-    if reader.error:
-        warn(reader.error)
     print("summary: " + json.dumps(figures), file=sys.stderr, flush=True)
+    if reader.error:
+        raise DDLError(reader.error)
     return figures
 
 
