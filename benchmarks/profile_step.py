@@ -5,6 +5,7 @@ are grouped (convolutions forward and backward, BatchNorm, pixel (un)shuffle, co
 the optimizer, element-wise and the rest) and the ``--top`` costliest ops are listed. Usage::
 
     python benchmarks/profile_step.py --size 64 --batch 4 --threads 2 --modes bf16 fp32 --authors
+    python benchmarks/profile_step.py --size 64 --batch 4 --threads 1 --modes bf16 --by-shape --top 8
     python benchmarks/profile_step.py --device cuda --size 256 --batch 10 --channels 1 --modes bf16
 """
 
@@ -42,10 +43,11 @@ def group_of(name: str) -> str:
     return next((g for g, keys in GROUPS if any(k in lower for k in keys)), "other")
 
 
-def profile_one(step: callable, device: torch.device, top: int) -> None:
-    """Profile one call of ``step`` and print the grouped self times and the ``top`` ops."""
+def profile_one(step: callable, device: torch.device, top: int, by_shape: bool = False) -> None:
+    """Profile one call of ``step`` and print the grouped self times and the ``top`` ops; with ``by_shape``, also
+    the ``top`` convolution calls (forward and backward) by input and weight shape."""
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=activities) as prof:
+    with profile(activities=activities, record_shapes=by_shape) as prof:
         step()
         synchronize(device)
     attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
@@ -60,6 +62,14 @@ def profile_one(step: callable, device: torch.device, top: int) -> None:
     print(f"    top {top} ops:")
     for e in sorted(events, key=lambda e: -getattr(e, attr))[:top]:
         print(f"      {e.key:45s} {getattr(e, attr) / 1e6:7.2f} s  x{e.count}")
+    if by_shape:
+        convs = [e for e in prof.key_averages(group_by_input_shape=True)
+                 if e.key in ("aten::convolution_backward", "aten::mkldnn_convolution", "aten::cudnn_convolution",
+                              "aten::_slow_conv2d_forward", "aten::_slow_conv2d_backward")]
+        print(f"    top {top} convolution calls by shape (input, weight or grad_output, input):")
+        for e in sorted(convs, key=lambda e: -getattr(e, attr))[:top]:
+            shapes = ", ".join("x".join(map(str, shape)) for shape in e.input_shapes[:2] if shape)
+            print(f"      {e.key:30s} {getattr(e, attr) / 1e6:7.2f} s  x{e.count}  {shapes}")
 
 
 def main() -> None:
@@ -73,6 +83,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=["bf16"])
     parser.add_argument("--authors", action="store_true", help="also profile the authors' step")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--by-shape", action="store_true", help="also list the costliest convolutions by shape")
     parser.add_argument("--authors-code", type=Path, default=AUTHORS_DIR, help="the authors' code")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -88,7 +99,7 @@ def main() -> None:
             for _ in range(args.warmup):
                 impl(clip, mask)
             print(f"  {name}:")
-            profile_one(lambda: impl(clip, mask), device, args.top)
+            profile_one(lambda: impl(clip, mask), device, args.top, args.by_shape)
             del impl
 
 
