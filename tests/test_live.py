@@ -7,7 +7,6 @@ import io
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -123,6 +122,7 @@ def test_watch_follows_an_mjpeg_stream_through_a_server_restart(alarm_scene, cal
     n = len(clip)
     want = [(e.start, e.end) for e in expected] + [(e.start + n, e.end + n) for e in expected]
     assert figures["reconnects"] >= 2 and figures["dropped"] == 0 and len(ends) == len(want)
+    assert "gave up after" in figures["error"]
     assert np.abs(np.subtract(ends, want)).max() <= 1  # FFmpeg and libjpeg may decode a pixel differently
     box = lines[0]["box"]
     assert len(box) == 4 and 0 <= box[0] < box[2] <= clip.shape[2] and 0 <= box[1] < box[3] <= clip.shape[1]
@@ -225,9 +225,7 @@ def test_watch_of_a_refused_stream_speaks_in_its_own_words(calibrated):
     FFmpeg's and OpenCV's own lines about it stay off stderr. A fresh process, as FFmpeg's log level is
     fixed at its first use in a process."""
     model_path, _, _ = calibrated
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()  # nobody listens on it
     settings = json.dumps({"live": {"reconnect_attempts": 1, "reconnect_delay_s": 0.1, "open_timeout_s": 1}})
     run = subprocess.run([sys.executable, "-c", "from ddlcore.cli import main; raise SystemExit(main())", "watch",
                           f"http://127.0.0.1:{port}/cam.mjpg", "--model", str(model_path), "--settings", settings],

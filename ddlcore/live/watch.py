@@ -38,8 +38,8 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     is set (by another thread of a program embedding the watch) or Ctrl-C.
 
     Writes event JSON lines to ``events_out``; returns the final figures (see :class:`Stats`) with
-    ``events``, the number of events. Raises DDLError, after the summary line, when the source was lost for
-    good (reconnection given up, or a file that stopped decoding), so that ``ddl watch`` exits with 1.
+    ``events``, the number of events, and ``error``: why the source was lost for good (reconnection given
+    up, a file that stopped decoding), or None.
     """
     from ..devices import resolve_device
     from ..inference import load_model
@@ -106,9 +106,8 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
             server.server_close()
     elapsed = time.monotonic() - (stats.start or time.monotonic())
     figures = {**stats.report(reader), "events": log.count, "fps": round(stats.scored / max(elapsed, 1e-9), 2)}
+    figures["error"] = reader.error
     print("summary: " + json.dumps(figures), file=sys.stderr, flush=True)
-    if reader.error:
-        raise DDLError(reader.error)
     return figures
 
 
@@ -119,9 +118,12 @@ def _run(args: argparse.Namespace) -> None:
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
         with open(args.events, "a", encoding="utf-8") as out:
-            watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
+            figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
     else:
-        watch(args.source, args.model, cfg, sys.stdout, args.calibration, args.overlay, args.serve, args.duration)
+        figures = watch(args.source, args.model, cfg, sys.stdout, args.calibration, args.overlay, args.serve,
+                        args.duration)
+    if figures["error"]:  # exit status 1: a service manager can restart the watch
+        raise DDLError(figures["error"])
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
