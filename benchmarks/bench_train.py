@@ -2,7 +2,7 @@
 
 Each configuration runs in its own process (so peak memory is its own) on a generated video of
 random frames with one moving box as its track. It times ``--steps`` full training steps (the
-normal and pseudo-anomalous forwards, stacked into one unless ``--two-forwards``; backward; Adam)
+normal and pseudo-anomalous forwards, one after the other or, ``--stacked-forward``, as one; backward; Adam)
 after ``--warmup`` steps, and the data loader alone over the same number of batches. Usage::
 
     python benchmarks/bench_train.py --size 64 --batch 4 --threads 2            # all three, CPU
@@ -47,7 +47,7 @@ def run_one(args: argparse.Namespace) -> dict:
     config = validate_config({"model": dict(CONFIGS[args.only]), "train": {
         "batch_size": args.batch, "workers": args.workers, "device": args.device, "channels_last": not args.no_channels_last,
         "autocast_cpu": args.autocast_cpu, "compile": args.compile, "steps_per_epoch": args.warmup + args.steps,
-        "stacked_forward": not args.two_forwards}})
+        "stacked_forward": args.stacked_forward}})
     device = resolve_device(args.device, "--device")
     with tempfile.TemporaryDirectory() as tmp:
         frames, masks = make_video(Path(tmp), args.size, channels, 64, config["model"]["frames"])
@@ -78,7 +78,7 @@ def run_one(args: argparse.Namespace) -> dict:
             "step_s_min": round(min(times), 3), "step_s_max": round(max(times), 3),
             "clips_per_s": round(args.batch / step, 3), "first_step_s": round(first_step, 1), "loader_clips_per_s": round(n_loaded * args.batch / loader_s, 1),
             "peak_mem_mib": round(peak), "channels_last": not args.no_channels_last, "autocast_cpu": args.autocast_cpu,
-            "compile": args.compile, "stacked_forward": not args.two_forwards}
+            "compile": args.compile, "stacked_forward": args.stacked_forward}
 
 
 def main() -> None:
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--autocast-cpu", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (the first step compiles)")
-    parser.add_argument("--two-forwards", action="store_true", help="the two forwards one after the other (train.stacked_forward off)")
+    parser.add_argument("--stacked-forward", action="store_true", help="the two forwards as one (train.stacked_forward)")
     args = parser.parse_args()
     if args.only:
         print(json.dumps(run_one(args)), flush=True)

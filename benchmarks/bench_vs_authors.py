@@ -247,7 +247,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         stores = make_video(Path(tmp), args.size, args.channels, 8, 3)
         train, impls = bench_training(args, device, stores)
-        print_table("training step (two forwards, backward, Adam):", train, "clips_per_s")
+        print_table("training step (the normal and pseudo-anomalous forwards, backward, Adam):", train, "clips_per_s")
         score = {} if args.no_score else bench_scoring(args, device, impls)
         if score:
             print_table(f"scoring {args.score_frames} frames (authors: batch 1; ddl: batch {args.score_batch}, "

@@ -18,8 +18,9 @@ import torch
 #: pixel (un)shuffle resizing, 1x1 post convolution, a Conv3D on the bottleneck too, widths 64-512, sigmoid
 AUTHORS_MODEL = {"heads": [3, 5, 7], "resize": "pixelshuffle", "post_conv_kernel": 1, "conv3d_bottleneck": True,
                  "widths": [64, 128, 256, 512], "output": "sigmoid"}
-#: ddl's ``train`` settings of the authors' training: their loss reading, lambda, eps and learning rate
-AUTHORS_TRAIN = {"distinction": "pixel_ratio", "lambda": 0.01, "eps": 1.0e-6, "lr": 0.01}
+#: ddl's ``train`` settings of the authors' training: their loss reading, lambda, eps and learning rate; their
+#: two forwards computed as one stacked forward, as config/ped2-authors.yaml does
+AUTHORS_TRAIN = {"distinction": "pixel_ratio", "lambda": 0.01, "eps": 1.0e-6, "lr": 0.01, "stacked_forward": True}
 #: where the authors' published code lies, relative to the repository root (absent in a user's clone)
 AUTHORS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "authors-ddl"
 

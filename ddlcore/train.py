@@ -3,8 +3,8 @@
 Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.pseudo`; the noise
 drawn per frame or, ``train.noise: shared``, once per clip), f(X) and f(X_A) (two forwards by
 default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips separately; with
-``train.stacked_forward``, the default, both go through one forward of 2B clips in which BatchNorm normalises
-each half by its own statistics, the same computation with larger convolutions;
+``train.stacked_forward`` both go through one forward of 2B clips in which BatchNorm normalises each half by
+its own statistics, the same computation with larger convolutions;
 ``train.joint_batchnorm`` runs one joint forward with shared statistics; ``train.pseudo_running_stats: false``
 keeps the pseudo-anomalous clips out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
 one Adam step over the model and l; with ``train.ema_decay`` > 0, an update of the weights' moving

@@ -140,7 +140,8 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
             drawn.add((info["dataset"], info["model"]))
             Path(figures_dir).mkdir(parents=True, exist_ok=True)
             for name, v in sorted(videos.items()):
-                title = f"{info['dataset']} {v['scene']}/{name}, {info['model']}: {len(v['events'])} events"
+                count = len(v["events"])
+                title = f"{info['dataset']} {v['scene']}/{name}, {info['model']}: {count} event{'s' * (count != 1)}"
                 plot_events(v, Path(figures_dir) / f"{info['dataset']}-{info['model']}-{name}.png", title)
     if not rows:
         raise DDLError("ddl events: no live scores files given")
