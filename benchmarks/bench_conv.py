@@ -21,7 +21,8 @@ import torch
 
 #: (input channels, output channels, kernel, map side): layers of the authors' C3DSU at 64x64 frames
 DEFAULT_SHAPES = [(128, 256, 5, 16), (256, 512, 5, 8), (512, 512, 7, 4)]
-FORMS = [("fp32", False), ("fp32-cl", False), ("bf16", True), ("bf16-cl", True)]
+#: (name, bf16 autocast, channels-last)
+FORMS = [("fp32", False, False), ("fp32-cl", False, True), ("bf16", True, False), ("bf16-cl", True, True)]
 
 
 def time_convolution(cin: int, cout: int, kernel: int, side: int, batch: int, bf16: bool, channels_last: bool,
@@ -62,8 +63,8 @@ def main() -> None:
     for cin, cout, kernel, side in args.shape or DEFAULT_SHAPES:
         gflop = 3 * 2 * cin * cout * kernel * kernel * side * side * args.batch / 1e9
         row = {"layer": f"{cin}->{cout} {kernel}x{kernel} on {side}x{side}", "gflop": round(gflop, 2)}
-        for name, bf16 in FORMS:
-            seconds = time_convolution(cin, cout, kernel, side, args.batch, bf16, name.endswith("-cl"), args.repeats)
+        for name, bf16, channels_last in FORMS:
+            seconds = time_convolution(cin, cout, kernel, side, args.batch, bf16, channels_last, args.repeats)
             row[name] = round(gflop / seconds, 1)
         rows.append(row)
         print("  " + "  ".join(f"{k} {v}" for k, v in row.items()), flush=True)

@@ -175,10 +175,9 @@ class Trainer:
             sigma = self.weight()
             noise = draw_noise(clip.shape, cfg["noise"], noise_gen, self.device)
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
-            if cfg["joint_batchnorm"]:
-                recon, recon_a = at_least_float32(self.run_model(torch.cat([clip, anomalous]))).chunk(2)
-            elif cfg["stacked_forward"]:
-                with split_batchnorm(self.model, (True, bool(cfg["pseudo_running_stats"]))):
+            if cfg["joint_batchnorm"] or cfg["stacked_forward"]:  # one forward of 2B clips
+                with split_batchnorm(self.model, (True, bool(cfg["pseudo_running_stats"])),
+                                     enabled=not cfg["joint_batchnorm"]):
                     recon, recon_a = at_least_float32(self.run_model(torch.cat([clip, anomalous]))).chunk(2)
             else:
                 recon = at_least_float32(self.run_model(clip))

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -117,11 +118,8 @@ def _run(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.events, "a", encoding="utf-8") as out:
-            figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
-    else:
-        figures = watch(args.source, args.model, cfg, sys.stdout, args.calibration, args.overlay, args.serve,
-                        args.duration)
+    with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
+        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
     if figures["error"]:  # exit status 1: a service manager can restart the watch
         raise DDLError(figures["error"])
 

@@ -16,6 +16,8 @@ from .checkpoint import load_trained_model, save_trained_model
 from .unet import UNet
 
 ARCHS = ("c3dsu", "unet")
+#: the BatchNorm layers whose statistics the context managers below steer
+BATCHNORM_KINDS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 __all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "frozen_batchnorm_statistics", "load_trained_model",
            "save_trained_model", "split_batchnorm", "use_channels_last"]
@@ -59,8 +61,7 @@ def frozen_batchnorm_statistics(model: nn.Module, enabled: bool = True) -> Itera
     Each BatchNorm layer's momentum is set to 0 (running = running) and restored on exit. ``enabled`` False
     changes nothing.
     """
-    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    layers = [m for m in model.modules() if isinstance(m, kinds)] if enabled else []
+    layers = [m for m in model.modules() if isinstance(m, BATCHNORM_KINDS)] if enabled else []
     saved = [m.momentum for m in layers]
     for m in layers:
         m.momentum = 0.0
@@ -72,16 +73,16 @@ def frozen_batchnorm_statistics(model: nn.Module, enabled: bool = True) -> Itera
 
 
 @contextmanager
-def split_batchnorm(model: nn.Module, part_updates: tuple[bool, ...]) -> Iterator[None]:
+def split_batchnorm(model: nn.Module, part_updates: tuple[bool, ...], enabled: bool = True) -> Iterator[None]:
     """Within the block, training forwards of ``model`` take a batch of k = len(part_updates) stacked parts.
 
     Every :class:`~ddlcore.model.blocks.SplitBatchNorm2d` normalises each part by its own batch statistics, and
     updates its running statistics with part i only where ``part_updates[i]``: the same as k forwards of the
     parts in order (with the others under :func:`frozen_batchnorm_statistics`), in one forward. Raises DDLError
-    if the model holds another kind of BatchNorm, which would mix the parts.
+    if the model holds another kind of BatchNorm, which would mix the parts. ``enabled`` False changes nothing
+    (the batch is normalised as one).
     """
-    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    layers = [m for m in model.modules() if isinstance(m, kinds)]
+    layers = [m for m in model.modules() if isinstance(m, BATCHNORM_KINDS)] if enabled else []
     if any(not isinstance(m, SplitBatchNorm2d) for m in layers):
         raise DDLError(f"split_batchnorm: {type(model).__name__} has BatchNorm layers that cannot split a batch")
     for m in layers:
