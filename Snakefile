@@ -6,7 +6,7 @@
 
 from snakemake.utils import min_version, validate
 
-from ddlcore.config import validate_config
+from ddlcore.config import SCHEMA_PATH, validate_config
 from ddlcore.errors import DDLError
 
 min_version("9.0")
@@ -24,7 +24,7 @@ try:  # one line naming the offending key, before Snakemake's own (verbose) sche
     validate_config(config)
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, str(SCHEMA_PATH))
 
 
 include: "workflow/rules/common.smk"

@@ -25,7 +25,7 @@ from ddlcore.config import load_config
 from ddlcore.data.framestore import FrameStore, write_frame_store
 from ddlcore.detect.base import detect_store
 from ddlcore.detect.bgsub import BackgroundSubtractionDetector
-from ddlcore.masks import MaskCache, write_mask_cache
+from ddlcore.track.mask_cache import MaskCache, write_mask_cache
 from ddlcore.track.ocsort import OCSort, OCSortParams
 from ddlcore.track.run import track_table
 
@@ -111,7 +111,7 @@ def tracking_speed(n_frames: int = 2000, n_objects: int = 20) -> None:
 
 
 def mask_draw_time(tmp: Path, size: int, n_frames: int = 1000, n_objects: int = 20, window: int = 3) -> None:
-    from ddlcore.boxes_io import BoxTable
+    from ddlcore.detect.boxes_io import BoxTable
 
     frames = synthetic_detections(n_frames, n_objects, seed=1)
     detections = BoxTable.empty(n_frames, 1000, 1000, "detections")

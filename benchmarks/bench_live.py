@@ -75,7 +75,7 @@ def throughput(path: Path, cfg: dict, frames: np.ndarray) -> tuple[float, float,
     otherwise idle machine with enough cores, frames/s approaches 1000 / (CPU ms / threads).
     """
     from ddlcore.alarm.calibration import load_calibration
-    from ddlcore.inference import load_model
+    from ddlcore.score.inference import load_model
 
     model, meta = load_model(path, torch.device("cpu"))
     scorer = LiveScorer(model, meta, load_calibration(sidecar_path(path)), cfg["score"], torch.device("cpu"))

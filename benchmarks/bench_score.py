@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ddlcore.config import load_config
-from ddlcore.inference import window_scores
+from ddlcore.score.inference import window_scores
 from ddlcore.model import build_model
 
 SETTINGS = [

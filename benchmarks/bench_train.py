@@ -39,8 +39,8 @@ def run_one(args: argparse.Namespace) -> dict:
     import torch
 
     from ddlcore.config import validate_config
-    from ddlcore.train import Trainer, resolve_device
-    from ddlcore.train_data import ClipDataset
+    from ddlcore.train.trainer import Trainer, resolve_device
+    from ddlcore.train.clips import ClipDataset
 
     torch.set_num_threads(args.threads)
     channels = 3 if args.only != "narrow" else args.narrow_channels

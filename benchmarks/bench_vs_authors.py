@@ -3,12 +3,12 @@
 Both run in this one process on the same device, inputs, size and batch. Training: the authors' step as in
 their train.py (their Conv3dSkipUNet, PseudoAnomalyCreator and PseudoLoss, one Adam over both, fp32, the
 ``mask.sum() > 0`` test and their per-step loss readout; without nn.DataParallel) against
-:meth:`ddlcore.train.Trainer.train_step` (the two forwards stacked into one, or, in the ``-2fwd`` modes, one
+:meth:`ddlcore.train.trainer.Trainer.train_step` (the two forwards stacked into one, or, in the ``-2fwd`` modes, one
 after the other; backward; Adam) in each of ``--modes``. After ``--warmup`` steps each, ``--rounds`` rounds
 time ``--steps`` steps of every implementation in turn, so that load from other processes falls on all of
 them; per-round ratios give the range. Also printed: the memory an implementation adds (weights, optimizer state, activations; device memory on CUDA, resident memory on the
 CPU), the FLOPs of one step (torch.utils.flop_counter) and the achieved TFLOP/s. Scoring: frames/s of the
-authors' test loop (batch 1, their Score of objects/scoring.py) against :func:`ddlcore.score.window_scores`
+authors' test loop (batch 1, their Score of objects/scoring.py) against :func:`ddlcore.score.frame_stores.window_scores`
 (batched windows, shared encoder) on the same random frames with untrained weights. Usage::
 
     python benchmarks/bench_vs_authors.py --size 64 --batch 4 --threads 2            # CPU
@@ -85,8 +85,8 @@ class DdlStep:
 
     def __init__(self, mode: str, stores: tuple[Path, Path], args: argparse.Namespace, device: torch.device) -> None:
         from ddlcore.config import validate_config
-        from ddlcore.train import Trainer
-        from ddlcore.train_data import ClipDataset
+        from ddlcore.train.trainer import Trainer
+        from ddlcore.train.clips import ClipDataset
 
         train = dict(AUTHORS_TRAIN, batch_size=args.batch, device=str(device), **MODES[mode])
         config = validate_config({"model": dict(AUTHORS_MODEL), "train": train})
@@ -101,7 +101,7 @@ class DdlStep:
 
     def score_video(self, frames: np.ndarray, clip: int, batch: int, device: torch.device, autocast: bool) -> np.ndarray:
         """ddl's scoring of uint8 frames (N, H, W, C) -> (N - clip + 1,) window scores (patch 16, shifted grid)."""
-        from ddlcore.inference import window_scores
+        from ddlcore.score.inference import window_scores
 
         self.trainer.model.eval()
         return window_scores(self.trainer.model, frames, clip, 16, True, batch, device, autocast=autocast,

@@ -44,9 +44,9 @@ def authors_modules(folder: Path = AUTHORS_DIR) -> dict[str, ModuleType]:
 def make_video(folder: Path, size: int, channels: int, n_frames: int, window: int) -> tuple[Path, Path]:
     """A frame store of random (n_frames, size, size, channels) uint8 frames and a mask cache with one track
     moving across it, both in ``folder``; returns (frame store, mask cache)."""
-    from ddlcore.boxes_io import BoxTable
+    from ddlcore.detect.boxes_io import BoxTable
     from ddlcore.data.framestore import write_frame_store
-    from ddlcore.masks import write_mask_cache
+    from ddlcore.track.mask_cache import write_mask_cache
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, size=(n_frames, size, size, channels), dtype=np.uint8)

@@ -42,10 +42,10 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
     import torch
 
     from ddlcore.config import load_config
-    from ddlcore.metrics import evaluate
+    from ddlcore.evaluate.metrics import evaluate
     from ddlcore.model import load_trained_model
-    from ddlcore.score import score_frame_stores
-    from ddlcore.train import train_model
+    from ddlcore.score.frame_stores import score_frame_stores
+    from ddlcore.train.trainer import train_model
 
     seed, train, score = VARIANTS[name]
     extra = {"epochs": 1, "steps_per_epoch": 2} if args.tiny else {}

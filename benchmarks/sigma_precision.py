@@ -22,8 +22,8 @@ import yaml
 
 from ddlcore.config import validate_config
 from ddlcore.model import load_trained_model
-from ddlcore.seed_stats import mean_interval, mean_sd
-from ddlcore.train import train_model
+from ddlcore.evaluate.seed_stats import mean_interval, mean_sd
+from ddlcore.train.trainer import train_model
 
 PRESET = Path(__file__).resolve().parent.parent / "config" / "ped2-authors.yaml"
 

@@ -26,16 +26,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "masks": ("ddlcore.track.mask_stage", "build one video's mask cache from its tracks"),
     "export-boxes": ("ddlcore.track.authors_json:configure_export_parser", "export tracks to the authors' tracked_bounding_boxes.json"),
     "import-boxes": ("ddlcore.track.authors_json:configure_import_parser", "import the authors' tracked_bounding_boxes.json as tracks"),
-    "train": ("ddlcore.train", "train one model on one scene"),
-    "score": ("ddlcore.score", "score test videos (or any video / frame folder) with a trained model"),
+    "train": ("ddlcore.train.trainer", "train one model on one scene"),
+    "score": ("ddlcore.score.frame_stores", "score test videos (or any video / frame folder) with a trained model"),
     "calibrate": ("ddlcore.alarm.calibration", "score normal footage causally and set the alarm threshold (sidecar next to the model)"),
     "watch": ("ddlcore.live.watch", "score a camera, stream, video file or folder live; events as JSON lines"),
     "events": ("ddlcore.alarm.evaluation", "event-level figures of live scores at the calibrated threshold (table, curves)"),
-    "evaluate": ("ddlcore.metrics", "AUCs of one model's scores against the labels"),
-    "aggregate": ("ddlcore.report", "AUC and ablation tables, figures"),
-    "job-benchmarks": ("ddlcore.job_benchmarks", "tabulate the time and memory of every workflow job"),
-    "figures": ("ddlcore.figures", "figures drawn outside aggregate (the qualitative panel of paper Figure 4)"),
+    "evaluate": ("ddlcore.evaluate.metrics", "AUCs of one model's scores against the labels"),
+    "aggregate": ("ddlcore.evaluate.aggregate", "AUC and ablation tables, figures"),
+    "job-benchmarks": ("ddlcore.evaluate.job_benchmarks", "tabulate the time and memory of every workflow job"),
+    "figures": ("ddlcore.evaluate.figures", "figures drawn outside aggregate (the qualitative panel of paper Figure 4)"),
 }
+
+
+def command_module(command: str) -> str:
+    """The dotted module that runs ``ddl <command>`` (what the workflow fingerprints for a rule)."""
+    if command not in COMMANDS:
+        raise DDLError(f"unknown ddl command '{command}' (known: {', '.join(COMMANDS)})")
+    return COMMANDS[command][0].partition(":")[0]
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Load, validate and fill in a ddl configuration against ``workflow/schemas/config.schema.yaml``.
+"""Load, validate and fill in a ddl configuration against ``ddlcore/schemas/config.schema.yaml``.
 
 The Snakefile validates with ``snakemake.utils.validate`` (same schema); the ``ddl`` CLI uses
 :func:`load_config` so that every stage can run without Snakemake.
@@ -16,7 +16,8 @@ import yaml
 
 from .errors import DDLError
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+#: the one schema: the ``ddl`` CLI and the Snakefile both validate against it (it ships inside the package)
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 #: settings that choose *which* jobs the workflow runs, not how one job runs: never part of a job's
 #: settings (adding a model to ``train.models`` or a seed to ``train.seeds`` trains only it), nor of a
 #: model's recorded training settings
@@ -26,7 +27,7 @@ JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation", "se
 def load_schema() -> dict[str, Any]:
     """Return the configuration JSON schema as a dict."""
     if not SCHEMA_PATH.is_file():
-        raise DDLError(f"config schema not found at {SCHEMA_PATH}: install ddlcore from a clone with 'pip install -e .'")
+        raise DDLError(f"config schema not found at {SCHEMA_PATH}: the ddlcore installation is incomplete (reinstall it)")
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 

@@ -16,7 +16,7 @@ from ddlcore.alarm.events import AlarmRule, EventTracker, detect_events
 from ddlcore.alarm.threshold import choose_threshold, events_per_hour
 from ddlcore.config import load_config
 from ddlcore.errors import DDLError
-from ddlcore.inference import load_model, patch_scores
+from ddlcore.score.inference import load_model, patch_scores
 
 torch.set_num_threads(1)
 FPS = 10.0

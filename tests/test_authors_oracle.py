@@ -24,16 +24,16 @@ import pytest
 import torch
 import yaml
 
-from ddlcore.boxes_io import BoxTable
+from ddlcore.detect.boxes_io import BoxTable
 from ddlcore.config import validate_config
 from ddlcore.data.framestore import write_frame_store
-from ddlcore.losses import ddl_loss
-from ddlcore.masks import write_mask_cache
+from ddlcore.train.losses import ddl_loss
+from ddlcore.track.mask_cache import write_mask_cache
 from ddlcore.model import build_model
-from ddlcore.pseudo import AnomalyWeight, pseudo_anomaly
-from ddlcore.inference import patch_scores, pixel_error
-from ddlcore.train import Trainer
-from ddlcore.train_data import ClipDataset
+from ddlcore.train.pseudo import AnomalyWeight, pseudo_anomaly
+from ddlcore.score.inference import patch_scores, pixel_error
+from ddlcore.train.trainer import Trainer
+from ddlcore.train.clips import ClipDataset
 
 REPO = Path(__file__).resolve().parent.parent
 AUTHORS = REPO.parent / "shared" / "reference" / "authors-ddl"

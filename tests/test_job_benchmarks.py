@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ddlcore.errors import DDLError
-from ddlcore.job_benchmarks import summarise_benchmarks, write_benchmark_table
+from ddlcore.evaluate.job_benchmarks import summarise_benchmarks, write_benchmark_table
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

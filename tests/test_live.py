@@ -20,7 +20,7 @@ import torch
 from alarm_fixtures import to_model_frames
 from ddlcore.alarm.calibration import apply_calibration, calibrate, save_calibration, sidecar_path
 from ddlcore.config import load_config
-from ddlcore.inference import load_model
+from ddlcore.score.inference import load_model
 from ddlcore.live.scorer import LiveScorer
 from mjpeg_server import MJPEGServer
 

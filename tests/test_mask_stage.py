@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddlcore.boxes_io import BoxTable, write_boxes
+from ddlcore.detect.boxes_io import BoxTable, write_boxes
 from ddlcore.cli import main
-from ddlcore.masks import MaskCache
+from ddlcore.track.mask_cache import MaskCache
 
 H, W = 48, 64
 

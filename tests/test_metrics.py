@@ -7,17 +7,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from ddlcore.errors import DDLError
-from ddlcore.metrics import (
+from ddlcore.evaluate.metrics import (
     VideoScores,
     auc_or_none,
-    effective_window,
     evaluate_videos,
     mask_cells,
-    median_smooth,
-    minmax_normalise,
     pixel_auc,
-    process_scores,
 )
+from ddlcore.score.postprocess import effective_window, median_smooth, minmax_normalise, process_scores
 
 CFG = {"normalise": True, "median_window": 1, "pixel_threshold": 0.5}
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ddlcore.errors import DDLError
-from ddlcore.losses import ddl_loss, distinction_terms, reconstruction_loss
+from ddlcore.train.losses import ddl_loss, distinction_terms, reconstruction_loss
 from ddlcore.model import build_model
-from ddlcore.pseudo import AnomalyWeight, blend_noise, draw_noise, pseudo_anomaly
+from ddlcore.train.pseudo import AnomalyWeight, blend_noise, draw_noise, pseudo_anomaly
 
 EPS = 1e-6
 

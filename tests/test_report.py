@@ -11,14 +11,14 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ddlcore.boxes_io import BoxTable
+from ddlcore.detect.boxes_io import BoxTable
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
-from ddlcore.figures import qualitative_figure, qualitative_rows, read_training_log, runs_of_ones
-from ddlcore.masks import write_mask_cache
-from ddlcore.metrics import evaluate
-from ddlcore.report import aggregate
+from ddlcore.evaluate.figures import qualitative_figure, qualitative_rows, read_training_log, runs_of_ones
+from ddlcore.track.mask_cache import write_mask_cache
+from ddlcore.evaluate.metrics import evaluate
+from ddlcore.evaluate.aggregate import aggregate
 
 torch.set_num_threads(1)
 METRICS = {"normalise": True, "median_window": 1, "pixel_threshold": 0.5}
@@ -214,7 +214,7 @@ def test_pixel_auc_from_files(tmp_path):
 
 
 def test_tables_record_commit_and_config_and_list_earlier_datasets(tmp_path):
-    from ddlcore.provenance import provenance
+    from ddlcore.evaluate.provenance import provenance
 
     cfg = load_config(None, None)
     origin = provenance(cfg)

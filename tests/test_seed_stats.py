@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ddlcore.report import aggregate, training_logs
-from ddlcore.seed_stats import mean_interval, paired_comparisons, seed_summary, verdict
+from ddlcore.evaluate.aggregate import aggregate, training_logs
+from ddlcore.evaluate.seed_stats import mean_interval, paired_comparisons, seed_summary, verdict
 from test_report import write_labels, write_scores
 
 METRICS = {"normalise": False, "median_window": 1, "pixel_threshold": 0.5}

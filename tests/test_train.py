@@ -10,15 +10,15 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ddlcore.boxes_io import BoxTable
+from ddlcore.detect.boxes_io import BoxTable
 from ddlcore.cli import main as ddl_main
 from ddlcore.config import validate_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
-from ddlcore.masks import write_mask_cache
+from ddlcore.track.mask_cache import write_mask_cache
 from ddlcore.model import load_trained_model
-from ddlcore.train import LOG_COLUMNS, checkpoint_path_of, compiles, log_path_of, train_model
-from ddlcore.train_data import ClipDataset, EpochSampler
+from ddlcore.train.trainer import LOG_COLUMNS, checkpoint_path_of, compiles, log_path_of, train_model
+from ddlcore.train.clips import ClipDataset, EpochSampler
 
 torch.set_num_threads(1)
 SIZE = 32
@@ -290,7 +290,7 @@ def test_corrupted_checkpoint_gives_a_clear_error(videos, tmp_path) -> None:
 
 
 def test_non_finite_loss_stops_with_one_line(videos, tmp_path, monkeypatch) -> None:
-    import ddlcore.train as train_module
+    import ddlcore.train.trainer as train_module
 
     frames, masks = videos
     real = train_module.ddl_loss
@@ -340,7 +340,7 @@ def test_batches_without_any_mask_are_skipped_on_request(tmp_path) -> None:
 
 def _one_step_in_float64(videos, **train: object) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
     """Loss terms, gradients and BatchNorm buffers after one float64 step_loss + backward of a fresh Trainer."""
-    from ddlcore.train import Trainer
+    from ddlcore.train.trainer import Trainer
 
     frames, masks = videos
     config = make_config(autocast_cpu=False, channels_last=False, **train)

@@ -34,7 +34,7 @@ TRAIN=$(ls "$R"/frames/ped2/train/*.h5); MASKS=$(ls "$R"/masks/ped2/train/*.h5);
 SPE=$($PY - "$CFG" $TRAIN <<'PY'  # the trainer's steps per epoch: training windows // batch size
 import sys
 from ddlcore.config import load_config
-from ddlcore.train_data import ClipDataset
+from ddlcore.train.clips import ClipDataset
 config, frames = load_config(sys.argv[1]), sys.argv[2:]
 masks = [f.replace("/frames/", "/masks/") for f in frames]
 dataset = ClipDataset(frames, masks, config["model"]["frames"], config["masks"]["no_track"], config["train"]["random_box_size"])

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import DDLError
-from ..inference import FrameSource
+from ..score.inference import FrameSource
 from ..io_utils import atomic_path
 from .causal import background_map, frame_scores, latency_frames
 from .events import AlarmRule, Event, detect_events
@@ -166,7 +166,7 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
 def _run(args: argparse.Namespace) -> None:
     from ..cli import config_from_args
     from ..devices import resolve_device
-    from ..inference import load_model
+    from ..score.inference import load_model
     from .footage_input import open_inputs
 
     cfg = config_from_args(args)

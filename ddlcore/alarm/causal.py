@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DDLError
-from ..inference import FrameSource, autocast_for, pixel_error, to_tensor, window_errors
+from ..score.inference import FrameSource, autocast_for, pixel_error, to_tensor, window_errors
 
 
 def latency_frames(clip: int) -> int:
@@ -34,7 +34,7 @@ def patch_peaks(error: torch.Tensor, patch: int, shifted_grid: bool) -> tuple[to
     """Frame scores and the box of the patch that gives each.
 
     error: float (B, H, W). Returns (scores float (B,), equal to
-    :func:`ddlcore.inference.patch_scores`; boxes long (B, 4) as x0, y0, x1, y1 in error-map
+    :func:`ddlcore.score.inference.patch_scores`; boxes long (B, 4) as x0, y0, x1, y1 in error-map
     pixels, x1 and y1 exclusive). With ``shifted_grid`` the grid shifted by patch//2 competes too.
     """
     if error.shape[-2] < patch or error.shape[-1] < patch:

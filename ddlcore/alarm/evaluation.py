@@ -54,7 +54,7 @@ def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> 
 
 def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
     """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency}}."""
-    from ..metrics import auc_or_none
+    from ..evaluate.metrics import auc_or_none
 
     counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
     delays = [d for c in counts for d in c["delays"]]
@@ -83,8 +83,8 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path]) -> tuple
     Fields per video: labels, score, valid, events, latency, threshold, scene. DDLError naming a
     file that is not a live scores file (no events: made without ``--calibration``).
     """
-    from ..metrics import load_run
-    from ..scores_io import read_scores
+    from ..evaluate.metrics import load_run
+    from ..score.scores_io import read_scores
 
     info, aligned = load_run(labels_path, paths)
     videos: dict[str, dict[str, Any]] = {}
@@ -104,7 +104,7 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path]) -> tuple
 
 def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
     """Causal score curve of one video with its threshold (dashed), events (orange) and ground truth (red)."""
-    from ..figures import plt
+    from ..evaluate.figures import plt
     from ..io_utils import atomic_path
 
     score, labels = np.asarray(video["score"], np.float64), np.asarray(video["labels"])
@@ -129,7 +129,7 @@ def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
 def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tables_dir: str | Path,
                  figures_dir: str | Path | None = None, origin: dict[str, Any] | None = None) -> str:
     """Evaluate every model among the live ``score_paths``; write the table (and figures). Returns its markdown."""
-    from ..report import group_score_files, markdown, write_table
+    from ..evaluate.aggregate import group_score_files, markdown, write_table
 
     rows = []
     drawn: set[tuple[str, str]] = set()
@@ -158,7 +158,7 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
 
 def _run(args: argparse.Namespace) -> None:
     from ..cli import config_from_args
-    from ..provenance import provenance
+    from ..evaluate.provenance import provenance
 
     cfg = config_from_args(args)
     print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg)))

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 from ..data.footage_reader import load_footage
 from ..data.framestore import FrameStore
 from ..errors import DDLError
-from ..inference import FrameSource
+from ..score.inference import FrameSource
 
 
 @contextlib.contextmanager

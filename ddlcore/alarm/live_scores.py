@@ -1,7 +1,7 @@
 """Live scores files: test frame stores scored causally under a calibration, with their events.
 
 Written by ``ddl score --frames F.h5 ... --calibration A.h5 --out L.h5``. The layout is that of a
-scores file (:mod:`ddlcore.scores_io`), so AUCs apply to it unchanged, with::
+scores file (:mod:`ddlcore.score.scores_io`), so AUCs apply to it unchanged, with::
 
     /videos/{video}/score   float32 (N,)    causal, smoothed score (NaN: no score, the first and
                                             last T//2 frames)
@@ -24,7 +24,7 @@ import torch
 
 from ..data.framestore import FrameStore
 from ..io_utils import atomic_path
-from ..scores_io import model_attrs, video_of_store
+from ..score.scores_io import model_attrs, video_of_store
 from .calibration import Calibration, apply_calibration
 from .events import Event
 

@@ -17,7 +17,7 @@ Labels (``dataset.labels``):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -104,3 +104,8 @@ class AvenueDataset(FolderDataset):
             return None
         masks, _ = self._official_masks(video)
         return (m > 0 for m in masks)
+
+
+def open_adapter(root: Path, dataset: Mapping[str, Any]) -> AvenueDataset:
+    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+    return AvenueDataset(root, labels=dataset.get("labels", "official"), labels_file=dataset.get("labels_file"))

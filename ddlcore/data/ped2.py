@@ -17,7 +17,7 @@ One scene, ``"all"``. Video names are the folder names (``Train001`` / ``Test001
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -113,3 +113,8 @@ class Ped2Dataset(FolderDataset):
         if folder is None or not folder.is_dir():
             return None
         return read_mask_folder(folder, self.info(video).n_frames, video.name)
+
+
+def open_adapter(root: Path, dataset: Mapping[str, Any]) -> Ped2Dataset:
+    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+    return Ped2Dataset(root, labels_file=dataset.get("labels_file"))

@@ -6,14 +6,24 @@ the synthetic benchmark they answer from the generator's plan, before anything i
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DDLError
 from .base import DatasetAdapter, Video
 from .layout import check_split
 
-DATASET_NAMES = ("synthetic", "ped2", "avenue", "shanghaitech")
+#: dataset name -> the module of its adapter, imported by name for the dataset asked for only: each module
+#: has ``open_adapter(root, dataset_section)``. The workflow adds :func:`adapter_module` to the code
+#: fingerprint of the rules that read a dataset, so an edit of one adapter re-runs nothing of another dataset.
+ADAPTER_MODULES: dict[str, str] = {
+    "synthetic": "ddlcore.data.synthetic",
+    "ped2": "ddlcore.data.ped2",
+    "avenue": "ddlcore.data.avenue",
+    "shanghaitech": "ddlcore.data.shanghaitech",
+}
+DATASET_NAMES = tuple(ADAPTER_MODULES)
 
 
 def _dataset_name(config: dict[str, Any]) -> str:
@@ -23,30 +33,9 @@ def _dataset_name(config: dict[str, Any]) -> str:
     return name
 
 
-def _constructors(dataset: dict[str, Any]) -> dict[str, Callable[[Path], DatasetAdapter]]:
-    """Adapter factory per dataset name; modules are imported only for the dataset asked for."""
-
-    def synthetic(root: Path) -> DatasetAdapter:
-        from .synthetic import SyntheticDataset
-
-        return SyntheticDataset(root)
-
-    def ped2(root: Path) -> DatasetAdapter:
-        from .ped2 import Ped2Dataset
-
-        return Ped2Dataset(root, labels_file=dataset.get("labels_file"))
-
-    def avenue(root: Path) -> DatasetAdapter:
-        from .avenue import AvenueDataset
-
-        return AvenueDataset(root, labels=dataset.get("labels", "official"), labels_file=dataset.get("labels_file"))
-
-    def shanghaitech(root: Path) -> DatasetAdapter:
-        from .shanghaitech import ShanghaiTechDataset
-
-        return ShanghaiTechDataset(root, labels_file=dataset.get("labels_file"))
-
-    return {"synthetic": synthetic, "ped2": ped2, "avenue": avenue, "shanghaitech": shanghaitech}
+def adapter_module(config: dict[str, Any]) -> str:
+    """The dotted name of the module holding ``config["dataset"]``'s adapter."""
+    return ADAPTER_MODULES[_dataset_name(config)]
 
 
 def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
@@ -58,7 +47,7 @@ def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
     root = Path(config["dataset"]["root"])
     if not root.is_dir():
         raise DDLError(f"dataset root not found: {root} (config key dataset.root, dataset {name})")
-    return _constructors(config["dataset"])[name](root)
+    return importlib.import_module(ADAPTER_MODULES[name]).open_adapter(root, config["dataset"])
 
 
 def select_scenes(videos: list[Video], config: dict[str, Any], split: str) -> list[Video]:
@@ -82,8 +71,7 @@ def list_videos(config: dict[str, Any], split: str) -> list[Video]:
     """
     check_split(split)
     if _dataset_name(config) == "synthetic":
-        from .synthetic import planned_videos
-
+        planned_videos = importlib.import_module(ADAPTER_MODULES["synthetic"]).planned_videos
         videos = planned_videos(config["synthetic"], split, Path(config["dataset"]["root"]))
     else:
         videos = open_dataset(config).videos(split)

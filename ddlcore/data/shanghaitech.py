@@ -15,7 +15,7 @@ concatenated in listing (sorted name) order, like MNAD's ``frame_labels_shanghai
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -105,3 +105,8 @@ class ShanghaiTechDataset(FolderDataset):
         if masks.ndim != 3 or masks.shape[0] != n_frames:
             raise DDLError(f"{path}: pixel masks of shape {masks.shape} for video {video.name}, expected ({n_frames}, H, W)")
         return (np.asarray(m) > 0 for m in masks)
+
+
+def open_adapter(root: Path, dataset: Mapping[str, Any]) -> ShanghaiTechDataset:
+    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+    return ShanghaiTechDataset(root, labels_file=dataset.get("labels_file"))

@@ -40,13 +40,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..boxes_io import BoxTable
+from ..detect.boxes_io import BoxTable
 from ..config import fingerprint
 from ..errors import DDLError
 from ..io_utils import atomic_path
@@ -321,3 +321,8 @@ def _run(args: argparse.Namespace) -> None:
     abnormal = sum(e["abnormal_frames"] for e in test) / max(sum(e["n_frames"] for e in test), 1)
     print(f"synthetic benchmark written to {root} in {time.perf_counter() - start:.1f} s: "
           f"{len(test)} test videos, {abnormal:.1%} abnormal test frames")
+
+
+def open_adapter(root: Path, dataset: Mapping[str, Any]) -> SyntheticDataset:
+    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+    return SyntheticDataset(root)

@@ -19,7 +19,7 @@ from ..alarm.calibration import Calibration
 from ..alarm.causal import patch_peaks, subtract_background
 from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
-from ..inference import autocast_for, can_share_encoder, pixel_error, to_tensor
+from ..score.inference import autocast_for, can_share_encoder, pixel_error, to_tensor
 
 
 @dataclass

@@ -43,7 +43,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     up, a file that stopped decoding), or None.
     """
     from ..devices import resolve_device
-    from ..inference import load_model
+    from ..score.inference import load_model
 
     calibration = load_calibration(calibration_path or sidecar_path(model_path))
     device = resolve_device(cfg["score"]["device"], "score.device")

@@ -56,7 +56,7 @@ class SkipUNet(nn.Module):
             ConvBlock(i, o, kernels, resize, "up", post, final=(n == 3)) for n, (i, o) in enumerate(zip(dec_in, dec_out))
         )
         self.output = nn.Sigmoid() if model_cfg["output"] == "sigmoid" else nn.Identity()
-        #: feed the encoder channels-last frames (set with the Conv2d weights by ddlcore.train.use_channels_last)
+        #: feed the encoder channels-last frames (set with the Conv2d weights by ddlcore.train.trainer.use_channels_last)
         self.channels_last = False
 
     def encode(self, frames: torch.Tensor) -> list[torch.Tensor]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..boxes_io import BoxTable, read_boxes, write_boxes
+from ..detect.boxes_io import BoxTable, read_boxes, write_boxes
 from ..data.framestore import FrameStore
 from ..errors import DDLError
 from ..io_utils import atomic_path

@@ -1,4 +1,4 @@
-"""``ddl masks``: build one video's mask cache (``ddlcore.masks``) from its tracks file.
+"""``ddl masks``: build one video's mask cache (``ddlcore.track.mask_cache``) from its tracks file.
 
 The window length is ``model.frames`` (T) and boxes smaller than ``masks.min_box_size`` pixels do not
 count. When no window of the video has a track present in all T frames, a warning line names the
@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..boxes_io import read_boxes
+from ..detect.boxes_io import read_boxes
 from ..cli import add_config_args, config_from_args
-from ..masks import write_mask_cache
+from .mask_cache import write_mask_cache
 
 #: what training does with a window that has no common track, per ``masks.no_track``
 FALLBACKS = {

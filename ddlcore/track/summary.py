@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..boxes_io import BoxTable, read_boxes
+from ..detect.boxes_io import BoxTable, read_boxes
 from ..cli import add_config_args, config_from_args
 from ..errors import DDLError
 from ..io_utils import atomic_path
-from ..masks import common_tracks
+from .mask_cache import common_tracks
 from .mask_stage import FALLBACKS
 
 DATASET_ROW = "ALL"

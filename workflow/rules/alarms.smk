@@ -18,7 +18,7 @@ rule calibrate:
         f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.alarm.h5",
     params:
         settings=settings("score", "alarm"),
-        code=code_fingerprint("alarm", "inference.py", "data/framestore.py", "model", "devices.py"),
+        code=code_fingerprint("calibrate"),
     log:
         f"{LOGS}/calibrate/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
@@ -43,7 +43,7 @@ rule live_score:
         f"{RESULTS}/alarms/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
     params:
         settings=settings("score"),
-        code=code_fingerprint("alarm", "inference.py", "score.py", "scores_io.py", "data/framestore.py", "model", "devices.py"),
+        code=code_fingerprint("score"),
     log:
         f"{LOGS}/live_score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
@@ -78,7 +78,7 @@ rule events:
     params:
         settings=settings("alarm"),
         tables_dir=lambda wildcards, output: str(Path(output.table).parent),
-        code=code_fingerprint("alarm", "metrics.py", "scores_io.py", "report.py", "figures.py", "provenance.py"),
+        code=code_fingerprint("events"),
     log:
         f"{LOGS}/events.log",
     benchmark:

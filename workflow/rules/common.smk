@@ -1,20 +1,20 @@
 # Helpers shared by all rules: dataset listing, per-stage settings and code fingerprints.
 
-import hashlib
 import json
 import shlex
 import sys
 from pathlib import Path
 
+from ddlcore.cli import command_module
+from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import JOB_SELECTORS, training_seeds
-from ddlcore.data.registry import list_videos, training_scenes
+from ddlcore.data.registry import adapter_module, list_videos, training_scenes
 from ddlcore.errors import DDLError
 
 RESULTS = config["results"]
 DATASET = config["dataset"]["name"]
 LOGS = f"{RESULTS}/logs/{DATASET}"
 BENCH = f"{RESULTS}/benchmarks/{DATASET}"
-CODE_ROOT = Path(workflow.basedir) / "ddlcore"
 
 try:
     VIDEOS = {split: list_videos(config, split) for split in ("train", "test")}
@@ -63,19 +63,14 @@ def settings(*keys, seed=None):
     return json.dumps(chosen, sort_keys=True)
 
 
-def code_fingerprint(*patterns):
-    """Hash of the ddlcore source files a stage runs (Snakemake's code trigger does not see imports).
+def code_fingerprint(command, reads_dataset=False):
+    """Hash of the ddlcore code that `ddl <command>` runs: the import closure of its module.
 
-    Each pattern is a file, a folder (all its .py files) or a glob, relative to ddlcore/.
+    With ``reads_dataset`` the closure also holds this dataset's adapter (imported by name at run
+    time, so not found from the imports), and no other dataset's.
     """
-    digest = hashlib.sha256()
-    for pattern in patterns:
-        target = CODE_ROOT / pattern
-        files = sorted(target.rglob("*.py")) if target.is_dir() else sorted(CODE_ROOT.glob(pattern))
-        for f in files:
-            digest.update(f.relative_to(CODE_ROOT).as_posix().encode())
-            digest.update(f.read_bytes())
-    return digest.hexdigest()[:16]
+    modules = [command_module(command)] + ([adapter_module(config)] if reads_dataset else [])
+    return closure_fingerprint(modules)
 
 
 # `ddl` through the Python running Snakemake: works without an activated environment, and on cluster nodes.

@@ -13,7 +13,7 @@ rule score:
         f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
     params:
         settings=settings("score"),
-        code=code_fingerprint("score.py", "inference.py", "scores_io.py", "model", "devices.py"),
+        code=code_fingerprint("score"),
     log:
         f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
@@ -51,7 +51,7 @@ rule aggregate:
     params:
         settings=settings(*sorted(config)),  # the whole config: recorded with the tables
         tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
-        code=code_fingerprint("metrics.py", "scores_io.py", "report.py", "figures.py", "provenance.py"),
+        code=code_fingerprint("aggregate"),
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
@@ -78,7 +78,7 @@ rule qualitative_figure:
         report(f"{RESULTS}/figures/{DATASET}/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
     params:
         settings=settings("train", seed=SEEDS[0]),
-        code=code_fingerprint("figures.py", "inference.py", "pseudo.py", "model"),
+        code=code_fingerprint("figures"),
     log:
         f"{LOGS}/qualitative_figure.log",
     benchmark:
@@ -103,7 +103,7 @@ rule job_benchmarks:
         csv=f"{RESULTS}/tables/jobs-{DATASET}.csv",
     params:
         folder=BENCH,
-        code=code_fingerprint("job_benchmarks.py"),
+        code=code_fingerprint("job-benchmarks"),
     log:
         f"{LOGS}/job_benchmarks.log",
     resources:

@@ -11,7 +11,7 @@ if DATASET == "synthetic":
         params:
             settings=settings("synthetic"),
             root=lambda wildcards, output: str(Path(output[0]).parent),
-            code=code_fingerprint("data/synthetic*.py"),
+            code=code_fingerprint("synthesize"),
         log:
             f"{LOGS}/synthesize.log",
         benchmark:
@@ -32,7 +32,7 @@ rule extract_frames:
         f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
     params:
         settings=settings("dataset", "frames"),
-        code=code_fingerprint("data"),
+        code=code_fingerprint("frames", reads_dataset=True),
     log:
         f"{LOGS}/frames/{{split}}/{{video}}.log",
     benchmark:
@@ -54,7 +54,7 @@ rule labels:
     params:
         settings=settings("dataset", "frames"),
         frames_dir=lambda wildcards, input: str(Path(input[0]).parent),
-        code=code_fingerprint("data"),
+        code=code_fingerprint("labels", reads_dataset=True),
     log:
         f"{LOGS}/labels.log",
     benchmark:

@@ -11,7 +11,7 @@ rule detect:
         f"{RESULTS}/detections/{DATASET}/{{split}}/{{video}}.h5",
     params:
         settings=settings("dataset", "detect"),
-        code=code_fingerprint("detect", "boxes_io.py", "devices.py"),
+        code=code_fingerprint("detect"),
     log:
         f"{LOGS}/detect/{{split}}/{{video}}.log",
     benchmark:
@@ -34,7 +34,7 @@ rule track:
         f"{RESULTS}/tracks/{DATASET}/{{split}}/{{video}}.h5",
     params:
         settings=settings("track"),
-        code=code_fingerprint("track", "boxes_io.py"),
+        code=code_fingerprint("track"),
     log:
         f"{LOGS}/track/{{split}}/{{video}}.log",
     benchmark:
@@ -55,7 +55,7 @@ rule masks:
         f"{RESULTS}/masks/{DATASET}/{{split}}/{{video}}.h5",
     params:
         settings=settings("masks", "model.frames"),
-        code=code_fingerprint("masks.py", "track/mask_stage.py"),
+        code=code_fingerprint("masks"),
     log:
         f"{LOGS}/masks/{{split}}/{{video}}.log",
     benchmark:
@@ -77,7 +77,7 @@ rule track_summary:
         report(f"{RESULTS}/tracks/{DATASET}/summary.csv", caption="../report/track_summary.rst", category="Tracking"),
     params:
         settings=settings("masks", "model.frames"),
-        code=code_fingerprint("track/summary.py"),
+        code=code_fingerprint("track-summary"),
     log:
         f"{LOGS}/track_summary.log",
     benchmark:

@@ -11,7 +11,7 @@ rule train:
         log_csv=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.csv",
     params:
         settings=lambda wildcards: settings("model", "train", "masks", seed=wildcards.seed),
-        code=code_fingerprint("model", "pseudo.py", "losses.py", "train.py", "train_data.py", "masks.py", "devices.py"),
+        code=code_fingerprint("train"),
     log:
         f"{LOGS}/train/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:

@@ -1,6 +1,6 @@
 """Figures over training seeds: mean +- s.d. of every AUC per model, and paired comparisons with the baseline.
 
-Each evaluated run (one model trained with one seed, see :func:`ddlcore.metrics.evaluate_run`) is a
+Each evaluated run (one model trained with one seed, see :func:`ddlcore.evaluate.metrics.evaluate_run`) is a
 dict with ``dataset``, ``model`` (``arch-variant``), ``arch``, ``variant``, ``seed``, ``n_scenes``
 and the AUC fractions of :data:`AUC_METRICS`.
 

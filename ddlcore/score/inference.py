@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .errors import DDLError
+from ..errors import DDLError
 
 
 class FrameSource(Protocol):
@@ -200,7 +200,7 @@ def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tu
 
 def load_model(path: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a trained checkpoint (eval mode) and its meta; one-line DDLError if it is not one."""
-    from .model import load_trained_model
+    from ..model import load_trained_model
 
     p = Path(path)
     if not p.is_file():

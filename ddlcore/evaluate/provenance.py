@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .config import fingerprint
+from ..config import fingerprint
 
 
 def code_version() -> str:

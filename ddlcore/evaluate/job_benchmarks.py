@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DDLError
-from .io_utils import atomic_path
+from ..errors import DDLError
+from ..io_utils import atomic_path
 
 
 def summarise_benchmarks(folder: str | Path) -> pd.DataFrame:

@@ -20,8 +20,8 @@ from typing import Any, Sequence
 import h5py
 import numpy as np
 
-from .errors import DDLError
-from .io_utils import atomic_path
+from ..errors import DDLError
+from ..io_utils import atomic_path
 
 FORMAT_VERSION = 1
 

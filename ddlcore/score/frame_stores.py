@@ -1,8 +1,8 @@
 """Scoring (``ddl score``): per-frame anomaly scores of test frame stores or of any footage.
 
 ``ddl score`` has two modes: ``--frames F1.h5 ... --out S.h5`` scores test frame stores into a
-scores file (layout in :mod:`ddlcore.scores_io`, scores as in :mod:`ddlcore.inference`); a
-positional ``VIDEO_OR_FOLDER`` scores any footage (see :mod:`ddlcore.footage`). With an alarm
+scores file (layout in :mod:`ddlcore.score.scores_io`, scores as in :mod:`ddlcore.score.inference`); a
+positional ``VIDEO_OR_FOLDER`` scores any footage (see :mod:`ddlcore.score.footage`). With an alarm
 calibration (``--calibration A.h5``; for footage the model's ``M.alarm.h5`` sidecar when present)
 frame stores are scored causally into a live scores file with events
 (:mod:`ddlcore.alarm.live_scores`), and footage gets a causal score column and an events CSV.
@@ -19,11 +19,11 @@ import h5py
 import numpy as np
 import torch
 
-from .data.framestore import FrameStore
-from .devices import resolve_device
-from .errors import DDLError
+from ..data.framestore import FrameStore
+from ..devices import resolve_device
+from ..errors import DDLError
 from .inference import fill_border, load_model, window_scores
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
 from .scores_io import model_attrs, video_of_store
 
 
@@ -71,7 +71,7 @@ def score_frame_stores(
 
 def _calibration_for(args: argparse.Namespace) -> tuple[Any, Path | None]:
     """The calibration ``--calibration`` names, else the model's sidecar when it exists (footage mode only)."""
-    from .alarm.calibration import load_calibration, sidecar_path
+    from ..alarm.calibration import load_calibration, sidecar_path
 
     path = Path(args.calibration) if args.calibration else sidecar_path(args.model)
     if args.calibration or (args.input is not None and path.is_file()):
@@ -80,7 +80,7 @@ def _calibration_for(args: argparse.Namespace) -> tuple[Any, Path | None]:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .cli import config_from_args
+    from ..cli import config_from_args
 
     cfg = config_from_args(args)
     if (args.input is None) == (not args.frames):
@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> None:
         if not args.out:
             raise DDLError("ddl score: --out S.h5 is required with --frames")
         if calibration is not None:
-            from .alarm.live_scores import write_live_scores
+            from ..alarm.live_scores import write_live_scores
 
             found = write_live_scores(model, meta, args.frames, args.out, calibration, calibration_path, cfg["score"], args.model)
             print(f"scored {len(found)} videos live, {sum(found.values())} events -> {args.out}")
@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ddl score`` (two modes: test frame stores, or any video / frame folder)."""
-    from .cli import add_config_args
+    from ..cli import add_config_args
 
     add_config_args(parser)
     parser.add_argument("--model", required=True, metavar="M.pt", help="trained model checkpoint")

@@ -1,4 +1,4 @@
-"""Reading scores files (the layout :mod:`ddlcore.score` writes).
+"""Reading scores files (the layout :mod:`ddlcore.score.frame_stores` writes).
 
 Scores file layout (format version 1), one per model and scene::
 
@@ -22,14 +22,14 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import DDLError
+from ..errors import DDLError
 
 FORMAT_VERSION = 1
 
 
 def model_attrs(meta: dict[str, Any], model_path: str | Path) -> dict[str, Any]:
     """The root attributes a scores or live scores file records about the model that scored it (checkpoint meta)."""
-    from .model.checkpoint import training_seed
+    from ..model.checkpoint import training_seed
 
     return {"format_version": FORMAT_VERSION, "model": str(model_path), "arch": meta["arch"], "variant": meta["variant"],
             "dataset": meta.get("dataset", ""), "scene": meta.get("scene", ""), "seed": training_seed(meta),

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.signal import medfilt
 from sklearn.metrics import roc_auc_score
 
-from .errors import DDLError
-from .io_utils import atomic_path
+from ..errors import DDLError
+from ..io_utils import atomic_path
+from ..score.postprocess import process_scores
 
 
 @dataclass
@@ -55,43 +55,6 @@ class VideoScores:
     valid: np.ndarray
     maps: np.ndarray | None = None
     mask_cells: np.ndarray | None = None
-
-
-def minmax_normalise(scores: np.ndarray) -> np.ndarray:
-    """(N,) -> (N,) float64 scaled to [0, 1] by the video's min and max (constant -> all 0)."""
-    s = np.asarray(scores, np.float64)
-    lo, hi = s.min(initial=np.inf), s.max(initial=-np.inf)
-    return (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
-
-
-def effective_window(window: int, n_frames: int) -> int:
-    """The median window used for a video of ``n_frames``: ``window``, or the largest odd length <= n_frames."""
-    if window % 2 != 1:
-        raise DDLError(f"config: key 'metrics.median_window': must be odd, got {window}")
-    if n_frames >= window:
-        return window
-    return max(1, n_frames if n_frames % 2 == 1 else n_frames - 1)
-
-
-def median_smooth(scores: np.ndarray, window: int) -> np.ndarray:
-    """(N,) -> (N,) float64 median-filtered with ``scipy.signal.medfilt`` (zero-padded ends).
-
-    ``window`` must be odd; videos shorter than it use :func:`effective_window`.
-    """
-    s = np.asarray(scores, np.float64)
-    w = effective_window(window, len(s))
-    return medfilt(s, w) if w > 1 else s.copy()
-
-
-def process_scores(score: np.ndarray, valid: np.ndarray, normalise: bool, window: int) -> np.ndarray:
-    """The evaluated scores of one video: valid frames, normalised (optional), median-filtered.
-
-    score float (N,), valid bool (N,) -> float64 (valid.sum(),).
-    """
-    s = np.asarray(score, np.float64)[valid]
-    if normalise:
-        s = minmax_normalise(s)
-    return median_smooth(s, window)
 
 
 def auc_or_none(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -182,8 +145,8 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
     Pixel masks are reduced to map cells as they are read. DDLError when files mix models or datasets, a scored video has no labels or a different
     frame count, or a video of a scored scene was not scored.
     """
-    from .data.groundtruth import label_variant, read_labels, read_pixel_masks
-    from .scores_io import read_scores
+    from ..data.groundtruth import label_variant, read_labels, read_pixel_masks
+    from ..score.scores_io import read_scores
 
     if not score_paths:
         raise DDLError("ddl evaluate: no scores files given")
@@ -252,7 +215,7 @@ def _percent(value: float | None) -> str:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .cli import config_from_args
+    from ..cli import config_from_args
 
     cfg = config_from_args(args)
     result = evaluate(args.labels, args.scores, cfg["metrics"])
@@ -267,7 +230,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ddl evaluate``."""
-    from .cli import add_config_args
+    from ..cli import add_config_args
 
     add_config_args(parser)
     parser.add_argument("--labels", required=True, metavar="L.h5", help="results/labels/{dataset}.h5")

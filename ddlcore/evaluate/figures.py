@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from .errors import DDLError  # noqa: E402
-from .io_utils import atomic_path  # noqa: E402
+from ..errors import DDLError  # noqa: E402
+from ..io_utils import atomic_path  # noqa: E402
 
 
 def _save(fig: plt.Figure, out: str | Path, dpi: int = 100) -> None:
@@ -137,8 +137,8 @@ def qualitative_rows(
     anomaly weight used for the pseudo anomalies; noise drawn from ``seed``. Returns K dicts of
     (H, W) or (H, W, C) float arrays: x, f_x, x_a, f_x_a, err_x, err_x_a, err_x_fxa.
     """
-    from .pseudo import pseudo_anomaly
-    from .inference import pixel_error
+    from ..train.pseudo import pseudo_anomaly
+    from ..score.inference import pixel_error
 
     gen = torch.Generator().manual_seed(seed)
     noise = torch.rand(clips.shape, generator=gen).to(clips.device)
@@ -200,9 +200,9 @@ def qualitative_figure(
     ``train.random_box_size`` instead (said in the title), as training does with ``random_box``. sigma is the last logged anomaly weight of a ``ddl`` model,
     ``train.sdl_sigma`` otherwise; noise comes from ``train.seed``. Returns the number of rows drawn.
     """
-    from .data.framestore import FrameStore
-    from .masks import MaskCache, rasterise_boxes
-    from .inference import load_model
+    from ..data.framestore import FrameStore
+    from ..track.mask_cache import MaskCache, rasterise_boxes
+    from ..score.inference import load_model
 
     model, meta = load_model(model_path, torch.device("cpu"))
     clip = int(meta["frames"])
@@ -234,7 +234,7 @@ def qualitative_figure(
 
 
 def _run_qualitative(args: argparse.Namespace) -> None:
-    from .cli import config_from_args
+    from ..cli import config_from_args
 
     cfg = config_from_args(args)
     n = qualitative_figure(args.model, args.frames, args.masks, args.out, cfg["train"], args.windows)
@@ -243,7 +243,7 @@ def _run_qualitative(args: argparse.Namespace) -> None:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """``ddl figures qualitative --model M.pt --frames F.h5 --masks C.h5 --out P.png``."""
-    from .cli import add_config_args
+    from ..cli import add_config_args
 
     sub = parser.add_subparsers(dest="figure", metavar="FIGURE", required=True)
     q = sub.add_parser("qualitative", help="X^t, f(X), X_A^t, f(X_A) and error maps of training windows (Figure 4)")

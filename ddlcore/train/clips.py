@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .data.framestore import FrameStore
-from .errors import DDLError
-from .masks import MaskCache, rasterise_boxes
+from ..data.framestore import FrameStore
+from ..errors import DDLError
+from ..track.mask_cache import MaskCache, rasterise_boxes
 
 
 class ClipDataset(Dataset):

@@ -10,7 +10,7 @@ Tables (CSV and markdown, AUCs in percent):
   (cells only for the models that were run: mean +- s.d. over seeds), the paper's values beside;
 - ``scenes-{dataset}``: per-scene AUCs of every model, mean over seeds (datasets with several scenes only);
 - ``seeds-{dataset}``: every AUC of every model as mean +- s.d. over seeds with each seed's value;
-- ``verdict-{dataset}``: each variant against ``{arch}-none``, paired by seed (:mod:`ddlcore.seed_stats`).
+- ``verdict-{dataset}``: each variant against ``{arch}-none``, paired by seed (:mod:`ddlcore.evaluate.seed_stats`).
 
 The compared figure ("headline") is the median of scene AUCs for multi-scene datasets (the paper's
 ShanghaiTech protocol) and the micro AUC otherwise.
@@ -32,8 +32,8 @@ import h5py
 import pandas as pd
 from tqdm import tqdm
 
-from .errors import DDLError
-from .io_utils import atomic_path
+from ..errors import DDLError
+from ..io_utils import atomic_path
 from .provenance import provenance, provenance_footer
 from .seed_stats import comparisons_markdown, headline_metric, mean_sd, mean_sd_text, paired_comparisons, \
     seed_summary, summary_markdown
@@ -220,7 +220,7 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int]
     """Score curves of every test video of each model's first seed, sigma plots of ``ddl`` models and the
     seeds figure of each dataset; returns PNGs written."""
     from .figures import plot_score_curve, plot_seed_aucs, plot_sigma, read_training_log
-    from .metrics import process_scores
+    from ..score.postprocess import process_scores
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -316,7 +316,7 @@ def aggregate(
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .cli import config_from_args
+    from ..cli import config_from_args
 
     cfg = config_from_args(args)
     logs = list(args.train_logs or [])
@@ -328,7 +328,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ddl aggregate``."""
-    from .cli import add_config_args
+    from ..cli import add_config_args
 
     add_config_args(parser)
     parser.add_argument("--labels", required=True, nargs="+", metavar="L.h5", help="labels file(s), one per dataset")

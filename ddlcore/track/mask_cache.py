@@ -23,9 +23,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .boxes_io import BoxTable
-from .errors import DDLError
-from .io_utils import atomic_path
+from ..detect.boxes_io import BoxTable
+from ..errors import DDLError
+from ..io_utils import atomic_path
 
 FORMAT_VERSION = 1
 

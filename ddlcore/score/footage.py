@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .alarm.calibration import Calibration, apply_calibration
-from .alarm.events import alarm_mask, event_record
-from .data.footage_reader import footage_frames, load_footage
-from .errors import DDLError
+from ..alarm.calibration import Calibration, apply_calibration
+from ..alarm.events import alarm_mask, event_record
+from ..data.footage_reader import footage_frames, load_footage
+from ..errors import DDLError
 from .inference import fill_border, window_scores
-from .io_utils import atomic_path
-from .metrics import median_smooth, minmax_normalise
+from ..io_utils import atomic_path
+from .postprocess import median_smooth, minmax_normalise
 
 #: height in pixels of the score strip under each overlay frame
 STRIP_HEIGHT = 64

@@ -1,12 +1,12 @@
 """``ddl train``: train one model (C3DSU or UNet; variant none | sdl | ddl) on one scene's training videos.
 
-Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.pseudo`; the noise
+Each step: a batch of clips X and masks M, pseudo anomalies X_A (:mod:`ddlcore.train.pseudo`; the noise
 drawn per frame or, ``train.noise: shared``, once per clip), f(X) and f(X_A) (two forwards by
 default, as the authors do: BatchNorm sees normal and pseudo-anomalous clips separately; with
 ``train.stacked_forward`` both go through one forward of 2B clips in which BatchNorm normalises each half by
 its own statistics, the same computation with larger convolutions;
 ``train.joint_batchnorm`` runs one joint forward with shared statistics; ``train.pseudo_running_stats: false``
-keeps the pseudo-anomalous clips out of BatchNorm's running statistics), the loss of :mod:`ddlcore.losses`,
+keeps the pseudo-anomalous clips out of BatchNorm's running statistics), the loss of :mod:`ddlcore.train.losses`,
 one Adam step over the model and l; with ``train.ema_decay`` > 0, an update of the weights' moving
 average, which the model file then keeps instead of the last weights. With ``train.empty_mask_batch:
 skip`` a batch in which no clip has a mask is passed over (no forward, no step), as the authors do.
@@ -33,15 +33,15 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .config import JOB_SELECTORS, fingerprint
-from .devices import resolve_device
-from .errors import DDLError
-from .io_utils import atomic_path
+from ..config import JOB_SELECTORS, fingerprint
+from ..devices import resolve_device
+from ..errors import DDLError
+from ..io_utils import atomic_path
 from .losses import LossTerms, ddl_loss
-from .model import build_model, frozen_batchnorm_statistics, save_trained_model, split_batchnorm, use_channels_last
-from .model.checkpoint import FORMAT_VERSION, load_torch_file
+from ..model import build_model, frozen_batchnorm_statistics, save_trained_model, split_batchnorm, use_channels_last
+from ..model.checkpoint import FORMAT_VERSION, load_torch_file
 from .pseudo import AnomalyWeight, draw_noise, pseudo_anomaly
-from .train_data import ClipDataset, EpochSampler
+from .clips import ClipDataset, EpochSampler
 
 LOG_COLUMNS = ["epoch", "step", "l_recon", "p", "n", "l_dist", "loss", "sigma", "lr"]
 #: what :meth:`Trainer.train_step` returns, in order: the loss terms, sigma used in the step and sigma after it
@@ -341,7 +341,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ddl train``."""
-    from .cli import add_config_args
+    from ..cli import add_config_args
 
     add_config_args(parser)
     parser.add_argument("--scene", required=True, help="scene id (recorded in the model's metadata)")
@@ -355,7 +355,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .cli import config_from_args
+    from ..cli import config_from_args
 
     config = config_from_args(args)
     train_model(config, args.scene, args.arch, args.variant, args.frames, args.masks, args.out, args.threads)

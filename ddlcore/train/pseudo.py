@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from .errors import DDLError
+from ..errors import DDLError
 
 VARIANTS = ("none", "sdl", "ddl")
 NOISE_MODES = ("per_frame", "shared")

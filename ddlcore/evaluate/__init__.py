@@ -1,0 +1,1 @@
+"""Evaluation stage: AUCs, statistics over seeds, tables, figures, provenance, job benchmarks."""

@@ -1,0 +1,1 @@
+"""Scoring stage: model inference, frame scores of frame stores and of any footage, score files, post-processing."""
