@@ -11,12 +11,13 @@ import torch
 
 from alarm_fixtures import frame_store
 from ddlcore.alarm.calibration import apply_calibration, calibrate, load_calibration, sidecar_path
-from ddlcore.alarm.causal import patch_peaks, trailing_median
+from ddlcore.alarm.causal import trailing_median
 from ddlcore.alarm.events import AlarmRule, EventTracker, detect_events
 from ddlcore.alarm.threshold import choose_threshold, events_per_hour
 from ddlcore.config import load_config
 from ddlcore.errors import DDLError
-from ddlcore.score.inference import load_model, patch_scores
+from ddlcore.score.inference import load_model
+from ddlcore.score.patches import patch_peaks, patch_scores
 
 torch.set_num_threads(1)
 FPS = 10.0

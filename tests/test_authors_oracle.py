@@ -31,7 +31,8 @@ from ddlcore.train.losses import ddl_loss
 from ddlcore.track.mask_cache import write_mask_cache
 from ddlcore.model import build_model
 from ddlcore.train.pseudo import AnomalyWeight, pseudo_anomaly
-from ddlcore.score.inference import patch_scores, pixel_error
+from ddlcore.score.inference import pixel_error
+from ddlcore.score.patches import patch_scores
 from ddlcore.train.trainer import Trainer
 from ddlcore.train.clips import ClipDataset
 

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
-from ddlcore.score.inference import fill_border, patch_scores, pixel_error, window_scores
+from ddlcore.score.inference import fill_border, pixel_error, window_scores
+from ddlcore.score.patches import patch_scores
 from ddlcore.score.frame_stores import score_frame_stores
 from ddlcore.score.scores_io import read_scores
 

@@ -20,16 +20,16 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import h5py
 import numpy as np
 import torch
 
 from ..errors import DDLError
-from ..score.inference import FrameSource
+from ..score.inference import FrameSource, window_errors
 from ..io_utils import atomic_path
-from .causal import background_map, frame_scores, latency_frames
+from .causal import background_map, causal_frame_scores, causal_peaks, frame_scores, latency_frames
 from .events import AlarmRule, Event, detect_events
 from .threshold import choose_threshold, events_per_hour
 
@@ -120,16 +120,27 @@ def load_calibration(path: str | Path) -> Calibration:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
 
 
+@torch.no_grad()
 def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, score_cfg: dict[str, Any],
                       device: torch.device) -> tuple[np.ndarray, np.ndarray, list[Event]]:
     """Causal scores and events of one video under ``calibration``.
 
     frames: uint8 (N, H, W, C) at the model's size. ``score_cfg`` supplies batch size and encoder
-    sharing; patch and shifted grid are the calibration's. Returns (scores float64 (N,), boxes int32
-    (N, 4) in model pixels, events).
+    sharing only; patch and shifted grid are the calibration's (the one source of those settings for
+    causal scores). Returns :func:`calibrated_events`.
     """
-    cfg = {**score_cfg, **calibration.score}
-    scores, boxes = frame_scores(model, frames, calibration.clip, cfg, calibration.alarm, calibration.background, device)
+    errors = window_errors(model, frames, calibration.clip, score_cfg["batch_size"], device, score_cfg["share_encoder"])
+    return calibrated_events(errors, len(frames), calibration)
+
+
+def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
+                      calibration: Calibration) -> tuple[np.ndarray, np.ndarray, list[Event]]:
+    """Causal scores and events of one video from its window errors (float (b, H, W) batches in order).
+
+    Returns (scores float64 (N,), boxes int32 (N, 4) in model pixels, events).
+    """
+    raw, raw_boxes = causal_peaks(errors, calibration.score, calibration.background)
+    scores, boxes = causal_frame_scores(raw, raw_boxes, n_frames, calibration.clip, calibration.alarm["smooth_frames"])
     return scores, boxes, detect_events(scores, boxes, calibration.rule)
 
 

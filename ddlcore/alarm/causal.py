@@ -15,48 +15,19 @@ one frame at a time), so calibrated thresholds mean the same thing everywhere.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import DDLError
 from ..score.inference import FrameSource, autocast_for, pixel_error, to_tensor, window_errors
+from ..score.patches import patch_peaks
 
 
 def latency_frames(clip: int) -> int:
     """Frames a causal score of frame f waits for after f: T//2 for a clip of T frames."""
     return clip // 2
-
-
-def patch_peaks(error: torch.Tensor, patch: int, shifted_grid: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frame scores and the box of the patch that gives each.
-
-    error: float (B, H, W). Returns (scores float (B,), equal to
-    :func:`ddlcore.score.inference.patch_scores`; boxes long (B, 4) as x0, y0, x1, y1 in error-map
-    pixels, x1 and y1 exclusive). With ``shifted_grid`` the grid shifted by patch//2 competes too.
-    """
-    if error.shape[-2] < patch or error.shape[-1] < patch:
-        raise DDLError(f"config: key 'score.patch': patch {patch} exceeds frame size {tuple(error.shape[-2:])}")
-    maps = error[:, None]
-
-    def best_of(grid: torch.Tensor, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = F.avg_pool2d(grid, patch, stride=patch)
-        columns = pooled.shape[-1]
-        value, index = pooled.flatten(1).max(dim=1)
-        y0 = torch.div(index, columns, rounding_mode="floor") * patch + offset
-        x0 = (index % columns) * patch + offset
-        return value, torch.stack([x0, y0, x0 + patch, y0 + patch], dim=1)
-
-    scores, boxes = best_of(maps, 0)
-    shift = patch // 2
-    if shifted_grid and shift > 0 and min(maps.shape[-2:]) - shift >= patch:
-        shifted, shifted_boxes = best_of(maps[..., shift:, shift:], shift)
-        better = shifted > scores
-        scores = torch.where(better, shifted, scores)
-        boxes = torch.where(better[:, None], shifted_boxes, boxes)
-    return scores, boxes
 
 
 def subtract_background(error: torch.Tensor, background: torch.Tensor | None) -> torch.Tensor:
@@ -85,20 +56,21 @@ def background_map(model: torch.nn.Module, videos: list[FrameSource], clip: int,
     return torch.cat(errors).median(dim=0).values.numpy().astype(np.float32)
 
 
-@torch.no_grad()
-def causal_window_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score_cfg: dict[str, Any],
-                         background: np.ndarray | None, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Raw causal scores of every full window of one video (no smoothing yet).
+def causal_peaks(errors: Iterable[torch.Tensor], patch_cfg: dict[str, Any],
+                 background: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw causal scores of one video's window errors (no smoothing yet).
 
-    frames: uint8 (N, H, W, C), N >= clip; background float (H, W) or None; score_cfg: the
-    ``score`` section (patch, shifted_grid, batch_size, share_encoder). Returns (scores float32
-    (N - clip + 1,), boxes int32 (N - clip + 1, 4) x0, y0, x1, y1 in model pixels), entry j
-    belonging to frame j + clip//2.
+    errors: float (b, H, W) batches in window order (:func:`ddlcore.score.inference.window_errors`);
+    patch_cfg: ``patch`` and ``shifted_grid`` (a calibration's); background float (H, W) or None,
+    subtracted before pooling. Returns (scores float32 (W,), boxes int32 (W, 4) x0, y0, x1, y1 in
+    model pixels) for the W windows, entry j belonging to frame j + clip//2.
     """
-    bg = None if background is None else torch.from_numpy(background).to(device)
+    bg: torch.Tensor | None = None
     scores, boxes = [], []
-    for error in window_errors(model, frames, clip, score_cfg["batch_size"], device, score_cfg["share_encoder"]):
-        s, b = patch_peaks(subtract_background(error, bg), score_cfg["patch"], score_cfg["shifted_grid"])
+    for error in errors:
+        if background is not None and bg is None:
+            bg = torch.from_numpy(background).to(error.device)
+        s, b = patch_peaks(subtract_background(error, bg), patch_cfg["patch"], patch_cfg["shifted_grid"])
         scores.append(s.cpu().numpy())
         boxes.append(b.cpu().numpy())
     return np.concatenate(scores).astype(np.float32), np.concatenate(boxes).astype(np.int32)
@@ -121,19 +93,31 @@ def trailing_median(scores: np.ndarray, frames: int) -> np.ndarray:
     return smoothed
 
 
+def causal_frame_scores(raw: np.ndarray, raw_boxes: np.ndarray, n_frames: int, clip: int,
+                        smooth_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-window causal scores (W,) and boxes (W, 4) -> every frame's smoothed score and box.
+
+    Returns (scores float64 (N,), NaN for the first and last clip//2 frames, which have no window;
+    boxes int32 (N, 4) of each frame's worst patch, -1 where there is no score). Smoothing:
+    :func:`trailing_median` over ``smooth_frames``.
+    """
+    half = clip // 2
+    scores = np.full(n_frames, np.nan)
+    scores[half : half + len(raw)] = raw
+    boxes = np.full((n_frames, 4), -1, np.int32)
+    boxes[half : half + len(raw)] = raw_boxes
+    return trailing_median(scores, smooth_frames), boxes
+
+
+@torch.no_grad()
 def frame_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score_cfg: dict[str, Any],
                  alarm_cfg: dict[str, Any], background: np.ndarray | None,
                  device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Causal, smoothed score of every frame of one video, as live scoring computes it.
 
-    frames: uint8 (N, H, W, C), N >= clip. Returns (scores float64 (N,), NaN for the first and
-    last clip//2 frames, which have no window; boxes int32 (N, 4) of each frame's worst patch,
-    -1 where there is no score). Smoothing: :func:`trailing_median` over ``alarm.smooth_frames``.
+    frames: uint8 (N, H, W, C), N >= clip; score_cfg: patch, shifted_grid, batch_size,
+    share_encoder. Returns :func:`causal_frame_scores` (smoothed over ``alarm.smooth_frames``).
     """
-    raw, raw_boxes = causal_window_scores(model, frames, clip, score_cfg, background, device)
-    half = clip // 2
-    scores = np.full(len(frames), np.nan)
-    scores[half : half + len(raw)] = raw
-    boxes = np.full((len(frames), 4), -1, np.int32)
-    boxes[half : half + len(raw)] = raw_boxes
-    return trailing_median(scores, alarm_cfg["smooth_frames"]), boxes
+    errors = window_errors(model, frames, clip, score_cfg["batch_size"], device, score_cfg["share_encoder"])
+    raw, raw_boxes = causal_peaks(errors, score_cfg, background)
+    return causal_frame_scores(raw, raw_boxes, len(frames), clip, alarm_cfg["smooth_frames"])

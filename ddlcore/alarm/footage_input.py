@@ -8,8 +8,8 @@ from typing import Any, Iterator, Sequence
 
 from ..data.footage_reader import load_footage
 from ..data.framestore import FrameStore
-from ..errors import DDLError
 from ..score.inference import FrameSource
+from ..score.scores_io import check_frame_size
 
 
 @contextlib.contextmanager
@@ -29,8 +29,7 @@ def open_inputs(paths: Sequence[str | Path], meta: dict[str, Any],
             name = path.stem if path.stem not in videos else f"{path.stem}-{len(videos)}"
             if path.suffix == ".h5":
                 store = stack.enter_context(FrameStore(path))
-                if tuple(store.shape[1:]) != expected:
-                    raise DDLError(f"{path}: frames are {tuple(store.shape[1:])} (H, W, C) but the model expects {expected}")
+                check_frame_size(store.shape, path, meta)
                 videos[name] = (store, float(store.attrs.get("fps") or default_fps))
             else:
                 footage = load_footage(path, *expected, default_fps)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..alarm.calibration import Calibration
-from ..alarm.causal import patch_peaks, subtract_background
+from ..alarm.causal import subtract_background
+from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
 from ..score.inference import autocast_for, can_share_encoder, pixel_error, to_tensor

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import cv2
 import numpy as np
 import pandas as pd
 import torch
 
-from ..alarm.calibration import Calibration, apply_calibration
+from ..alarm.calibration import Calibration, calibrated_events
 from ..alarm.events import alarm_mask, event_record
 from ..data.footage_reader import footage_frames, load_footage
 from ..errors import DDLError
-from .inference import fill_border, window_scores
+from .inference import fill_border, pool_window_errors, window_errors
 from ..io_utils import atomic_path
 from .postprocess import median_smooth, minmax_normalise
 
@@ -131,13 +131,17 @@ def score_footage(
         raise DDLError(f"{source}: {len(frames)} frames, fewer than the model's clip length {clip}")
     sc = cfg["score"]
     device = next(model.parameters()).device
-    windows, maps = window_scores(model, frames, clip, sc["patch"], sc["shifted_grid"], sc["batch_size"], device,
-                                  sc["share_encoder"], 1 if overlay else None, desc=Path(source).name,
-                                  background=sc["background"], autocast=sc["autocast_cuda"])
+    with torch.no_grad():
+        errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, sc["batch_size"], device, sc["share_encoder"],
+                                                       desc=Path(source).name, autocast=sc["autocast_cuda"])
+        if calibration is not None:  # one pass of the model: the offline and the causal scores share the errors
+            errors = [e.cpu() for e in errors]
+        windows, maps = pool_window_errors(errors, sc["patch"], sc["shifted_grid"], sc["batch_size"],
+                                           1 if overlay else None, sc["background"])
     scores, valid = fill_border(windows, len(frames), clip, sc["border"])
     table = footage_scores(scores, valid, cfg["metrics"])
     if calibration is not None:
-        live, _, events = apply_calibration(model, frames, calibration, sc, device)
+        live, _, events = calibrated_events(errors, len(frames), calibration)
         table["live"] = live
         table["alarm"] = alarm_mask(events, len(frames)).astype(int)
         records = [event_record(e, footage.fps, (height, width), (footage.height, footage.width)) for e in events]

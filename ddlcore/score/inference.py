@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import DDLError
+from .patches import patch_scores
 
 
 class FrameSource(Protocol):
@@ -35,24 +36,6 @@ def pixel_error(frames: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
     """Per-pixel error: frames, recon float (B, C, H, W) -> (B, H, W) = ||x - f(x)||_2 over C / sqrt(C)."""
     channels = frames.shape[1]
     return torch.linalg.vector_norm(frames - recon, dim=1) / channels**0.5
-
-
-def patch_scores(error: torch.Tensor, patch: int, shifted_grid: bool) -> torch.Tensor:
-    """Frame scores from error maps: error (B, H, W) -> (B,) highest mean over patch x patch patches.
-
-    Patches tile the frame from its top-left corner (a partial patch at the right/bottom edge is
-    left out, as avg_pool2d does). ``shifted_grid`` also pools the grid shifted by patch//2 in
-    both directions; the score is the max over both grids.
-    """
-    if error.shape[-2] < patch or error.shape[-1] < patch:
-        raise DDLError(f"config: key 'score.patch': patch {patch} exceeds frame size {tuple(error.shape[-2:])}")
-    maps = error[:, None]
-    best = F.avg_pool2d(maps, patch, stride=patch).flatten(1).amax(dim=1)
-    shift = patch // 2
-    if shifted_grid and shift > 0 and min(maps.shape[-2:]) - shift >= patch:
-        shifted = F.avg_pool2d(maps[..., shift:, shift:], patch, stride=patch).flatten(1).amax(dim=1)
-        best = torch.maximum(best, shifted)
-    return best
 
 
 def to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -161,8 +144,19 @@ def window_scores(
     ``autocast`` is False (see :func:`window_errors`). Scores stay on the device until the video is done:
     reading the next frames overlaps the device's work.
     """
-    errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, batch_size, device, share_encoder, desc,
-                                                   autocast)
+    errors = window_errors(model, frames, clip, batch_size, device, share_encoder, desc, autocast)
+    return pool_window_errors(errors, patch, shifted_grid, batch_size, map_stride, background)
+
+
+def pool_window_errors(
+    errors: Iterable[torch.Tensor], patch: int, shifted_grid: bool, batch_size: int,
+    map_stride: int | None = None, background: str = "none",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frame scores (and stored maps) of one video's window errors, as :func:`window_scores` returns them.
+
+    errors: float (b, H, W) batches in window order (:func:`window_errors`); the other arguments as
+    in :func:`window_scores` (``batch_size`` re-batches the errors after a ``video_median`` background).
+    """
     if background == "video_median":
         # the median needs every window's error at once; the raw score streams batch by batch
         stacked = torch.cat([e.cpu() for e in errors])

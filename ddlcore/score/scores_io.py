@@ -37,12 +37,17 @@ def model_attrs(meta: dict[str, Any], model_path: str | Path) -> dict[str, Any]:
             "channels": int(meta["channels"])}
 
 
+def check_frame_size(shape: tuple[int, ...], path: str | Path, meta: dict[str, Any]) -> None:
+    """DDLError naming ``path`` when frames of ``shape`` (N, H, W, C) are not the (H, W, C) of ``meta``'s model."""
+    expected = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
+    if tuple(shape[1:]) != expected:
+        raise DDLError(f"{path}: frames are {tuple(shape[1:])} (H, W, C) but the model expects {expected}")
+
+
 def video_of_store(store: Any, path: str | Path, meta: dict[str, Any]) -> str:
     """The video name of an open frame store that ``meta``'s model can score; DDLError naming ``path`` when its
     frames are not the model's (H, W, C) or fewer than its clip length."""
-    expected = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
-    if tuple(store.shape[1:]) != expected:
-        raise DDLError(f"{path}: frames are {tuple(store.shape[1:])} (H, W, C) but the model expects {expected}")
+    check_frame_size(store.shape, path, meta)
     if len(store) < int(meta["frames"]):
         raise DDLError(f"{path}: {len(store)} frames, fewer than the model's clip length {meta['frames']}")
     return str(store.attrs.get("video") or Path(path).stem)
