@@ -32,7 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("ddlcore.live.watch", "score a camera, stream, video file or folder live; events as JSON lines"),
     "events": ("ddlcore.alarm.evaluation", "event-level figures of live scores at the calibrated threshold (table, curves)"),
     "evaluate": ("ddlcore.evaluate.metrics", "AUCs of one model's scores against the labels"),
-    "aggregate": ("ddlcore.evaluate.aggregate", "AUC and ablation tables, figures"),
+    "aggregate": ("ddlcore.evaluate.aggregate", "one dataset's AUC and ablation tables, figures"),
+    "summary": ("ddlcore.evaluate.summary", "one AUC table over the datasets whose metrics files are given"),
     "job-benchmarks": ("ddlcore.evaluate.job_benchmarks", "tabulate the time and memory of every workflow job"),
     "figures": ("ddlcore.evaluate.figures", "figures drawn outside aggregate (the qualitative panel of paper Figure 4)"),
 }

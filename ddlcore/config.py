@@ -21,7 +21,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 #: settings that choose *which* jobs the workflow runs, not how one job runs: never part of a job's
 #: settings (adding a model to ``train.models`` or a seed to ``train.seeds`` trains only it), nor of a
 #: model's recorded training settings
-JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation", "seeds")}
+JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation", "seeds"), "metrics": ("summary_datasets",)}
+#: ``score`` settings an alarm calibration is made with and keeps: causal scores under a calibration take
+#: them from it, never from the job's ``score`` section
+FIXED_SCORE_KEYS = ("patch", "shifted_grid")
 
 
 def load_schema() -> dict[str, Any]:

@@ -80,7 +80,7 @@ def test_tables_from_hand_made_scores(tmp_path):
     md = aggregate([tmp_path / "ped2.h5", tmp_path / "shanghaitech.h5"], ped_ddl + ped_none + sht_ddl, METRICS,
                    tmp_path / "tables", metrics_out=tmp_path / "all.json")
 
-    auc = pd.read_csv(tmp_path / "tables" / "auc.csv")
+    auc = pd.concat([pd.read_csv(tmp_path / "tables" / f"auc-{d}.csv") for d in ("ped2", "shanghaitech")])
     assert len(auc) == 3
     row = auc[(auc.dataset == "ped2") & (auc.model == "c3dsu-ddl")].iloc[0]
     labels = np.concatenate([LABELS[n][1] for n in LABELS])
@@ -97,7 +97,8 @@ def test_tables_from_hand_made_scores(tmp_path):
     assert sht.scene_median_auc == pytest.approx(round(100 * (s1 + s2) / 2, 2))
     assert sht.paper_auc == 74.25
     assert "| ped2 " in md and "98.46" in md and "median window 1, border nearest, patch 16" in md
-    assert (tmp_path / "tables" / "auc.md").read_text() == md
+    per_dataset = [(tmp_path / "tables" / f"auc-{d}.md").read_text() for d in ("ped2", "shanghaitech")]
+    assert "shanghaitech" not in per_dataset[0] and md.startswith(per_dataset[0].split("\n\n")[0])
 
     ablation = pd.read_csv(tmp_path / "tables" / "ablation-ped2.csv")
     cells = {(r.arch, r.variant): r for r in ablation.itertuples()}
@@ -213,8 +214,9 @@ def test_pixel_auc_from_files(tmp_path):
     assert result["label_variant"] == "official" and result["model"] == "c3dsu-ddl"
 
 
-def test_tables_record_commit_and_config_and_list_earlier_datasets(tmp_path):
+def test_tables_record_commit_and_config_and_the_summary_lists_the_datasets_given(tmp_path):
     from ddlcore.evaluate.provenance import provenance
+    from ddlcore.evaluate.summary import summarise
 
     cfg = load_config(None, None)
     origin = provenance(cfg)
@@ -223,8 +225,11 @@ def test_tables_record_commit_and_config_and_list_earlier_datasets(tmp_path):
         write_scores(tmp_path / f"s-{dataset}.h5", dataset, "c3dsu", "ddl", "all", {"v": scores})
         aggregate([tmp_path / f"{dataset}.h5"], [tmp_path / f"s-{dataset}.h5"], cfg["metrics"], tmp_path / "tables",
                   metrics_out=tmp_path / "metrics" / f"{dataset}.json", origin=origin)
+    assert set(pd.read_csv(tmp_path / "tables" / "auc-ped2.csv")["dataset"]) == {"ped2"}  # one dataset per table
+    summary = summarise([tmp_path / "metrics" / "avenue.json", tmp_path / "metrics" / "ped2.json"], tmp_path / "tables",
+                        origin)
     auc = pd.read_csv(tmp_path / "tables" / "auc.csv")
-    assert set(auc["dataset"]) == {"ped2", "avenue"}  # the earlier avenue run is still listed
+    assert set(auc["dataset"]) == {"ped2", "avenue"} and "| avenue " in summary  # only the files given
     assert set(auc["commit"]) == {origin["commit"]} and set(auc["config"]) == {origin["config_fingerprint"]}
     assert f"config {origin['config_fingerprint']}" in (tmp_path / "tables" / "ablation-ped2.md").read_text()
     stored = json.loads((tmp_path / "metrics" / "ped2.json").read_text())

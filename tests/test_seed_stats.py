@@ -71,9 +71,9 @@ def test_seed_files_give_per_seed_tables_verdict_and_figure(tmp_path):
             labels = np.concatenate([LABELS[n][1] for n in sorted(LABELS)])
             expected[(variant, seed)] = 100 * roc_auc_score(labels, np.concatenate([scores[n] for n in sorted(LABELS)]))
     printed = aggregate([tmp_path / "l.h5"], files, METRICS, tmp_path / "tables", tmp_path / "fig")
-    assert printed.startswith((tmp_path / "tables" / "auc.md").read_text()[:60]) and "**better**" in printed
+    assert printed.startswith((tmp_path / "tables" / "auc-synthetic.md").read_text()[:60]) and "**better**" in printed
 
-    auc = pd.read_csv(tmp_path / "tables" / "auc.csv")
+    auc = pd.read_csv(tmp_path / "tables" / "auc-synthetic.csv")
     assert len(auc) == 6 and sorted(auc["seed"]) == [0, 0, 1, 1, 2, 2]
     seeds = pd.read_csv(tmp_path / "tables" / "seeds-synthetic.csv").set_index(["model", "metric"])
     row = seeds.loc[("c3dsu-ddl", "micro_auc")]

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 import torch
 
+from ..config import FIXED_SCORE_KEYS
 from ..errors import DDLError
 from ..score.inference import FrameSource, window_errors
 from ..io_utils import atomic_path
@@ -34,8 +35,6 @@ from .events import AlarmRule, Event, detect_events
 from .threshold import choose_threshold, events_per_hour
 
 FORMAT_VERSION = 1
-#: the score settings a calibration fixes (the rest, batch size and device, may differ at use)
-FIXED_SCORE_KEYS = ("patch", "shifted_grid")
 
 
 @dataclass

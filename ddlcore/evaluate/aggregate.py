@@ -189,16 +189,6 @@ def write_table(table: pd.DataFrame, markdown: str, stem: Path, origin: dict[str
         tmp.write_text(markdown)
 
 
-def other_datasets_results(metrics_out: Path, datasets: set[str]) -> list[dict[str, Any]]:
-    """Results of datasets not in ``datasets`` from the metrics JSON files beside ``metrics_out``
-    (``metrics/{dataset}.json`` of earlier runs), so the AUC table lists every dataset run."""
-    found: list[dict[str, Any]] = []
-    for path in sorted(metrics_out.parent.glob("*.json")):
-        if path.stem not in datasets and path != metrics_out:
-            found += [r for r in json.loads(path.read_text()).get("results", []) if r["dataset"] not in datasets]
-    return found
-
-
 def training_logs(train_logs: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, Path]]:
     """Logs ``.../{dataset}/{scene}/{model}-seed{K}.csv`` grouped as {(dataset, model): {run: path}};
     a run is named by its scene, and by ``scene seed K`` when the model has several seeds."""
@@ -267,10 +257,10 @@ def aggregate(
     """Evaluate every (dataset, model) among ``score_paths`` and write tables (and figures).
 
     Each group's labels file is the one in ``labels_paths`` whose ``dataset`` attribute matches
-    its scores files (the only one when a single file is given). The AUC table also lists the
-    other datasets whose metrics JSON lies beside ``metrics_out``. ``origin`` (provenance record)
-    is stamped on every table and stored in the metrics JSON. Returns the AUC table markdown, followed by
-    the seeds and verdict tables of each dataset run with several seeds.
+    its scores files (the only one when a single file is given). Tables are per dataset
+    (``auc-{dataset}``, ``ablation-{dataset}``, ...); ``origin`` (provenance record) is stamped on every
+    table and stored in the metrics JSON ``metrics_out``. Returns each dataset's AUC table markdown,
+    followed by its seeds and verdict tables when it was run with several seeds.
     """
     from .metrics import evaluate_run, load_run
 
@@ -287,13 +277,13 @@ def aggregate(
     if not results:
         raise DDLError("ddl aggregate: no scores files given")
     tables = Path(tables_dir)
-    earlier = other_datasets_results(Path(metrics_out), {r["dataset"] for r in results}) if metrics_out else []
-    auc = auc_table(results + earlier)
-    auc_md = auc_markdown(auc)
-    write_table(auc, auc_md, tables / "auc", origin)
-    printed = auc_md
+    printed = ""
     for dataset in sorted({r["dataset"] for r in results}):
         mine = [r for r in results if r["dataset"] == dataset]
+        auc = auc_table(mine)
+        auc_md = auc_markdown(auc)
+        write_table(auc, auc_md, tables / f"auc-{dataset}", origin)
+        printed += auc_md
         metric = "median of scene AUCs" if mine[0]["n_scenes"] > 1 else "micro AUC"
         ablation = ablation_table(dataset, results)
         write_table(ablation, ablation_markdown(ablation, metric), tables / f"ablation-{dataset}", origin)

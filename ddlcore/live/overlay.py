@@ -10,6 +10,7 @@ import numpy as np
 
 from ..alarm.events import scale_box
 from ..errors import DDLError
+from ..score.heatmap import blend_heatmap
 
 
 def overlay_frame(image: np.ndarray, error: np.ndarray, score: float, threshold: float, box: list[int],
@@ -21,10 +22,7 @@ def overlay_frame(image: np.ndarray, error: np.ndarray, score: float, threshold:
     yellow otherwise; a red border marks an alarm.
     """
     h, w = image.shape[:2]
-    level = np.clip(error / max(threshold, 1e-9), 0, 1)
-    heat = cv2.applyColorMap((level * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    heat = cv2.cvtColor(cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-    out = cv2.addWeighted(image, 0.65, heat, 0.35, 0)
+    out = blend_heatmap(image, error, threshold)
     colour = (255, 40, 40) if alarmed else (255, 220, 0)
     x0, y0, x1, y1 = scale_box(box, error.shape[:2], (h, w))
     cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, max(1, h // 120))

@@ -31,6 +31,7 @@ from ..alarm.calibration import Calibration, calibrated_events
 from ..alarm.events import alarm_mask, event_record
 from ..data.footage_reader import footage_frames, load_footage
 from ..errors import DDLError
+from .heatmap import blend_heatmap
 from .inference import fill_border, pool_window_errors, window_errors
 from ..io_utils import atomic_path
 from .postprocess import median_smooth, minmax_normalise
@@ -50,13 +51,6 @@ def footage_scores(scores: np.ndarray, valid: np.ndarray, metrics_cfg: dict[str,
     table.loc[valid, "normalised"] = norm
     table.loc[valid, "smoothed"] = median_smooth(norm, metrics_cfg["median_window"])
     return table
-
-
-def _heatmap(error: np.ndarray, scale: float, size: tuple[int, int]) -> np.ndarray:
-    """Error map (h, w) -> RGB uint8 heatmap of ``size`` (height, width); ``scale`` maps to full colour."""
-    level = np.clip(error.astype(np.float32) / scale, 0, 1)
-    coloured = cv2.applyColorMap((level * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    return cv2.cvtColor(cv2.resize(coloured, (size[1], size[0]), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
 
 
 def _strip(curve: np.ndarray, current: int, width: int) -> np.ndarray:
@@ -95,7 +89,7 @@ def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: 
             if i >= len(maps):
                 break
             rgb = np.repeat(frame[:, :, None], 3, axis=2) if frame.ndim == 2 else frame
-            blended = cv2.addWeighted(rgb, 0.6, _heatmap(maps[i], scale, rgb.shape[:2]), 0.4, 0)
+            blended = blend_heatmap(rgb, maps[i], scale)
             canvas = np.concatenate([blended, _strip(curve, i, rgb.shape[1])], axis=0)
             if writer is None:
                 writer = cv2.VideoWriter(str(tmp), fourcc, fps, (canvas.shape[1], canvas.shape[0]))

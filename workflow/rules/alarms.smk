@@ -42,7 +42,8 @@ rule live_score:
     output:
         f"{RESULTS}/alarms/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
     params:
-        settings=settings("score"),
+        # how to run the model only: patch and grid of the causal score are the calibration's (its input)
+        settings=settings(*(f"score.{k}" for k in config["score"] if k not in FIXED_SCORE_KEYS)),
         code=code_fingerprint("score"),
     log:
         f"{LOGS}/live_score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",

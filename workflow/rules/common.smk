@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ddlcore.cli import command_module
 from ddlcore.code_closure import code_fingerprint as closure_fingerprint
-from ddlcore.config import JOB_SELECTORS, training_seeds
+from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
 from ddlcore.data.registry import adapter_module, list_videos, training_scenes
 from ddlcore.errors import DDLError
 
@@ -30,6 +30,8 @@ SEEDS = training_seeds(config["train"])
 #: one trained model per (model, seed): the name of its files in models/ and scores/
 RUNS = [f"{model}-seed{seed}" for model in MODELS for seed in SEEDS]
 GPU_DETECTOR = config["detect"]["backend"] == "fasterrcnn"
+#: the datasets tables/auc.md lists: this run's and the earlier runs' that metrics.summary_datasets names
+SUMMARY_DATASETS = list(dict.fromkeys([DATASET] + config["metrics"]["summary_datasets"]))
 
 
 wildcard_constraints:
@@ -95,6 +97,7 @@ def final_outputs():
     """What `snakemake` builds by default: the tables, the figures and the tracking summary."""
     return [
         f"{RESULTS}/tables/auc.md",
+        f"{RESULTS}/tables/auc-{DATASET}.md",
         f"{RESULTS}/tables/ablation-{DATASET}.md",
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",
