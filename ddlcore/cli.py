@@ -39,11 +39,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def command_module(command: str) -> str:
-    """The dotted module that runs ``ddl <command>`` (what the workflow fingerprints for a rule)."""
+def command_modules(command: str) -> list[str]:
+    """The dotted modules ``ddl <command>`` runs (what the workflow fingerprints for a rule, with their imports).
+
+    Its stage module and the configuration loader every command goes through; this dispatcher itself
+    is left out (it only chooses the module), so editing one command's entry re-runs no other's jobs.
+    """
     if command not in COMMANDS:
         raise DDLError(f"unknown ddl command '{command}' (known: {', '.join(COMMANDS)})")
-    return COMMANDS[command][0].partition(":")[0]
+    return [COMMANDS[command][0].partition(":")[0], "ddlcore.config"]
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,18 +21,20 @@ TINY = REPO / "tests" / "data" / "tiny.yaml"
 pytestmark = pytest.mark.e2e
 
 
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``."""
+def snakemake(workdir: Path, configfile: Path, *args: str, code: Path | None = None) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``;
+    ``code``: a folder holding a copy of the ddlcore package to plan with instead of the installed one."""
     cmd = [*SNAKEMAKE, "--directory", str(workdir),
            "--configfile", str(REPO / "config" / "config.yaml"), str(configfile), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
 
-def planned_jobs(workdir: Path, config: dict) -> dict[str, int]:
-    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run)."""
+def planned_jobs(workdir: Path, config: dict, code: Path | None = None) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run) and ``code``."""
     path = workdir / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake(workdir, path, "--dry-run")
+    run = snakemake(workdir, path, "--dry-run", code=code)
     assert run.returncode == 0, run.stderr[-2000:]
     text = run.stdout + run.stderr
     if "Nothing to be done" in text:
@@ -88,7 +92,7 @@ def test_distinction_weight_reruns_training_scoring_and_aggregation_only(finishe
     changed["train"]["lambda"] = 0.5
     jobs = planned_jobs(workdir, changed)
     assert jobs == {"train": 8, "score": 8, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1,
-                    "calibrate": 8, "live_score": 8, "events": 1}
+                    "calibrate": 8, "live_score": 8, "events": 1, "summary": 1}
 
 
 def test_detector_threshold_reruns_detection_onward(finished_run):
@@ -100,11 +104,44 @@ def test_detector_threshold_reruns_detection_onward(finished_run):
     assert "extract_frames" not in jobs and "synthesize" not in jobs and "labels" not in jobs
 
 
+@pytest.fixture
+def code_copy(tmp_path) -> Path:
+    """A copy of the ddlcore package to edit: dry runs plan with it (PYTHONPATH) instead of the installed one."""
+    shutil.copytree(REPO / "ddlcore", tmp_path / "ddlcore", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_an_edit_of_another_datasets_adapter_reruns_nothing(finished_run, code_copy):
+    workdir, config = finished_run
+    assert planned_jobs(workdir, config, code_copy) == {}  # the copy fingerprints as the original
+    for adapter in ("avenue.py", "ped2.py", "shanghaitech.py"):
+        with (code_copy / "ddlcore" / "data" / adapter).open("a") as f:
+            f.write("# an edit that cannot affect the synthetic benchmark\n")
+    assert planned_jobs(workdir, config, code_copy) == {}
+
+
+def test_an_edit_of_the_frame_store_reader_reruns_training_and_scoring(finished_run, code_copy):
+    workdir, config = finished_run
+    with (code_copy / "ddlcore" / "data" / "framestore.py").open("a") as f:
+        f.write("# an edit of the frame-store reader\n")
+    jobs = planned_jobs(workdir, config, code_copy)
+    assert {"extract_frames": 4, "train": 8, "score": 8, "calibrate": 8, "live_score": 8}.items() <= jobs.items()
+    assert "synthesize" not in jobs
+
+
+def test_an_edit_of_the_tables_reruns_the_tables_only(finished_run, code_copy):
+    workdir, config = finished_run
+    with (code_copy / "ddlcore" / "evaluate" / "seed_stats.py").open("a") as f:
+        f.write("# an edit of the seed statistics\n")
+    assert planned_jobs(workdir, config, code_copy) == {"aggregate": 1, "summary": 1, "events": 1, "job_benchmarks": 1,
+                                                        "all": 1}
+
+
 def test_median_window_reruns_aggregation_only(finished_run):
     workdir, config = finished_run
     changed = copy.deepcopy(config)
     changed["metrics"]["median_window"] = 9
-    assert planned_jobs(workdir, changed) == {"aggregate": 1, "job_benchmarks": 1, "all": 1}
+    assert planned_jobs(workdir, changed) == {"aggregate": 1, "summary": 1, "job_benchmarks": 1, "all": 1}
 
 
 def test_alarms_are_calibrated_and_tabulated(finished_run):

@@ -5,7 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ddlcore.cli import command_module
+from ddlcore.cli import command_modules
 from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
 from ddlcore.data.registry import adapter_module, list_videos, training_scenes
@@ -71,7 +71,7 @@ def code_fingerprint(command, reads_dataset=False):
     With ``reads_dataset`` the closure also holds this dataset's adapter (imported by name at run
     time, so not found from the imports), and no other dataset's.
     """
-    modules = [command_module(command)] + ([adapter_module(config)] if reads_dataset else [])
+    modules = command_modules(command) + ([adapter_module(config)] if reads_dataset else [])
     return closure_fingerprint(modules)
 
 
