@@ -23,8 +23,10 @@ pytestmark = pytest.mark.e2e
 
 def snakemake(workdir: Path, configfile: Path, *args: str, code: Path | None = None) -> subprocess.CompletedProcess:
     """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``;
-    ``code``: a folder holding a copy of the ddlcore package to plan with instead of the installed one."""
-    cmd = [*SNAKEMAKE, "--directory", str(workdir),
+    ``code``: a copy of the repository's workflow and ddlcore package to plan with instead (Snakemake puts the
+    Snakefile's folder first on the import path)."""
+    snakefile = [] if code is None else ["--snakefile", str(code / "Snakefile")]
+    cmd = [*SNAKEMAKE, *snakefile, "--directory", str(workdir),
            "--configfile", str(REPO / "config" / "config.yaml"), str(configfile), "--cores", "2", *args]
     env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
@@ -106,8 +108,10 @@ def test_detector_threshold_reruns_detection_onward(finished_run):
 
 @pytest.fixture
 def code_copy(tmp_path) -> Path:
-    """A copy of the ddlcore package to edit: dry runs plan with it (PYTHONPATH) instead of the installed one."""
-    shutil.copytree(REPO / "ddlcore", tmp_path / "ddlcore", ignore=shutil.ignore_patterns("__pycache__"))
+    """A copy of the workflow and the ddlcore package to edit: dry runs plan with it instead of the repository."""
+    for folder in ("ddlcore", "workflow"):
+        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
     return tmp_path
 
 
