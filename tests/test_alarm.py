@@ -116,7 +116,7 @@ def test_calibration_gives_the_requested_false_alarm_rate_on_held_out_normal_vid
 def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(alarm_scene, tmp_path):
     import cv2
 
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     stores = [frame_store(tmp_path / f"n{i}.h5", v, f"n{i}", FPS) for i, v in enumerate(alarm_scene["normal"][:2])]
     model = tmp_path / "m.pt"
@@ -143,7 +143,7 @@ def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(alarm_scene, t
 
 
 def test_missing_or_foreign_sidecar_is_one_line(tmp_path, capsys):
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     assert main(["score", "--model", str(tmp_path / "m.pt"), "x.avi", "--calibration", str(tmp_path / "none.h5")]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ddlcore.detect.boxes_io import BoxTable, read_boxes, write_boxes
-from ddlcore.cli import main
+from ddlcore.cli.main import main
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
 from ddlcore.track.authors_json import load_authors_json, parse_frame_key, tracks_from_json

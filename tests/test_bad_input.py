@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 from layout_fixtures import cell_array, make_avenue, make_ped2_anopred, make_shanghaitech
 
-from ddlcore.cli import main
+from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.ped2 import Ped2Dataset
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ddlcore.cli import COMMANDS, command_modules
+from ddlcore.cli.main import COMMANDS, command_modules
 from ddlcore.code_closure import code_fingerprint, module_closure
 from ddlcore.errors import DDLError
 from snakemake_command import REPO
@@ -59,7 +59,7 @@ def test_an_unknown_command_is_one_clear_error():
 # function-level imports, which the closure includes too.
 LOADED = """
 import json, sys
-from ddlcore.cli import build_parser
+from ddlcore.cli.main import build_parser
 build_parser(sys.argv[1])
 print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()
                         if n.split(".")[0] == "ddlcore" and getattr(m, "__file__", None))))
@@ -70,7 +70,7 @@ print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()
 def test_every_module_a_command_loads_is_in_its_fingerprint(command):
     run = subprocess.run([sys.executable, "-c", LOADED, command], capture_output=True, text=True, timeout=120, check=True)
     loaded = {Path(p).resolve() for p in json.loads(run.stdout)}
-    closure = set(module_closure(command_modules(command))) | {(REPO / "ddlcore" / "cli.py").resolve()}
+    closure = set(module_closure(command_modules(command))) | {(REPO / "ddlcore" / "cli" / f).resolve() for f in ("__init__.py", "main.py")}
     assert loaded - closure == set()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from layout_fixtures import frame_pattern, make_avenue, make_ped2_official, make_shanghaitech
 
-from ddlcore.cli import main
+from ddlcore.cli.main import main
 from ddlcore.data.extract import extract_frames
 from ddlcore.data.framestore import FrameStore, resize_frame
 from ddlcore.config import load_config

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from layout_fixtures import make_avenue, make_ped2_anopred, make_shanghaitech
 
-from ddlcore.cli import main
+from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.extract import extract_frames
 from ddlcore.data.framestore import write_frame_store

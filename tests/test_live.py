@@ -190,7 +190,7 @@ def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, c
 
 
 def test_cli_watch_of_a_video_file_writes_events_and_the_overlay(alarm_scene, calibrated, tmp_path):
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     model_path, _, _ = calibrated
     clip = alarm_scene["test"][CLIP]
@@ -212,7 +212,7 @@ def test_cli_watch_of_a_video_file_writes_events_and_the_overlay(alarm_scene, ca
 
 
 def test_watch_of_a_missing_source_is_one_line(calibrated, tmp_path, capsys):
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     model_path, _, _ = calibrated
     assert main(["watch", str(tmp_path / "nothing.mp4"), "--model", str(model_path)]) == 1
@@ -227,7 +227,7 @@ def test_watch_of_a_refused_stream_speaks_in_its_own_words(calibrated):
     model_path, _, _ = calibrated
     port = _free_port()  # nobody listens on it
     settings = json.dumps({"live": {"reconnect_attempts": 1, "reconnect_delay_s": 0.1, "open_timeout_s": 1}})
-    run = subprocess.run([sys.executable, "-c", "from ddlcore.cli import main; raise SystemExit(main())", "watch",
+    run = subprocess.run([sys.executable, "-c", "from ddlcore.cli.main import main; raise SystemExit(main())", "watch",
                           f"http://127.0.0.1:{port}/cam.mjpg", "--model", str(model_path), "--settings", settings],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ddlcore.detect.boxes_io import BoxTable, write_boxes
-from ddlcore.cli import main
+from ddlcore.cli.main import main
 from ddlcore.track.mask_cache import MaskCache
 
 H, W = 48, 64

@@ -228,7 +228,7 @@ def tiny_checkpoint(tmp_path):
 
 
 def test_cli_scores_frame_stores(tmp_path, tiny_checkpoint):
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     store = tmp_path / "v.h5"
     _store(store, np.random.default_rng(5).integers(0, 255, size=(6, 32, 32, 1), dtype=np.uint8), "v")
@@ -243,7 +243,7 @@ def test_footage_csv_and_overlay_from_colour_video(tmp_path, tiny_checkpoint):
     import cv2
     import pandas as pd
 
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (48, 40))
@@ -268,7 +268,7 @@ def test_footage_from_frame_folder_and_errors(tmp_path, tiny_checkpoint, capsys)
     import cv2
     import pandas as pd
 
-    from ddlcore.cli import main
+    from ddlcore.cli.main import main
 
     folder = tmp_path / "frames"
     folder.mkdir()

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ddlcore.cli import main as ddl_main
+from ddlcore.cli.main import main as ddl_main
 from ddlcore.config import load_config
 from ddlcore.data.synthetic import SyntheticDataset, check_settings, generate, planned_videos, render_video
 from ddlcore.data.synthetic_motion import anomalous_agents, in_view, make_agent, normal_agents

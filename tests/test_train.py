@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from ddlcore.detect.boxes_io import BoxTable
-from ddlcore.cli import main as ddl_main
+from ddlcore.cli.main import main as ddl_main
 from ddlcore.config import validate_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError

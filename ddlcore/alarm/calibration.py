@@ -16,7 +16,6 @@ Every calibration video is taken as normal: its events are false alarms.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,37 +170,3 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
         model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm_cfg), fps=fps, clip=clip,
         alarm=dict(alarm_cfg), score={k: score_cfg[k] for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
     )
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-    from ..devices import resolve_device
-    from ..score.inference import load_model
-    from .footage_input import open_inputs
-
-    cfg = config_from_args(args)
-    device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(args.model, device)
-    with open_inputs(args.inputs, meta, cfg["alarm"]["fps"]) as videos:
-        calibration = calibrate(model, meta, videos, cfg, args.model)
-    out = Path(args.out) if args.out else sidecar_path(args.model)
-    save_calibration(calibration, out)
-    facts = calibration.summary()
-    print(f"threshold {calibration.threshold:.6g}: {facts['calibration_events']} events in "
-          f"{60 * facts['calibration_hours']:.1f} min of normal footage "
-          f"({facts['calibration_events_per_hour']:.2f} per hour) -> {out}")
-    if cfg["alarm"]["quantile"] is None and cfg["alarm"]["false_alarms_per_hour"] * facts["calibration_hours"] < 1:
-        print(f"note: {60 * facts['calibration_hours']:.1f} min of footage cannot show a rate of "
-              f"{cfg['alarm']['false_alarms_per_hour']} per hour; the threshold allows no event on it")
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl calibrate``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--model", required=True, metavar="M.pt", help="trained model checkpoint")
-    parser.add_argument("inputs", nargs="+", metavar="NORMAL",
-                        help="normal footage: frame stores (.h5), video files or frame folders")
-    parser.add_argument("--out", metavar="A.h5", help="calibration file (default: next to the model, M.alarm.h5)")
-    parser.set_defaults(func=_run)

@@ -16,7 +16,6 @@ figure per model and video: the causal score curve with the threshold, events an
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -154,23 +153,3 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
                      + markdown(mine))
         write_table(mine, texts[-1], Path(tables_dir) / f"events-{dataset}", origin)
     return "\n".join(texts)
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-    from ..evaluate.provenance import provenance
-
-    cfg = config_from_args(args)
-    print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg)))
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl events``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--labels", required=True, metavar="L.h5", help="labels file of the dataset")
-    parser.add_argument("--scores", required=True, nargs="+", metavar="L.h5", help="live scores files (ddl score --calibration)")
-    parser.add_argument("--tables-dir", required=True, metavar="DIR", help="where events-{dataset}.csv/.md go")
-    parser.add_argument("--figures-dir", metavar="DIR", help="score curves with threshold and events (none when omitted)")
-    parser.set_defaults(func=_run)

@@ -6,13 +6,11 @@ channels (see :mod:`ddlcore.data.framestore` for the layout and attributes).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ..cli import add_config_args, config_from_args
 from ..errors import DDLError
 from .base import DatasetAdapter, Video
 from .framestore import write_frame_store
@@ -51,16 +49,3 @@ def extract_frames(config: dict[str, Any], split: str, video_name: str, out: str
     }
     frames = tqdm(adapter.read_frames(video), total=info.n_frames, desc=f"frames {video.name}", unit="frame", disable=None)
     return write_frame_store(out, frames, info.n_frames, size["height"], size["width"], size["channels"], attrs)
-
-
-def _run(args: argparse.Namespace) -> None:
-    extract_frames(config_from_args(args), args.split, args.video, args.out)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl frames``: config, ``--split``, ``--video``, ``--out``."""
-    add_config_args(parser)
-    parser.add_argument("--split", required=True, choices=("train", "test"), help="which split the video is in")
-    parser.add_argument("--video", required=True, metavar="NAME", help="video name as listed by the dataset adapter")
-    parser.add_argument("--out", required=True, metavar="PATH", help="frame store to write (.h5)")
-    parser.set_defaults(func=_run)

@@ -11,7 +11,6 @@ Labels file layout (format version 1)::
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,7 +20,6 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..cli import add_config_args, config_from_args
 from ..errors import DDLError
 from ..io_utils import atomic_path
 from .base import DatasetAdapter, Video
@@ -147,19 +145,3 @@ def label_variant(path: str | Path) -> str:
     """The label variant (e.g. ``official``, ``mnad``) the labels file was written with."""
     with _open_labels(path) as f:
         return str(f.attrs["label_variant"])
-
-
-def _run(args: argparse.Namespace) -> None:
-    summary = write_labels_file(config_from_args(args), args.frames_dir, args.out)
-    print(
-        f"{args.out}: {summary.videos} test videos, {summary.frames} frames, {summary.abnormal} abnormal, "
-        f"{summary.with_masks} with pixel masks"
-    )
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl labels``: config, ``--frames-dir``, ``--out``."""
-    add_config_args(parser)
-    parser.add_argument("--frames-dir", required=True, metavar="DIR", help="folder of the test frame stores ({video}.h5)")
-    parser.add_argument("--out", required=True, metavar="PATH", help="labels file to write (.h5)")
-    parser.set_defaults(func=_run)

@@ -35,9 +35,7 @@ nearer has been painted over it; an object is visible in a frame when it owns on
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -298,29 +296,6 @@ class SyntheticDataset(DatasetAdapter):
         with self._open(video) as f:
             g = f["boxes"]
             return {int(i) for i in np.unique(g["ident"][:][g["anomalous"][:] == 1])}
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl synthesize``: --config/--settings and --out ROOT (default: dataset.root)."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--out", metavar="ROOT", help="dataset folder to write (default: the config's dataset.root)")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> None:
-    """``ddl synthesize``: generate and print one summary line."""
-    from ..cli import config_from_args
-
-    config = config_from_args(args)
-    root = Path(args.out or config["dataset"]["root"])
-    start = time.perf_counter()
-    generate(config["synthetic"], root)
-    test = [e for e in json.loads((root / MANIFEST).read_text())["videos"] if e["split"] == "test"]
-    abnormal = sum(e["abnormal_frames"] for e in test) / max(sum(e["n_frames"] for e in test), 1)
-    print(f"synthetic benchmark written to {root} in {time.perf_counter() - start:.1f} s: "
-          f"{len(test)} test videos, {abnormal:.1%} abnormal test frames")
 
 
 def open_adapter(root: Path, dataset: Mapping[str, Any]) -> SyntheticDataset:

@@ -10,13 +10,11 @@ tracker's default ``det_thresh``) and the frame store's ``dataset``, ``split``, 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 from .boxes_io import write_boxes
-from ..cli import add_config_args, config_from_args
 import cv2
 import numpy as np
 
@@ -105,18 +103,3 @@ def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Pa
         print(f"warning: video {video}: no detections in any of its {table.n_frames} frames ({frames_path}, "
               f"backend {detector.name}); it will have no tracks", file=sys.stderr)
     return len(table)
-
-
-def _run(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)
-    if not Path(args.frames).is_file():  # checked before the detector loads its weights
-        raise DDLError(f"frame store missing: {args.frames} (run the frames stage first)")
-    detect_video(build_detector(cfg["detect"]), args.frames, args.out, cfg)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl detect``."""
-    add_config_args(parser)
-    parser.add_argument("--frames", required=True, metavar="PATH", help="frame store (.h5) of one video")
-    parser.add_argument("--out", required=True, metavar="PATH", help="detections file to write (.h5)")
-    parser.set_defaults(func=_run)

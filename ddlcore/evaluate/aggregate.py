@@ -22,7 +22,6 @@ scene and seed for ``ddl`` models, ``seeds-{dataset}.png`` every seed's headline
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -34,7 +33,7 @@ from tqdm import tqdm
 
 from ..errors import DDLError
 from ..io_utils import atomic_path
-from .provenance import provenance, provenance_footer
+from .provenance import provenance_footer
 from .seed_stats import comparisons_markdown, headline_metric, mean_sd, mean_sd_text, paired_comparisons, \
     seed_summary, summary_markdown
 
@@ -303,30 +302,3 @@ def aggregate(
     if figures_dir is not None:
         write_figures(results, runs, metrics_cfg, train_logs, Path(figures_dir))
     return printed
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-
-    cfg = config_from_args(args)
-    logs = list(args.train_logs or [])
-    if args.models_dir:
-        logs += sorted(str(p) for p in Path(args.models_dir).glob("*/*/*.csv"))
-    print(aggregate(args.labels, args.scores, cfg["metrics"], args.tables_dir, args.figures_dir, logs, args.metrics_out,
-                    provenance(cfg)))
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl aggregate``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--labels", required=True, nargs="+", metavar="L.h5", help="labels file(s), one per dataset")
-    parser.add_argument("--scores", required=True, nargs="+", metavar="S.h5", help="all scores files to tabulate")
-    parser.add_argument("--tables-dir", "--out-dir", dest="tables_dir", required=True, metavar="DIR",
-                        help="where auc/ablation/scenes tables go")
-    parser.add_argument("--figures-dir", metavar="DIR", help="score curves and sigma plots (none when omitted)")
-    parser.add_argument("--train-logs", nargs="*", metavar="CSV", help="training logs models/{dataset}/{scene}/{model}.csv")
-    parser.add_argument("--models-dir", metavar="DIR", help="results/models: use every {dataset}/{scene}/{model}.csv in it")
-    parser.add_argument("--metrics-out", metavar="JSON", help="all evaluated figures as JSON")
-    parser.set_defaults(func=_run)

@@ -7,7 +7,6 @@ with a single job) names the rule.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -46,15 +45,3 @@ def write_benchmark_table(folder: str | Path, out_md: str | Path) -> pd.DataFram
         tmp.write_text("Time and peak memory of every job, per rule (Snakemake benchmark records)\n\n"
                        + table.to_markdown(index=False) + "\n")
     return table
-
-
-def _run(args: argparse.Namespace) -> None:
-    table = write_benchmark_table(args.dir, args.out)
-    print(f"{int(table['jobs'].sum())} jobs of {len(table)} rules -> {args.out}")
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """``ddl job-benchmarks --dir results/benchmarks/{dataset} --out results/tables/jobs-{dataset}.md``."""
-    parser.add_argument("--dir", required=True, help="folder of Snakemake benchmark TSV files")
-    parser.add_argument("--out", required=True, help="markdown table to write (a .csv is written beside it)")
-    parser.set_defaults(func=_run)

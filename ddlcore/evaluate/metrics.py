@@ -26,7 +26,6 @@ AUCs are fractions in [0, 1]; tables print them as percentages.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,6 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..errors import DDLError
-from ..io_utils import atomic_path
 from ..score.postprocess import process_scores
 
 
@@ -208,32 +206,3 @@ def evaluate_run(info: dict[str, Any], videos: dict[str, VideoScores], metrics_c
 def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one model's scores files against a labels file (see :func:`evaluate_run`)."""
     return evaluate_run(*load_run(labels_path, score_paths), metrics_cfg)
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}"
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-
-    cfg = config_from_args(args)
-    result = evaluate(args.labels, args.scores, cfg["metrics"])
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    line = f"{result['model']} (seed {result['seed']}) on {result['dataset']}: micro AUC {_percent(result['micro_auc'])}"
-    if result["scene_median_auc"] is not None:
-        line += f", median of scene AUCs {_percent(result['scene_median_auc'])}"
-    line += f", macro AUC {_percent(result['macro_auc'])} ({result['macro_left_out']} one-class videos left out)"
-    print(line)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl evaluate``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--labels", required=True, metavar="L.h5", help="results/labels/{dataset}.h5")
-    parser.add_argument("--scores", required=True, nargs="+", metavar="S.h5", help="one model's scores files (one per scene)")
-    parser.add_argument("--out", required=True, metavar="JSON", help="metrics file")
-    parser.set_defaults(func=_run)

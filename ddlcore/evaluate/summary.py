@@ -7,14 +7,12 @@ cross-dataset ``tables/auc`` is made only from the metrics files it is given (th
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import DDLError
 from .aggregate import auc_markdown, auc_table, write_table
-from .provenance import provenance
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
@@ -39,19 +37,3 @@ def summarise(metrics_paths: Sequence[str | Path], tables_dir: str | Path,
     text = auc_markdown(table)
     write_table(table, text, Path(tables_dir) / "auc", origin)
     return text
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-
-    print(summarise(args.metrics, args.tables_dir, provenance(config_from_args(args))))
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl summary``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--metrics", required=True, nargs="+", metavar="JSON", help="metrics files of the datasets to list")
-    parser.add_argument("--tables-dir", required=True, metavar="DIR", help="where auc.md and auc.csv go")
-    parser.set_defaults(func=_run)

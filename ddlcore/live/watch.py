@@ -11,18 +11,15 @@ and to the alarm decision about it, which waits for T//2 later frames). A summar
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import threading
 import time
 from collections import deque
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..alarm.calibration import load_calibration, sidecar_path
-from ..errors import DDLError
 from .event_log import EventLog
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
@@ -110,31 +107,3 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     figures["error"] = reader.error
     print("summary: " + json.dumps(figures), file=sys.stderr, flush=True)
     return figures
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-
-    cfg = config_from_args(args)
-    if args.events:
-        Path(args.events).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
-        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
-    if figures["error"]:  # exit status 1: a service manager can restart the watch
-        raise DDLError(figures["error"])
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl watch``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("source", metavar="SOURCE",
-                        help="camera index (0), stream URL (rtsp://, http://), video file, or folder images are written into")
-    parser.add_argument("--model", required=True, metavar="M.pt", help="trained model checkpoint")
-    parser.add_argument("--calibration", metavar="A.h5", help="alarm calibration (default: the model's sidecar M.alarm.h5)")
-    parser.add_argument("--events", metavar="FILE", help="append event JSON lines to FILE instead of stdout")
-    parser.add_argument("--overlay", metavar="VIDEO", help="also write the overlay video (.mp4: mp4v, .avi: MJPG)")
-    parser.add_argument("--serve", metavar="HOST:PORT", help="serve a live page (overlay, score curve, events), e.g. 127.0.0.1:8080")
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until the source ends)")
-    parser.set_defaults(func=_run)

@@ -10,7 +10,6 @@ frame stores are scored causally into a live scores file with events
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,9 +19,8 @@ import numpy as np
 import torch
 
 from ..data.framestore import FrameStore
-from ..devices import resolve_device
 from ..errors import DDLError
-from .inference import fill_border, load_model, window_scores
+from .inference import fill_border, window_scores
 from ..io_utils import atomic_path
 from .scores_io import model_attrs, video_of_store
 
@@ -67,63 +65,3 @@ def score_frame_stores(
                     group.create_dataset("maps", data=fill_border(maps, len(store), clip, "nearest")[0], compression="gzip")
                 written[name] = len(store)
     return written
-
-
-def _calibration_for(args: argparse.Namespace) -> tuple[Any, Path | None]:
-    """The calibration ``--calibration`` names, else the model's sidecar when it exists (footage mode only)."""
-    from ..alarm.calibration import load_calibration, sidecar_path
-
-    path = Path(args.calibration) if args.calibration else sidecar_path(args.model)
-    if args.calibration or (args.input is not None and path.is_file()):
-        return load_calibration(path), path
-    return None, None
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-
-    cfg = config_from_args(args)
-    if (args.input is None) == (not args.frames):
-        raise DDLError("ddl score: give either --frames F.h5 ... (test frame stores) or one VIDEO_OR_FOLDER, not both")
-    calibration, calibration_path = _calibration_for(args)
-    device = resolve_device(cfg["score"]["device"], "score.device")
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
-    model, meta = load_model(args.model, device)
-    if args.frames:
-        if not args.out:
-            raise DDLError("ddl score: --out S.h5 is required with --frames")
-        if calibration is not None:
-            from ..alarm.live_scores import write_live_scores
-
-            found = write_live_scores(model, meta, args.frames, args.out, calibration, calibration_path, cfg["score"], args.model)
-            print(f"scored {len(found)} videos live, {sum(found.values())} events -> {args.out}")
-            return
-        written = score_frame_stores(model, meta, args.frames, args.out, cfg["score"], args.model)
-        print(f"scored {len(written)} videos ({sum(written.values())} frames) -> {args.out}")
-        return
-    from .footage import score_footage
-
-    out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
-    events_csv = args.events or Path(out_csv).with_suffix(".events.csv")
-    score_footage(model, meta, args.input, cfg, out_csv, args.overlay, calibration, events_csv)
-    print(f"scores -> {out_csv}" + (f", events -> {events_csv}" if calibration is not None else "")
-          + (f", overlay -> {args.overlay}" if args.overlay else ""))
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl score`` (two modes: test frame stores, or any video / frame folder)."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--model", required=True, metavar="M.pt", help="trained model checkpoint")
-    parser.add_argument("input", nargs="?", metavar="VIDEO_OR_FOLDER", help="score any video file or frame folder")
-    parser.add_argument("--frames", nargs="+", metavar="F.h5", help="test frame stores of one scene")
-    parser.add_argument("--out", metavar="S.h5", help="scores file (with --frames)")
-    parser.add_argument("--out-csv", metavar="CSV", help="per-frame scores of VIDEO_OR_FOLDER (default: <input>.scores.csv)")
-    parser.add_argument("--overlay", metavar="VIDEO", help="also write an overlay video (.mp4: mp4v, .avi: MJPG)")
-    parser.add_argument("--calibration", metavar="A.h5",
-                        help="alarm calibration (ddl calibrate): score causally and detect events; for VIDEO_OR_FOLDER "
-                             "the model's sidecar M.alarm.h5 is used when it exists")
-    parser.add_argument("--events", metavar="CSV", help="events of VIDEO_OR_FOLDER (default: <out-csv stem>.events.csv)")
-    parser.set_defaults(func=_run)

@@ -7,13 +7,11 @@ video and the fallback training will use (``masks.no_track``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..detect.boxes_io import read_boxes
-from ..cli import add_config_args, config_from_args
 from .mask_cache import write_mask_cache
 
 #: what training does with a window that has no common track, per ``masks.no_track``
@@ -38,15 +36,3 @@ def build_mask_cache(cfg: dict[str, Any], tracks_path: str | Path, out_path: str
         print(f"warning: video {video}: no window of {window} frames has a track present in all of them; "
               f"training uses masks.no_track={policy} ({FALLBACKS[policy]})", file=sys.stderr)
     return n_windows
-
-
-def _run(args: argparse.Namespace) -> None:
-    build_mask_cache(config_from_args(args), args.tracks, args.out)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl masks``."""
-    add_config_args(parser)
-    parser.add_argument("--tracks", required=True, metavar="PATH", help="tracks file (.h5) of one video")
-    parser.add_argument("--out", required=True, metavar="PATH", help="mask cache to write (.h5)")
-    parser.set_defaults(func=_run)

@@ -7,7 +7,6 @@ report), with attrs ``det_thresh`` (the value used) and the detections file's vi
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..detect.boxes_io import BoxTable, read_boxes, write_boxes
-from ..cli import add_config_args, config_from_args
 from .ocsort import OCSort, OCSortParams
 
 #: detections-file attributes carried over to the tracks file
@@ -73,15 +71,3 @@ def track_video(cfg: dict[str, Any], detections_path: str | Path, out_path: str 
         print(f"warning: video {video}: no tracks ({len(detections)} detections in {detections.n_frames} frames, "
               f"det_thresh {params.det_thresh})", file=sys.stderr)
     return table
-
-
-def _run(args: argparse.Namespace) -> None:
-    track_video(config_from_args(args)["track"], args.detections, args.out)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl track``."""
-    add_config_args(parser)
-    parser.add_argument("--detections", required=True, metavar="PATH", help="detections file (.h5) of one video")
-    parser.add_argument("--out", required=True, metavar="PATH", help="tracks file to write (.h5)")
-    parser.set_defaults(func=_run)

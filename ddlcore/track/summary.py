@@ -9,7 +9,6 @@ naming the fallback training will use (``masks.no_track``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..detect.boxes_io import BoxTable, read_boxes
-from ..cli import add_config_args, config_from_args
 from ..errors import DDLError
-from ..io_utils import atomic_path
 from .mask_cache import common_tracks
 from .mask_stage import FALLBACKS
 
@@ -83,20 +80,3 @@ def warn_trackless_scenes(summary: pd.DataFrame, no_track: str) -> list[str]:
     for line in lines:
         print(line, file=sys.stderr)
     return lines
-
-
-def _run(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)
-    summary = summarise(args.detections, args.tracks, cfg)
-    warn_trackless_scenes(summary, cfg["masks"]["no_track"])
-    with atomic_path(args.out) as tmp:
-        summary.to_csv(tmp, index=False, float_format="%.4g")
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl track-summary``."""
-    add_config_args(parser)
-    parser.add_argument("--detections", nargs="+", required=True, metavar="PATH", help="detections files")
-    parser.add_argument("--tracks", nargs="+", required=True, metavar="PATH", help="tracks files of the same videos")
-    parser.add_argument("--out", required=True, metavar="PATH", help="summary CSV to write")
-    parser.set_defaults(func=_run)

@@ -20,7 +20,6 @@ epoch come from generators seeded by (train.seed, epoch)).
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from pathlib import Path
@@ -337,25 +336,3 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
     write_log(log_path_of(out), trainer.log)
     ckpt.unlink(missing_ok=True)
     return out
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``ddl train``."""
-    from ..cli import add_config_args
-
-    add_config_args(parser)
-    parser.add_argument("--scene", required=True, help="scene id (recorded in the model's metadata)")
-    parser.add_argument("--arch", required=True, choices=["c3dsu", "unet"])
-    parser.add_argument("--variant", required=True, choices=["none", "sdl", "ddl"])
-    parser.add_argument("--frames", nargs="+", required=True, metavar="H5", help="training frame stores")
-    parser.add_argument("--masks", nargs="+", required=True, metavar="H5", help="their mask caches, same order")
-    parser.add_argument("--out", required=True, help="model file to write (.pt)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads when train.threads is null")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> None:
-    from ..cli import config_from_args
-
-    config = config_from_args(args)
-    train_model(config, args.scene, args.arch, args.variant, args.frames, args.masks, args.out, args.threads)

@@ -5,7 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ddlcore.cli import command_modules
+from ddlcore.cli.main import command_modules
 from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
 from ddlcore.data.registry import adapter_module, list_videos, training_scenes

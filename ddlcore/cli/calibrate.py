@@ -1,0 +1,40 @@
+"""``ddl calibrate``: its arguments and how they call :mod:`ddlcore.alarm.calibration`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..alarm.calibration import calibrate, save_calibration, sidecar_path
+from .args import add_config_args, config_from_args
+
+
+def _run(args: argparse.Namespace) -> None:
+    from ..alarm.footage_input import open_inputs
+    from ..devices import resolve_device
+    from ..score.inference import load_model
+
+    cfg = config_from_args(args)
+    device = resolve_device(cfg["score"]["device"], "score.device")
+    model, meta = load_model(args.model, device)
+    with open_inputs(args.inputs, meta, cfg["alarm"]["fps"]) as videos:
+        calibration = calibrate(model, meta, videos, cfg, args.model)
+    out = Path(args.out) if args.out else sidecar_path(args.model)
+    save_calibration(calibration, out)
+    facts = calibration.summary()
+    print(f"threshold {calibration.threshold:.6g}: {facts['calibration_events']} events in "
+          f"{60 * facts['calibration_hours']:.1f} min of normal footage "
+          f"({facts['calibration_events_per_hour']:.2f} per hour) -> {out}")
+    if cfg["alarm"]["quantile"] is None and cfg["alarm"]["false_alarms_per_hour"] * facts["calibration_hours"] < 1:
+        print(f"note: {60 * facts['calibration_hours']:.1f} min of footage cannot show a rate of "
+              f"{cfg['alarm']['false_alarms_per_hour']} per hour; the threshold allows no event on it")
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl calibrate``."""
+    add_config_args(parser)
+    parser.add_argument("--model", required=True, metavar="M.pt", help="trained model checkpoint")
+    parser.add_argument("inputs", nargs="+", metavar="NORMAL",
+                        help="normal footage: frame stores (.h5), video files or frame folders")
+    parser.add_argument("--out", metavar="A.h5", help="calibration file (default: next to the model, M.alarm.h5)")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,25 @@
+"""``ddl events``: its arguments and how they call :mod:`ddlcore.alarm.evaluation`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..alarm.evaluation import event_tables
+from .args import add_config_args, config_from_args
+
+
+def _run(args: argparse.Namespace) -> None:
+    from ..evaluate.provenance import provenance
+
+    cfg = config_from_args(args)
+    print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg)))
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl events``."""
+    add_config_args(parser)
+    parser.add_argument("--labels", required=True, metavar="L.h5", help="labels file of the dataset")
+    parser.add_argument("--scores", required=True, nargs="+", metavar="L.h5", help="live scores files (ddl score --calibration)")
+    parser.add_argument("--tables-dir", required=True, metavar="DIR", help="where events-{dataset}.csv/.md go")
+    parser.add_argument("--figures-dir", metavar="DIR", help="score curves with threshold and events (none when omitted)")
+    parser.set_defaults(func=_run)

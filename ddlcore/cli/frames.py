@@ -1,0 +1,21 @@
+"""``ddl frames``: its arguments and how they call :mod:`ddlcore.data.extract`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..data.extract import extract_frames
+from .args import add_config_args, config_from_args
+
+
+def _run(args: argparse.Namespace) -> None:
+    extract_frames(config_from_args(args), args.split, args.video, args.out)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl frames``: config, ``--split``, ``--video``, ``--out``."""
+    add_config_args(parser)
+    parser.add_argument("--split", required=True, choices=("train", "test"), help="which split the video is in")
+    parser.add_argument("--video", required=True, metavar="NAME", help="video name as listed by the dataset adapter")
+    parser.add_argument("--out", required=True, metavar="PATH", help="frame store to write (.h5)")
+    parser.set_defaults(func=_run)

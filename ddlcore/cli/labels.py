@@ -1,0 +1,24 @@
+"""``ddl labels``: its arguments and how they call :mod:`ddlcore.data.groundtruth`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..data.groundtruth import write_labels_file
+from .args import add_config_args, config_from_args
+
+
+def _run(args: argparse.Namespace) -> None:
+    summary = write_labels_file(config_from_args(args), args.frames_dir, args.out)
+    print(
+        f"{args.out}: {summary.videos} test videos, {summary.frames} frames, {summary.abnormal} abnormal, "
+        f"{summary.with_masks} with pixel masks"
+    )
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl labels``: config, ``--frames-dir``, ``--out``."""
+    add_config_args(parser)
+    parser.add_argument("--frames-dir", required=True, metavar="DIR", help="folder of the test frame stores ({video}.h5)")
+    parser.add_argument("--out", required=True, metavar="PATH", help="labels file to write (.h5)")
+    parser.set_defaults(func=_run)
