@@ -134,6 +134,8 @@ def score_footage(
     windows, maps = window_scores(model, frames, clip, sc["patch"], sc["shifted_grid"], sc["batch_size"], device,
                                   sc["share_encoder"], 1 if overlay else None, desc=Path(source).name,
                                   background=sc["background"], autocast=sc["autocast_cuda"])
+    if not np.isfinite(windows).all():
+        raise DDLError(f"{source}: the model's scores are not finite (NaN or infinity)")
     scores, valid = fill_border(windows, len(frames), clip, sc["border"])
     table = footage_scores(scores, valid, cfg["metrics"])
     if calibration is not None:

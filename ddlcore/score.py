@@ -39,7 +39,7 @@ def score_frame_stores(
 
     meta: the checkpoint meta (arch, variant, frames, height, width, channels, dataset, scene).
     score_cfg: the ``score`` config section. Each store's frames must match the model's size and
-    channels and hold at least ``frames`` (T) frames, else DDLError naming the store.
+    channels and hold at least ``frames`` (T) frames, and the scores must be finite, else DDLError naming the store.
     Returns {video name: frame count}.
     """
     clip = int(meta["frames"])
@@ -58,6 +58,8 @@ def score_frame_stores(
                     device, score_cfg["share_encoder"], stride, desc=name, background=score_cfg["background"],
                     autocast=score_cfg["autocast_cuda"],
                 )
+                if not np.isfinite(scores).all():
+                    raise DDLError(f"{path}: the model's scores of video {name} are not finite (NaN or infinity)")
                 group = f.create_group(f"videos/{name}")
                 group.attrs.update(frames=str(path), n_frames=len(store))
                 score, valid = fill_border(scores, len(store), clip, score_cfg["border"])
@@ -90,6 +92,10 @@ def _run(args: argparse.Namespace) -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
     model, meta = load_model(args.model, device)
+    if calibration is not None:
+        from .alarm.calibration import check_calibration
+
+        check_calibration(calibration, calibration_path, args.model, meta)
     if args.frames:
         if not args.out:
             raise DDLError("ddl score: --out S.h5 is required with --frames")

@@ -161,3 +161,17 @@ def test_config_typos_name_the_key() -> None:
         load_config(settings_json=json.dumps({"model": {"frames": 1, "input": "neighbours"}}))
     with pytest.raises(DDLError, match=r"config: key 'model.input': 'middle' is not one of"):
         load_config(settings_json=json.dumps({"model": {"input": "middle"}}))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["score", "--model", "{model}", "{tmp}", "--settings", "[1, 2]"], "--settings must be a JSON object"),
+    (["watch", "{tmp}", "--model", "{model}", "--serve", "127.0.0.1:99999"], "--serve 127.0.0.1:99999: expected HOST:PORT"),
+    (["calibrate", "--model", "{model}", "{tmp}"], "is not a ddl-model file (not written by torch.save"),
+])
+def test_bad_arguments_end_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list, words: str) -> None:
+    model = tmp_path / "m.pt"
+    model.write_text("a text file, not a model\n")
+    args = [a.format(model=model, tmp=tmp_path) for a in argv]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err

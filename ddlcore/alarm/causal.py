@@ -129,8 +129,12 @@ def frame_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score_c
     frames: uint8 (N, H, W, C), N >= clip. Returns (scores float64 (N,), NaN for the first and
     last clip//2 frames, which have no window; boxes int32 (N, 4) of each frame's worst patch,
     -1 where there is no score). Smoothing: :func:`trailing_median` over ``alarm.smooth_frames``.
+    DDLError when a window's score is not finite.
     """
     raw, raw_boxes = causal_window_scores(model, frames, clip, score_cfg, background, device)
+    if not np.isfinite(raw).all():
+        raise DDLError(f"{len(raw) - int(np.isfinite(raw).sum())} of {len(raw)} window scores are not finite "
+                       "(the model's output holds NaN or infinity)")
     half = clip // 2
     scores = np.full(len(frames), np.nan)
     scores[half : half + len(raw)] = raw

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -21,12 +22,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..alarm.calibration import load_calibration, sidecar_path
+from ..alarm.calibration import check_calibration, load_calibration, sidecar_path
 from ..errors import DDLError
 from .event_log import EventLog
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
-from .server import LiveState, start_server
+from .server import LiveState, PageSettings, start_server
 from .sources import Frame, FrameReader
 from .stats import Stats
 
@@ -34,25 +35,32 @@ from .stats import Stats
 def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: TextIO,
           calibration_path: str | Path | None = None, overlay_path: str | Path | None = None,
           serve: str | None = None, duration_s: float | None = None,
-          stop: threading.Event | None = None) -> dict[str, Any]:
+          stop: threading.Event | None = None, token: str | None = None,
+          allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
     """Watch ``source`` until it ends (file end, or reconnection given up), ``duration_s`` passes, ``stop``
     is set (by another thread of a program embedding the watch) or Ctrl-C.
 
-    Writes event JSON lines to ``events_out``; returns the final figures (see :class:`Stats`) with
+    ``serve`` HOST:PORT with ``token`` and ``allow_hosts``: the page (see :mod:`.server`). The calibration
+    must be the model's (:func:`check_calibration`). Writes event JSON lines to ``events_out``; returns
+    the final figures (see :class:`Stats`) with
     ``events``, the number of events, and ``error``: why the source was lost for good (reconnection given
     up, a file that stopped decoding), or None.
     """
     from ..devices import resolve_device
     from ..inference import load_model
 
-    calibration = load_calibration(calibration_path or sidecar_path(model_path))
+    live = cfg["live"]
+    page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
+    calibration_path = calibration_path or sidecar_path(model_path)
+    calibration = load_calibration(calibration_path)
     device = resolve_device(cfg["score"]["device"], "score.device")
     model, meta = load_model(model_path, device)
+    check_calibration(calibration, calibration_path, model_path, meta)
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
-    live = cfg["live"]
-    state = LiveState(source, calibration.threshold, live["curve_frames"]) if serve else None
-    server = start_server(serve, state) if serve and state is not None else None
-    reader = FrameReader(source, live, cfg["alarm"]["fps"]).start()
+    reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)
+    state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if page else None
+    server = start_server(serve, state, page) if serve and state is not None and page is not None else None
+    reader.start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)
     writer = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
@@ -119,7 +127,8 @@ def _run(args: argparse.Namespace) -> None:
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
-        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
+        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration,
+                        token=args.token or os.environ.get("DDL_WATCH_TOKEN") or None, allow_hosts=tuple(args.allow_host))
     if figures["error"]:  # exit status 1: a service manager can restart the watch
         raise DDLError(figures["error"])
 
@@ -136,5 +145,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", metavar="FILE", help="append event JSON lines to FILE instead of stdout")
     parser.add_argument("--overlay", metavar="VIDEO", help="also write the overlay video (.mp4: mp4v, .avi: MJPG)")
     parser.add_argument("--serve", metavar="HOST:PORT", help="serve a live page (overlay, score curve, events), e.g. 127.0.0.1:8080")
+    parser.add_argument("--token", metavar="SECRET",
+                        help="the page asks for this token (/?token=SECRET); default: $DDL_WATCH_TOKEN; required when "
+                             "--serve is not a loopback address (prefer the variable: arguments are visible to other users)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests for this Host name (repeatable; '*': any), e.g. a reverse proxy's name")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until the source ends)")
     parser.set_defaults(func=_run)
