@@ -88,7 +88,8 @@ _YAML_TYPES: dict[str, tuple[type, ...]] = {"integer": (int,), "number": (int, f
 
 def typed_strings(value: Any, schema: Mapping[str, Any]) -> Any:
     """``value`` with each string read as YAML where ``schema`` does not allow a string there but does allow what
-    it reads as (``"2"`` -> 2 for an integer, ``"null"`` -> None, ``"[0, 1]"`` -> [0, 1]); everything else unchanged.
+    it reads as (``"2"`` -> 2 for an integer, ``"1e-3"`` -> 0.001 for a number, ``"null"`` -> None, ``"[0, 1]"``
+    -> [0, 1]); everything else unchanged.
 
     Snakemake passes the values inside a nested ``--config key={...}`` as strings: this gives them the types the
     schema asks for before validation.
@@ -105,7 +106,9 @@ def typed_strings(value: Any, schema: Mapping[str, Any]) -> Any:
         return value
     try:
         parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
+        if isinstance(parsed, str) and "number" in allowed:  # YAML 1.1 reads 1e-3 as a string
+            parsed = float(value)
+    except (yaml.YAMLError, ValueError):
         return value
     fits = any(isinstance(parsed, _YAML_TYPES[t]) and not (t in ("integer", "number") and isinstance(parsed, bool))
                for t in allowed if t in _YAML_TYPES)

@@ -175,3 +175,58 @@ def test_bad_arguments_end_in_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+SIGTERM_WHILE_WRITING = """
+import os, signal, sys, time
+from ddlcore.cli import Terminated, sigterm_unwinds
+from ddlcore.io_utils import atomic_path
+try:
+    with sigterm_unwinds(), atomic_path(sys.argv[1], keep_suffix=True) as tmp:
+        tmp.write_bytes(b"half an overlay")
+        os.kill(os.getpid(), signal.SIGTERM)  # a service manager stopping ddl score mid-write
+        time.sleep(30)
+except Terminated:
+    sys.exit(143)
+"""
+
+
+def test_sigterm_while_writing_leaves_the_old_output_and_no_temporary_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "overlay.avi"
+    out.write_bytes(b"the old overlay")
+    run = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_WRITING, str(out)], capture_output=True, timeout=60)
+    assert run.returncode == 143, run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["overlay.avi"] and out.read_bytes() == b"the old overlay"
+
+
+def test_temporary_names_are_unpredictable_and_keep_the_suffix_when_asked(tmp_path: Path) -> None:
+    from ddlcore.io_utils import atomic_path
+
+    names = []
+    for _ in range(2):
+        with atomic_path(tmp_path / "overlay.mp4", keep_suffix=True) as tmp:
+            names.append(tmp.name)
+            assert tmp.exists() and tmp.parent == tmp_path  # created exclusively, beside the output
+            tmp.write_bytes(b"video")
+    assert names[0] != names[1] and all(n.startswith(".overlay.mp4.") and n.endswith(".mp4") for n in names)
+    assert [p.name for p in tmp_path.iterdir()] == ["overlay.mp4"]
+
+
+def test_nested_snakemake_config_values_take_the_schema_types() -> None:
+    from snakemake.cli import parse_config
+
+    from ddlcore.config import load_schema, typed_strings, validate_config
+
+    given = parse_config(["train={seeds: [0, 1, 2], epochs: 2, lr: 1e-3}", "live={reconnect_attempts: null}",
+                          "dataset={scenes: ['01']}"])
+    assert given["train"]["seeds"] == ["0", "1", "2"]  # what Snakemake 9 passes: strings
+    with pytest.raises(DDLError, match=r"key 'train.epochs': '2' is not of type 'integer'"):
+        validate_config({"train": dict(given["train"])})
+    config = validate_config(typed_strings(given, load_schema()))
+    assert config["train"]["seeds"] == [0, 1, 2] and config["train"]["epochs"] == 2 and config["train"]["lr"] == 1e-3
+    assert config["live"]["reconnect_attempts"] is None and config["dataset"]["scenes"] == ["01"]  # strings stay strings
+    with pytest.raises(DDLError, match=r"key 'train.epochs': 'two' is not of type 'integer'"):
+        validate_config(typed_strings({"train": {"epochs": "two"}}, load_schema()))

@@ -26,11 +26,11 @@ def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.Complet
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
-def planned_jobs(workdir: Path, config: dict) -> dict[str, int]:
-    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run)."""
+def planned_jobs(workdir: Path, config: dict, *args: str) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run) and Snakemake ``args``."""
     path = workdir / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake(workdir, path, "--dry-run")
+    run = snakemake(workdir, path, "--dry-run", *args)
     assert run.returncode == 0, run.stderr[-2000:]
     text = run.stdout + run.stderr
     if "Nothing to be done" in text:
@@ -176,3 +176,12 @@ def test_a_config_file_replaces_the_default_config(tmp_path):
     default = subprocess.run(dry_run, capture_output=True, text=True, timeout=300)
     assert default.returncode != 0
     assert "config: unknown key 'epoch' in train" in default.stdout + default.stderr
+
+
+def test_nested_config_on_the_command_line_plans_as_in_a_config_file(tmp_path):
+    """The README's ``--config 'train={seeds: [0, 1, 2]}'``: Snakemake 9 passes the nested values as strings."""
+    tiny = yaml.safe_load(TINY.read_text())
+    in_file = planned_jobs(tmp_path, {**tiny, "train": {**tiny["train"], "seeds": [0, 1, 2], "epochs": 2}})
+    on_command_line = planned_jobs(tmp_path, tiny, "--config", "train={seeds: [0, 1, 2], epochs: 2}")
+    assert on_command_line == in_file
+    assert in_file["train"] * len(tiny["train"]["seeds"]) == 3 * planned_jobs(tmp_path, tiny)["train"]  # 3 seeds
