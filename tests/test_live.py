@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from alarm_fixtures import to_model_frames
+from ci_required import skip_unless_ci
 from ddlcore.alarm.calibration import apply_calibration, calibrate, save_calibration, sidecar_path
 from ddlcore.config import load_config
 from ddlcore.inference import load_model
@@ -174,7 +175,7 @@ def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, c
         assert _get(base + "/frame.jpg")[:2] == b"\xff\xd8"  # a JPEG
         browser = _chromium()
         if browser is None:
-            pytest.skip("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
+            skip_unless_ci("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
         dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000",
                               "--dump-dom", base + "/"], capture_output=True, text=True, timeout=120).stdout
     finally:
