@@ -42,9 +42,8 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
 
     ``serve`` HOST:PORT with ``token`` and ``allow_hosts``: the page (see :mod:`.server`). The calibration
     must be the model's (:func:`check_calibration`). Writes event JSON lines to ``events_out``; returns
-    the final figures (see :class:`Stats`) with
-    ``events``, the number of events, and ``error``: why the source was lost for good (reconnection given
-    up, a file that stopped decoding), or None.
+    the final figures (see :class:`Stats`) with ``events``, the number of events, and ``error``: why the
+    source was lost for good (reconnection given up, a file that stopped decoding), or None.
     """
     from ..devices import resolve_device
     from ..inference import load_model
@@ -59,7 +58,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
     reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)
     state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if page else None
-    server = start_server(serve, state, page) if serve and state is not None and page is not None else None
+    server = start_server(serve, state, page) if serve and state and page else None
     reader.start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)
