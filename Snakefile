@@ -6,7 +6,7 @@
 
 from snakemake.utils import min_version, validate
 
-from ddlcore.config import SCHEMA_PATH, validate_config
+from ddlcore.config import SCHEMA_PATH, load_schema, typed_strings, validate_config
 from ddlcore.errors import DDLError
 
 min_version("9.0")
@@ -19,6 +19,10 @@ if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
+
+# Snakemake passes the values inside a nested --config (train={seeds: [0, 1, 2]}) as strings: read them as YAML
+# where the schema wants a number, a boolean, null or a list
+config.update(typed_strings(config, load_schema()))
 
 try:  # one line naming the offending key, before Snakemake's own (verbose) schema check
     validate_config(config)

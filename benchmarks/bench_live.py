@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import torch
 
-from ddlcore.alarm.calibration import Calibration, save_calibration, sidecar_path
+from ddlcore.alarm.calibration import Calibration, model_fingerprint, save_calibration, sidecar_path
 from ddlcore.config import load_config
 from ddlcore.live.scorer import LiveScorer
 from ddlcore.live.watch import watch
@@ -63,7 +63,8 @@ def model_files(cfg: dict, folder: Path) -> Path:
     save_trained_model(path, build_model("c3dsu", cfg["model"], channels), meta, [0.5])
     calibration = Calibration(str(path), 1e9, 25.0, cfg["model"]["frames"], dict(cfg["alarm"]),
                               {"patch": cfg["score"]["patch"], "shifted_grid": cfg["score"]["shifted_grid"]},
-                              np.zeros((height, width), np.float32), {"bench": np.zeros(1, np.float32)})
+                              np.zeros((height, width), np.float32), {"bench": np.zeros(1, np.float32)},
+                              model_fingerprint(path), (height, width, channels))
     save_calibration(calibration, sidecar_path(path))
     return path
 

@@ -85,6 +85,40 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
         raise DDLError(f"config: key 'model.input': '{model_input}' needs model.frames >= 3 (frames around the middle one), got {frames}")
 
 
+#: what a YAML scalar must load as to stand for each JSON schema type
+_YAML_TYPES: dict[str, tuple[type, ...]] = {"integer": (int,), "number": (int, float), "boolean": (bool,),
+                                             "null": (type(None),), "array": (list,), "object": (dict,)}
+
+
+def typed_strings(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` with each string read as YAML where ``schema`` does not allow a string there but does allow what
+    it reads as (``"2"`` -> 2 for an integer, ``"1e-3"`` -> 0.001 for a number, ``"null"`` -> None, ``"[0, 1]"``
+    -> [0, 1]); everything else unchanged.
+
+    Snakemake passes the values inside a nested ``--config key={...}`` as strings: this gives them the types the
+    schema asks for before validation.
+    """
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: typed_strings(v, properties.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [typed_strings(v, items) for v in value] if isinstance(items, dict) else value
+    types = schema.get("type")
+    allowed = [types] if isinstance(types, str) else list(types or [])
+    if not isinstance(value, str) or not allowed or "string" in allowed:
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str) and "number" in allowed:  # YAML 1.1 reads 1e-3 as a string
+            parsed = float(value)
+    except (yaml.YAMLError, ValueError):
+        return value
+    fits = any(isinstance(parsed, _YAML_TYPES[t]) and not (t in ("integer", "number") and isinstance(parsed, bool))
+               for t in allowed if t in _YAML_TYPES)
+    return typed_strings(parsed, schema) if fits else value
+
+
 def training_seeds(train_cfg: Mapping[str, Any]) -> list[int]:
     """The seeds the workflow trains each model with: ``train.seeds``, or ``[train.seed]`` when it is null."""
     return [int(s) for s in train_cfg["seeds"]] if train_cfg.get("seeds") else [int(train_cfg["seed"])]
@@ -112,6 +146,9 @@ def load_config(path: str | Path | None = None, settings_json: str | None = None
             extra = json.loads(settings_json)
         except json.JSONDecodeError as exc:
             raise DDLError(f"--settings is not valid JSON: {exc}") from exc
+        if not isinstance(extra, dict):
+            raise DDLError(f"--settings must be a JSON object of config sections, e.g. '{{\"score\": {{\"patch\": 8}}}}', "
+                           f"not {type(extra).__name__}")
         for section, value in extra.items():
             if isinstance(value, dict) and isinstance(config.get(section), dict):
                 config[section] = {**config[section], **value}

@@ -15,16 +15,17 @@ from ddlcore.data.framestore import resize_frame, write_frame_store
 SIZE = 32
 
 
-def tiny_checkpoint(path: Path) -> Path:
-    """Write a real (untrained) narrow C3DSU checkpoint for 32x32 gray frames to ``path``."""
+def tiny_checkpoint(path: Path, frames: int = 3, seed: int = 0) -> Path:
+    """Write a real (untrained) narrow C3DSU checkpoint for clips of ``frames`` 32x32 gray frames to ``path``
+    (weights drawn with ``seed``)."""
     import torch
 
     from ddlcore.model import build_model, save_trained_model
 
-    model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))["model"]
-    meta = dict(arch="c3dsu", variant="ddl", channels=1, height=SIZE, width=SIZE, frames=3, model_cfg=model_cfg,
+    model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8], "frames": frames}}))["model"]
+    meta = dict(arch="c3dsu", variant="ddl", channels=1, height=SIZE, width=SIZE, frames=frames, model_cfg=model_cfg,
                 dataset="synthetic", scene="01")
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     save_trained_model(path, build_model("c3dsu", model_cfg, 1), meta, [0.5])
     return path
 

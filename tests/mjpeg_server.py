@@ -15,11 +15,12 @@ BOUNDARY = "ddlframe"
 class MJPEGServer:
     """Serves ``frames`` (RGB uint8 (N, h, w, 3)) at ``fps`` as multipart/x-mixed-replace on 127.0.0.1:``port``
     (0: any free port; the chosen one stays for restarts) to each connection, then keeps the connection
-    open without frames (a camera showing nothing new) until :meth:`stop`, for 60 s at most."""
+    open without frames (a camera showing nothing new) until :meth:`stop`, for ``hold_s`` seconds at most."""
 
-    def __init__(self, frames: np.ndarray, fps: float, port: int = 0) -> None:
+    def __init__(self, frames: np.ndarray, fps: float, port: int = 0, hold_s: float = 60.0) -> None:
         self.jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
         self.fps = fps
+        self.hold_s = hold_s
         self.port = port
         self.served = 0
         self._server: ThreadingHTTPServer | None = None
@@ -48,7 +49,7 @@ class MJPEGServer:
                         self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode())
                         self.wfile.write(jpeg + b"\r\n")
                         owner.served += 1
-                    owner._closing.wait(60)
+                    owner._closing.wait(owner.hold_s)
                 except (BrokenPipeError, ConnectionResetError):
                     return
 

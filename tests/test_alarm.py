@@ -149,3 +149,92 @@ def test_missing_or_foreign_sidecar_is_one_line(tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     with pytest.raises(DDLError, match="calibration file not found"):
         load_calibration(tmp_path / "none.alarm.h5")
+
+
+@pytest.fixture(scope="module")
+def sidecar(alarm_scene, tmp_path_factory):
+    """(model path, its calibration file) made by ``ddl calibrate`` on one normal video."""
+    from ddlcore.cli.main import main
+
+    folder = tmp_path_factory.mktemp("sidecar")
+    model = folder / "m.pt"
+    model.write_bytes(alarm_scene["model"].read_bytes())
+    store = frame_store(folder / "n0.h5", alarm_scene["normal"][0][:60], "n0", FPS)
+    assert main(["calibrate", "--model", str(model), str(store), "--settings", json.dumps({"score": {"patch": 8}})]) == 0
+    return model, sidecar_path(model)
+
+
+def _test_video(alarm_scene, path):
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (40, 32))
+    for frame in alarm_scene["test"][:20]:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("command", ["score", "watch"])
+def test_a_calibration_is_refused_for_a_model_it_was_not_made_with(alarm_scene, sidecar, tmp_path, capsys, command):
+    from alarm_fixtures import tiny_checkpoint
+    from ddlcore.cli.main import main
+
+    _, calibration = sidecar
+    video = _test_video(alarm_scene, tmp_path / "v.avi")
+    longer = tiny_checkpoint(tmp_path / "t5.pt", frames=5)  # another clip length: a RuntimeError before
+    other = tiny_checkpoint(tmp_path / "other.pt", seed=1)  # same clip and size, other weights: silent before
+    for model, words in [(longer, "a calibration of a model with clips of 3 frames of 32x32x1, but"),
+                         (other, "a calibration of another model file")]:
+        argv = ([command, "--model", str(model), str(video), "--calibration", str(calibration)]
+                + (["--out-csv", str(tmp_path / "s.csv")] if command == "score" else []))
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0] and str(calibration) in err[0], err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_copied_model_keeps_its_calibration_and_an_old_calibration_is_one_line(sidecar, tmp_path):
+    import h5py
+
+    from ddlcore.alarm.calibration import check_calibration
+
+    model, path = sidecar
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(model.read_bytes())
+    _, meta = load_model(copy, torch.device("cpu"))
+    check_calibration(load_calibration(path), path, copy, meta)  # the same file contents: accepted
+    old = tmp_path / "old.alarm.h5"
+    with h5py.File(old, "w") as f:
+        f.attrs["format_version"] = 1
+        f.create_group("videos")
+    with pytest.raises(DDLError, match="a version-1 calibration, which does not record its model"):
+        load_calibration(old)
+
+
+def test_a_model_with_nan_weights_is_one_line_and_nan_scores_stop_the_live_scorer(alarm_scene, sidecar, tmp_path,
+                                                                                  capsys):
+    from ddlcore.cli.main import main
+    from ddlcore.live.scorer import LiveScorer
+
+    payload = torch.load(alarm_scene["model"], weights_only=True)
+    name = next(k for k, v in payload["state_dict"].items() if v.is_floating_point())
+    payload["state_dict"][name] = torch.full_like(payload["state_dict"][name], float("nan"))
+    broken = tmp_path / "nan.pt"
+    torch.save(payload, broken)
+    video = _test_video(alarm_scene, tmp_path / "v.avi")
+    assert main(["score", "--model", str(broken), str(video), "--out-csv", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weights hold NaN or infinite values" in err[0] and "nan.pt" in err[0]
+
+    model, meta = load_model(sidecar[0], torch.device("cpu"))
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("inf"))  # what a model overflowing at run time gives
+    scorer = LiveScorer(model, meta, load_calibration(sidecar[1]), load_config()["score"], torch.device("cpu"))
+    with pytest.raises(DDLError, match="the model's score is not finite"):
+        for frame in alarm_scene["test"][:3]:
+            scorer.push(frame)
+    from ddlcore.score.footage import score_footage
+
+    with pytest.raises(DDLError, match=r"v\.avi: the model's scores are not finite"):
+        score_footage(model, meta, video, load_config(), tmp_path / "s.csv")
+    assert not (tmp_path / "s.csv").exists()

@@ -15,6 +15,7 @@ checked separately.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 import torch
 import yaml
 
+from ci_required import skip_unless_ci
 from ddlcore.detect.boxes_io import BoxTable
 from ddlcore.config import validate_config
 from ddlcore.data.framestore import write_frame_store
@@ -40,8 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 AUTHORS = REPO.parent / "shared" / "reference" / "authors-ddl"
 PRESET = REPO / "config" / "ped2-authors.yaml"
 if not (AUTHORS / "objects" / "models.py").is_file():
-    pytest.skip(f"the authors' code is not at {AUTHORS} (only in the developers' checkout)", allow_module_level=True)
-pytest.importorskip("einops", reason="the authors' code needs einops")
+    skip_unless_ci(f"the authors' code is not at {AUTHORS} (only in the developers' checkout)", module=True)
+if importlib.util.find_spec("einops") is None:
+    skip_unless_ci("the authors' code needs einops (pip install -e '.[test]')", module=True)
 sys.path.insert(0, str(AUTHORS))
 from objects.models import Conv3dSkipUNet  # noqa: E402
 from objects.pseudo_loss import PseudoAnomalyCreator, PseudoLoss  # noqa: E402

@@ -161,3 +161,72 @@ def test_config_typos_name_the_key() -> None:
         load_config(settings_json=json.dumps({"model": {"frames": 1, "input": "neighbours"}}))
     with pytest.raises(DDLError, match=r"config: key 'model.input': 'middle' is not one of"):
         load_config(settings_json=json.dumps({"model": {"input": "middle"}}))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["score", "--model", "{model}", "{tmp}", "--settings", "[1, 2]"], "--settings must be a JSON object"),
+    (["watch", "{tmp}", "--model", "{model}", "--serve", "127.0.0.1:99999"], "--serve 127.0.0.1:99999: expected HOST:PORT"),
+    (["calibrate", "--model", "{model}", "{tmp}"], "is not a ddl-model file (not written by torch.save"),
+])
+def test_bad_arguments_end_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list, words: str) -> None:
+    model = tmp_path / "m.pt"
+    model.write_text("a text file, not a model\n")
+    args = [a.format(model=model, tmp=tmp_path) for a in argv]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+
+
+SIGTERM_WHILE_WRITING = """
+import os, signal, sys, time
+from ddlcore.cli.main import Terminated, sigterm_unwinds
+from ddlcore.io_utils import atomic_path
+try:
+    with sigterm_unwinds(), atomic_path(sys.argv[1], keep_suffix=True) as tmp:
+        tmp.write_bytes(b"half an overlay")
+        os.kill(os.getpid(), signal.SIGTERM)  # a service manager stopping ddl score mid-write
+        time.sleep(30)
+except Terminated:
+    sys.exit(143)
+"""
+
+
+def test_sigterm_while_writing_leaves_the_old_output_and_no_temporary_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "overlay.avi"
+    out.write_bytes(b"the old overlay")
+    run = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_WRITING, str(out)], capture_output=True, timeout=60)
+    assert run.returncode == 143, run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["overlay.avi"] and out.read_bytes() == b"the old overlay"
+
+
+def test_temporary_names_are_unpredictable_and_keep_the_suffix_when_asked(tmp_path: Path) -> None:
+    from ddlcore.io_utils import atomic_path
+
+    names = []
+    for _ in range(2):
+        with atomic_path(tmp_path / "overlay.mp4", keep_suffix=True) as tmp:
+            names.append(tmp.name)
+            assert tmp.exists() and tmp.parent == tmp_path  # created exclusively, beside the output
+            tmp.write_bytes(b"video")
+    assert names[0] != names[1] and all(n.startswith(".overlay.mp4.") and n.endswith(".mp4") for n in names)
+    assert [p.name for p in tmp_path.iterdir()] == ["overlay.mp4"]
+
+
+def test_nested_snakemake_config_values_take_the_schema_types() -> None:
+    from snakemake.cli import parse_config
+
+    from ddlcore.config import load_schema, typed_strings, validate_config
+
+    given = parse_config(["train={seeds: [0, 1, 2], epochs: 2, lr: 1e-3}", "live={reconnect_attempts: null}",
+                          "dataset={scenes: ['01']}"])
+    assert given["train"]["seeds"] == ["0", "1", "2"]  # what Snakemake 9 passes: strings
+    with pytest.raises(DDLError, match=r"key 'train.epochs': '2' is not of type 'integer'"):
+        validate_config({"train": dict(given["train"])})
+    config = validate_config(typed_strings(given, load_schema()))
+    assert config["train"]["seeds"] == [0, 1, 2] and config["train"]["epochs"] == 2 and config["train"]["lr"] == 1e-3
+    assert config["live"]["reconnect_attempts"] is None and config["dataset"]["scenes"] == ["01"]  # strings stay strings
+    with pytest.raises(DDLError, match=r"key 'train.epochs': 'two' is not of type 'integer'"):
+        validate_config(typed_strings({"train": {"epochs": "two"}}, load_schema()))

@@ -199,6 +199,10 @@ def test_fasterrcnn_missing_weights_one_clear_line(tmp_path, monkeypatch):
         build_model({**cfg, "weights": str(tmp_path / "missing.pth")})
     with pytest.raises(DDLError, match="unknown detection model 'yolo'"):
         build_model({**cfg, "model": "yolo"})
+    text = tmp_path / "weights.pth"  # a file by the right name that torch.load cannot unpickle
+    text.write_text("not weights\n")
+    with pytest.raises(DDLError, match=r"weights\.pth is not a fasterrcnn_resnet50_fpn_v2 state dict"):
+        build_model({**cfg, "weights": str(text)})
 
 
 ON_STORE = ["--settings", '{"detect": {"source": "frames"}}']

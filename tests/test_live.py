@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from alarm_fixtures import to_model_frames
+from ci_required import skip_unless_ci
 from ddlcore.alarm.calibration import apply_calibration, calibrate, save_calibration, sidecar_path
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
@@ -174,7 +175,7 @@ def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, c
         assert _get(base + "/frame.jpg")[:2] == b"\xff\xd8"  # a JPEG
         browser = _chromium()
         if browser is None:
-            pytest.skip("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
+            skip_unless_ci("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
         dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000",
                               "--dump-dom", base + "/"], capture_output=True, text=True, timeout=120).stdout
     finally:
@@ -228,9 +229,10 @@ def test_watch_of_a_refused_stream_speaks_in_its_own_words(calibrated):
     port = _free_port()  # nobody listens on it
     settings = json.dumps({"live": {"reconnect_attempts": 1, "reconnect_delay_s": 0.1, "open_timeout_s": 1}})
     run = subprocess.run([sys.executable, "-c", "from ddlcore.cli.main import main; raise SystemExit(main())", "watch",
-                          f"http://127.0.0.1:{port}/cam.mjpg", "--model", str(model_path), "--settings", settings],
-                         capture_output=True, text=True, timeout=300)
+                          f"http://viewer:s3cret@127.0.0.1:{port}/cam.mjpg", "--model", str(model_path), "--settings",
+                          settings], capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
+    assert "s3cret" not in run.stderr and f"viewer:***@127.0.0.1:{port}" in run.stderr  # the password never shows
     assert "gave up after 1 failed reconnection attempts" in run.stderr
     assert run.stderr.count("cannot open (stream)") == 2  # the first attempt and the one reconnection
     assert "Connection refused" not in run.stderr and "WARN" not in run.stderr
@@ -248,6 +250,77 @@ def test_reader_keeps_a_bounded_backlog_and_drops_the_oldest(tmp_path):
     reader = FrameReader(str(video), cfg, 25.0).start()
     assert _wait_for(lambda: reader.read == 60, 60)
     taken = [reader.get(timeout=1) for _ in range(5)]
-    assert reader.finished and reader.dropped == 55
+    # the reader thread marks the end after its last frame (closing the file): wait for it, do not race it
+    assert _wait_for(lambda: reader.finished, 30) and reader.dropped == 55
     assert [f.seq for f in taken] == [56, 57, 58, 59, 60] and reader.get(timeout=0.1) is None
     assert abs(int(taken[-1].image.mean()) - 4 * 59) <= 3
+
+
+def test_a_stream_url_password_stays_off_the_reader_messages_and_name():
+    from ddlcore.live.sources import FrameReader, redacted
+
+    assert redacted("rtsp://admin:hunter2@10.0.0.5:554/live") == "rtsp://admin:***@10.0.0.5:554/live"
+    assert redacted("rtsp://10.0.0.5/live") == "rtsp://10.0.0.5/live" and redacted("0") == "0"
+    assert redacted("http://u:p@[::1/x") == "http://***@[::1/x"  # not parseable: the whole credentials part goes
+    url = f"http://admin:hunter2@127.0.0.1:{_free_port()}/cam.mjpg"  # nobody listens
+    cfg = load_config(None, json.dumps({"live": {"reconnect_attempts": 0, "open_timeout_s": 1}}))["live"]
+    statuses = []
+    reader = FrameReader(url, cfg, 25.0, on_status=statuses.append).start()
+    assert _wait_for(lambda: reader.finished, 30)
+    assert statuses and reader.error and "hunter2" not in " ".join(statuses + [reader.error, reader.name])
+    assert "admin:***@" in reader.name
+
+
+def test_a_stream_giving_fewer_frames_than_a_clip_per_connection_counts_as_failed(alarm_scene):
+    from ddlcore.live.sources import FrameReader
+
+    server = MJPEGServer(alarm_scene["test"][:2], fps=50, hold_s=0).start()  # 2 frames, then the connection closes
+    cfg = load_config(None, json.dumps({"live": {"reconnect_attempts": 2, "reconnect_delay_s": 0.05,
+                                                 "open_timeout_s": 2}}))["live"]
+    try:
+        reader = FrameReader(server.url, cfg, 25.0, on_status=lambda _: None, min_frames=3).start()
+        assert _wait_for(lambda: reader.get(timeout=0.1) is None and reader.finished, 60), "never gave up"
+    finally:
+        server.stop()
+    assert reader.reconnects == 2 and "gave up after 2 failed reconnection attempts" in reader.error
+    assert "fewer than the 3 frames a clip needs" in reader.error
+
+
+def test_a_watched_image_still_being_written_is_read_once_complete(tmp_path):
+    from ddlcore.live.sources import folder_frames
+
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), np.uint8)
+    ok, png = cv2.imencode(".png", image)
+    stop = threading.Event()
+    frames = []
+    thread = threading.Thread(target=lambda: frames.extend(folder_frames(folder, 0.02, 0.5, stop)), daemon=True)
+    thread.start()
+    try:
+        partial = folder / "frame1.png"
+        partial.write_bytes(png.tobytes()[: len(png) // 3])  # a camera halfway through writing it
+        time.sleep(0.2)  # several polls, all failing to decode
+        partial.write_bytes(png.tobytes())
+        (folder / "frame2.png").write_bytes(b"not an image")  # never decodes: skipped once it has settled
+        (folder / "frame3.png").write_bytes(png.tobytes())
+        assert _wait_for(lambda: len(frames) == 2, 10), len(frames)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert all(np.array_equal(f, image) for f in frames)
+
+
+def test_an_event_box_is_scaled_by_the_size_of_its_peak_frame(calibrated):
+    from ddlcore.alarm.events import Event
+    from ddlcore.live.event_log import EventLog
+    from ddlcore.live.sources import Frame
+
+    _, calibration, _ = calibrated
+    out = io.StringIO()
+    log = EventLog(out, calibration, (32, 32), None)
+    for i in range(10):  # the camera switches from 64x64 to 320x320 at frame 5
+        side = 64 if i < 5 else 320
+        log.read(i, Frame(np.zeros((side, side, 3), np.uint8), 0.0, float(i), i, 0))
+    log.changes([("start", Event(2, 2, 3, 1.0, [0, 0, 16, 16]))])
+    assert json.loads(out.getvalue())["box"] == [0, 0, 32, 32]  # in the 64x64 frame the peak was read in

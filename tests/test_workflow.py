@@ -32,11 +32,12 @@ def snakemake(workdir: Path, configfile: Path, *args: str, code: Path | None = N
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
 
-def planned_jobs(workdir: Path, config: dict, code: Path | None = None) -> dict[str, int]:
-    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run) and ``code``."""
+def planned_jobs(workdir: Path, config: dict, *args: str, code: Path | None = None) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run), Snakemake ``args``
+    and ``code`` (see :func:`snakemake`)."""
     path = workdir / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake(workdir, path, "--dry-run", code=code)
+    run = snakemake(workdir, path, "--dry-run", *args, code=code)
     assert run.returncode == 0, run.stderr[-2000:]
     text = run.stdout + run.stderr
     if "Nothing to be done" in text:
@@ -117,18 +118,18 @@ def code_copy(tmp_path) -> Path:
 
 def test_an_edit_of_another_datasets_adapter_reruns_nothing(finished_run, code_copy):
     workdir, config = finished_run
-    assert planned_jobs(workdir, config, code_copy) == {}  # the copy fingerprints as the original
+    assert planned_jobs(workdir, config, code=code_copy) == {}  # the copy fingerprints as the original
     for adapter in ("avenue.py", "ped2.py", "shanghaitech.py"):
         with (code_copy / "ddlcore" / "data" / adapter).open("a") as f:
             f.write("# an edit that cannot affect the synthetic benchmark\n")
-    assert planned_jobs(workdir, config, code_copy) == {}
+    assert planned_jobs(workdir, config, code=code_copy) == {}
 
 
 def test_an_edit_of_the_frame_store_reader_reruns_training_and_scoring(finished_run, code_copy):
     workdir, config = finished_run
     with (code_copy / "ddlcore" / "data" / "framestore.py").open("a") as f:
         f.write("# an edit of the frame-store reader\n")
-    jobs = planned_jobs(workdir, config, code_copy)
+    jobs = planned_jobs(workdir, config, code=code_copy)
     assert {"extract_frames": 4, "train": 8, "score": 8, "calibrate": 8, "live_score": 8}.items() <= jobs.items()
     assert "synthesize" not in jobs
 
@@ -137,7 +138,7 @@ def test_an_edit_of_the_tables_reruns_the_tables_only(finished_run, code_copy):
     workdir, config = finished_run
     with (code_copy / "ddlcore" / "evaluate" / "seed_stats.py").open("a") as f:
         f.write("# an edit of the seed statistics\n")
-    assert planned_jobs(workdir, config, code_copy) == {"aggregate": 1, "summary": 1, "events": 1, "job_benchmarks": 1,
+    assert planned_jobs(workdir, config, code=code_copy) == {"aggregate": 1, "summary": 1, "events": 1, "job_benchmarks": 1,
                                                         "all": 1}
 
 
@@ -217,3 +218,12 @@ def test_a_config_file_replaces_the_default_config(tmp_path):
     default = subprocess.run(dry_run, capture_output=True, text=True, timeout=300)
     assert default.returncode != 0
     assert "config: unknown key 'epoch' in train" in default.stdout + default.stderr
+
+
+def test_nested_config_on_the_command_line_plans_as_in_a_config_file(tmp_path):
+    """The README's ``--config 'train={seeds: [0, 1, 2]}'``: Snakemake 9 passes the nested values as strings."""
+    tiny = yaml.safe_load(TINY.read_text())
+    in_file = planned_jobs(tmp_path, {**tiny, "train": {**tiny["train"], "seeds": [0, 1, 2], "epochs": 2}})
+    on_command_line = planned_jobs(tmp_path, tiny, "--config", "train={seeds: [0, 1, 2], epochs: 2}")
+    assert on_command_line == in_file
+    assert in_file["train"] * len(tiny["train"]["seeds"]) == 3 * planned_jobs(tmp_path, tiny)["train"]  # 3 seeds

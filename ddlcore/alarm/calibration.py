@@ -1,13 +1,14 @@
 """Calibration (``ddl calibrate``): a model's causal scores on normal footage, and the threshold they give.
 
 The sidecar file lies next to the model (``M.pt`` -> ``M.alarm.h5``); ``ddl score`` and
-``ddl watch`` find it there. Layout (format version 1)::
+``ddl watch`` find it there, and refuse it for another model (:func:`check_calibration`: the model
+file's SHA-256, clip length and frame size must be those it was made with). Layout (format version 2)::
 
     /background        float32 (H, W)  median per-pixel error over the calibration footage
                                        (only with ``alarm.background: calibration``)
     /videos/{name}     float32 (N,)    causal, smoothed frame scores of each calibration video
                                        (NaN where a frame has no score)
-    attrs: format_version=1, model, threshold, fps, latency_frames, clip_frames,
+    attrs: format_version=2, model, model_sha256, height, width, channels, threshold, fps, latency_frames, clip_frames,
            calibration_frames, calibration_hours, calibration_events,
            alarm (JSON of the alarm section), score (JSON of patch and shifted_grid)
 
@@ -16,6 +17,7 @@ Every calibration video is taken as normal: its events are false alarms.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ from .causal import background_map, causal_frame_scores, causal_peaks, frame_sco
 from .events import AlarmRule, Event, detect_events
 from .threshold import choose_threshold, events_per_hour
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -41,7 +43,9 @@ class Calibration:
     """A model's alarm calibration: threshold, the rule around it, and the footage it came from.
 
     background float32 (H, W) or None; videos: {name: scores float32 (N,)}; alarm and score: the
-    config sections it was made with (score: only ``FIXED_SCORE_KEYS``).
+    config sections it was made with (score: only ``FIXED_SCORE_KEYS``); model_sha256: SHA-256 of the
+    model file (:func:`model_fingerprint`; empty when made without one); size: the model's (height,
+    width, channels).
     """
 
     model: str
@@ -52,6 +56,8 @@ class Calibration:
     score: dict[str, Any]
     background: np.ndarray | None
     videos: dict[str, np.ndarray]
+    model_sha256: str = ""
+    size: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def rule(self) -> AlarmRule:
@@ -81,12 +87,41 @@ def sidecar_path(model_path: str | Path) -> Path:
     return p.with_name(f"{p.stem}.alarm.h5")
 
 
+def model_fingerprint(model_path: str | Path) -> str:
+    """SHA-256 (hex) of a model file's bytes; empty for an empty path."""
+    if not str(model_path):
+        return ""
+    digest = hashlib.sha256()
+    with open(model_path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_calibration(calibration: Calibration, calibration_path: str | Path, model_path: str | Path,
+                      meta: dict[str, Any]) -> None:
+    """DDLError naming ``calibration_path`` unless ``calibration`` was made with the model file at ``model_path``
+    (meta: its checkpoint meta): same clip length, frame size and file contents."""
+    clip = int(meta["frames"])
+    size = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
+    if (calibration.clip, tuple(calibration.size)) != (clip, size):
+        h, w, c = calibration.size
+        raise DDLError(f"{calibration_path}: a calibration of a model with clips of {calibration.clip} frames of "
+                       f"{h}x{w}x{c}, but {model_path} takes {clip} frames of {size[0]}x{size[1]}x{size[2]}: "
+                       f"run ddl calibrate --model {model_path}")
+    if calibration.model_sha256 != model_fingerprint(model_path):
+        raise DDLError(f"{calibration_path}: a calibration of another model file ({calibration.model}), not of "
+                       f"{model_path}: run ddl calibrate --model {model_path}")
+
+
 def save_calibration(calibration: Calibration, path: str | Path) -> None:
     """Write ``calibration`` to ``path`` (layout in the module docstring), atomically."""
     facts = calibration.summary()
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
-            format_version=FORMAT_VERSION, model=calibration.model, threshold=calibration.threshold,
+            format_version=FORMAT_VERSION, model=calibration.model, model_sha256=calibration.model_sha256,
+            height=calibration.size[0], width=calibration.size[1], channels=calibration.size[2],
+            threshold=calibration.threshold,
             fps=calibration.fps, latency_frames=calibration.latency, clip_frames=calibration.clip,
             calibration_frames=facts["calibration_frames"], calibration_hours=facts["calibration_hours"],
             calibration_events=facts["calibration_events"],
@@ -105,6 +140,8 @@ def load_calibration(path: str | Path) -> Calibration:
         raise DDLError(f"calibration file not found: {p} (run ddl calibrate first)")
     try:
         with h5py.File(p, "r") as f:
+            if f.attrs.get("format_version") == 1:
+                raise DDLError(f"{p}: a version-1 calibration, which does not record its model: run ddl calibrate again")
             if f.attrs.get("format_version") != FORMAT_VERSION or "videos" not in f:
                 raise DDLError(f"{p}: not a version-{FORMAT_VERSION} calibration file")
             a = f.attrs
@@ -112,7 +149,8 @@ def load_calibration(path: str | Path) -> Calibration:
                 model=str(a["model"]), threshold=float(a["threshold"]), fps=float(a["fps"]), clip=int(a["clip_frames"]),
                 alarm=json.loads(a["alarm"]), score=json.loads(a["score"]),
                 background=f["background"][:] if "background" in f else None,
-                videos={name: d[:] for name, d in f["videos"].items()},
+                videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
+                size=(int(a["height"]), int(a["width"]), int(a["channels"])),
             )
     except OSError as exc:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
@@ -147,8 +185,9 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     """Score normal ``videos`` causally and choose the threshold of the ``alarm`` config section.
 
     videos: {name: (uint8 frames (N, H, W, C) at the model's size, fps)}; cfg: the full config
-    (``score`` and ``alarm`` sections); meta: the checkpoint meta (``frames``: clip length).
-    The footage's frame rate is the median of the videos' rates.
+    (``score`` and ``alarm`` sections); meta: the checkpoint meta (``frames``: clip length, frame size);
+    model_path: the model's file (its fingerprint goes into the calibration). The footage's frame rate
+    is the median of the videos' rates.
     """
     clip = int(meta["frames"])
     short = [name for name, (frames, _) in videos.items() if len(frames) < clip]
@@ -169,4 +208,5 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     return Calibration(
         model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm_cfg), fps=fps, clip=clip,
         alarm=dict(alarm_cfg), score={k: score_cfg[k] for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
+        model_sha256=model_fingerprint(model_path), size=(int(meta["height"]), int(meta["width"]), int(meta["channels"])),
     )

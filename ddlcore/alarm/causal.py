@@ -63,7 +63,8 @@ def causal_peaks(errors: Iterable[torch.Tensor], patch_cfg: dict[str, Any],
     errors: float (b, H, W) batches in window order (:func:`ddlcore.score.inference.window_errors`);
     patch_cfg: ``patch`` and ``shifted_grid`` (a calibration's); background float (H, W) or None,
     subtracted before pooling. Returns (scores float32 (W,), boxes int32 (W, 4) x0, y0, x1, y1 in
-    model pixels) for the W windows, entry j belonging to frame j + clip//2.
+    model pixels) for the W windows, entry j belonging to frame j + clip//2. DDLError when a window's
+    score is not finite.
     """
     bg: torch.Tensor | None = None
     scores, boxes = [], []
@@ -73,7 +74,11 @@ def causal_peaks(errors: Iterable[torch.Tensor], patch_cfg: dict[str, Any],
         s, b = patch_peaks(subtract_background(error, bg), patch_cfg["patch"], patch_cfg["shifted_grid"])
         scores.append(s.cpu().numpy())
         boxes.append(b.cpu().numpy())
-    return np.concatenate(scores).astype(np.float32), np.concatenate(boxes).astype(np.int32)
+    raw = np.concatenate(scores).astype(np.float32)
+    if not np.isfinite(raw).all():
+        raise DDLError(f"{len(raw) - int(np.isfinite(raw).sum())} of {len(raw)} window scores are not finite "
+                       "(the model's output holds NaN or infinity)")
+    return raw, np.concatenate(boxes).astype(np.int32)
 
 
 def trailing_median(scores: np.ndarray, frames: int) -> np.ndarray:

@@ -4,14 +4,19 @@ Each command has a module in this package (the only code in ddlcore that parses 
 ``configure_parser(parser)`` adds the arguments and sets ``func``, which calls the stage's functions
 with the parsed arguments. Modules are imported only when their subcommand runs, so ``ddl --help``
 is instant. A :class:`DDLError` becomes one ``error:`` line, exit 1.
+SIGTERM (a service manager or a SLURM job stopping) ends the command as Ctrl-C does, exit 143,
+so temporary files are removed and old outputs stay as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Any, Iterator, Sequence
 
 from ..errors import DDLError
 
@@ -63,6 +68,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C (every ``finally`` runs)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (elsewhere: no change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ddl`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -73,10 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 0 if not argv or argv[0] in ("-h", "--help") else 2
-        args.func(args)
+        with sigterm_unwinds():
+            args.func(args)
     except DDLError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

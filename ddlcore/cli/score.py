@@ -34,6 +34,10 @@ def _run(args: argparse.Namespace) -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
     model, meta = load_model(args.model, device)
+    if calibration is not None:
+        from ..alarm.calibration import check_calibration
+
+        check_calibration(calibration, calibration_path, args.model, meta)
     if args.frames:
         if not args.out:
             raise DDLError("ddl score: --out S.h5 is required with --frames")

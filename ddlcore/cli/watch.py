@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,7 +18,8 @@ def _run(args: argparse.Namespace) -> None:
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
-        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration)
+        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration,
+                        token=args.token or os.environ.get("DDL_WATCH_TOKEN") or None, allow_hosts=tuple(args.allow_host))
     if figures["error"]:  # exit status 1: a service manager can restart the watch
         raise DDLError(figures["error"])
 
@@ -32,5 +34,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", metavar="FILE", help="append event JSON lines to FILE instead of stdout")
     parser.add_argument("--overlay", metavar="VIDEO", help="also write the overlay video (.mp4: mp4v, .avi: MJPG)")
     parser.add_argument("--serve", metavar="HOST:PORT", help="serve a live page (overlay, score curve, events), e.g. 127.0.0.1:8080")
+    parser.add_argument("--token", metavar="SECRET",
+                        help="the page asks for this token (/?token=SECRET); default: $DDL_WATCH_TOKEN; required when "
+                             "--serve is not a loopback address (prefer the variable: arguments are visible to other users)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests for this Host name (repeatable; '*': any), e.g. a reverse proxy's name")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until the source ends)")
     parser.set_defaults(func=_run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from datetime import datetime, timezone
@@ -23,7 +24,8 @@ class EventLog:
 
     Fields: event ("start" | "end"), id, start, end (scored frame numbers; end null on a start line),
     start_time, end_time (when those frames were read), time (of writing), peak_frame, peak_score,
-    threshold, box (x0, y0, x1, y1 of the worst patch at the peak, in source pixels).
+    threshold, box (x0, y0, x1, y1 of the worst patch at the peak, in the pixels of the peak frame as
+    read: a source that changes size mid-event gives the box in its size at that moment).
     """
 
     def __init__(self, out: TextIO, calibration: Calibration, model_size: tuple[int, int],
@@ -36,14 +38,22 @@ class EventLog:
         # read times of recent frames, as far back as an event's start can lie when it is confirmed
         self.keep = calibration.clip + int(calibration.alarm["min_frames"]) * (int(calibration.alarm["merge_gap"]) + 1) + 2
         self.walls: dict[int, float] = {}
-        self.frame_size = model_size
+        # (first frame number, (h, w)) at each change of the source's frame size, the newest last
+        self.sizes: list[tuple[int, tuple[int, int]]] = []
         self.opened: dict[int, tuple[int, float]] = {}  # id(event) -> (event number, read time of its start)
 
     def read(self, index: int, frame: Frame) -> None:
         """Note that the frame numbered ``index`` (pushes to the scorer) is ``frame``."""
         self.walls[index] = frame.wall
         self.walls.pop(index - self.keep, None)
-        self.frame_size = frame.image.shape[:2]
+        size = (int(frame.image.shape[0]), int(frame.image.shape[1]))
+        if not self.sizes or self.sizes[-1][1] != size:
+            self.sizes.append((index, size))
+
+    def frame_size(self, index: int) -> tuple[int, int]:
+        """(h, w) of the frame numbered ``index`` as read (the model's size before any frame was read)."""
+        at = bisect.bisect_right(self.sizes, index, key=lambda change: change[0]) - 1
+        return self.sizes[at][1] if at >= 0 else (self.sizes[0][1] if self.sizes else self.model_size)
 
     def changes(self, changes: Sequence[tuple[str, Event]]) -> None:
         """Write a line per ("start" | "end", event)."""
@@ -61,7 +71,7 @@ class EventLog:
             "start_time": iso_time(start_wall),
             "end_time": iso_time(self.walls.get(event.end, time.time())) if ended else None,
             "time": iso_time(time.time()), "peak_frame": event.peak_frame, "peak_score": round(event.peak_score, 6),
-            "threshold": self.threshold, "box": scale_box(event.box, self.model_size, self.frame_size),
+            "threshold": self.threshold, "box": scale_box(event.box, self.model_size, self.frame_size(event.peak_frame)),
         }
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()

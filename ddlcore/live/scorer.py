@@ -20,6 +20,7 @@ from ..alarm.causal import subtract_background
 from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
+from ..errors import DDLError
 from ..score.inference import autocast_for, can_share_encoder, pixel_error, to_tensor
 
 
@@ -70,7 +71,7 @@ class LiveScorer:
     @torch.no_grad()
     def push(self, frame: np.ndarray) -> FrameResult | None:
         """Add one frame (uint8 (h, w) or (h, w, 3) RGB, any size); the result for frame newest - T//2, or None
-        while fewer than T frames are buffered."""
+        while fewer than T frames are buffered. DDLError when the model's score is not finite."""
         h, w, c = self.size
         tensor = to_tensor(resize_frame(frame, h, w, c)[None], self.device)
         self.pushed += 1
@@ -88,6 +89,8 @@ class LiveScorer:
         half = self.clip // 2
         error = subtract_background(pixel_error(self.frames[half], recon.float()), self.background)
         raw, box = patch_peaks(error, self.cfg["patch"], self.cfg["shifted_grid"])
+        if not np.isfinite(float(raw[0])):
+            raise DDLError(f"frame {self.pushed - 1 - half}: the model's score is not finite (NaN or infinity)")
         self.recent.append(float(raw[0]))
         score = float(np.median(np.asarray(self.recent)))
         index = self.pushed - 1 - half

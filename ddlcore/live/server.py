@@ -8,17 +8,35 @@ A standard-library HTTP server in a background thread. Routes:
 - ``/state.json``: {source, threshold, fps, latency_ms, dropped, frames, scores: [[frame, score], ...]
   (the last ``live.curve_frames``), events: [...] (newest first), alarmed}.
 
-Bind it to 127.0.0.1 unless the page is meant to be seen from other machines: it has no login.
+Requests are served by a bounded pool of ``live.page_threads`` threads. A connection holds no thread
+until it sends its request, and is closed after ``live.page_timeout_s`` of silence (also while being
+answered); at most ``live.page_connections`` are open at once (beyond, the one waiting longest is
+closed). A client that resets its connection is not reported.
+
+Access: the server answers only requests whose ``Host`` header names its bind address, or localhost
+(for a wildcard bind, 0.0.0.0 or ::, also this machine's name and any IP address), or a name given with
+``--allow-host`` (``*``: any); others get 421 (this stops a foreign web page from reading the page by
+DNS rebinding). With a token (``--token`` or the ``DDL_WATCH_TOKEN`` environment variable; required
+when the bind address is not a loopback one) every route asks for it: ``/?token=T`` once (it is then
+kept in a cookie), or ``Authorization: Bearer T``; without it the answer is 401.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
+import selectors
+import socket
 import threading
+import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
@@ -26,15 +44,81 @@ import numpy as np
 from ..errors import DDLError
 
 PAGE = Path(__file__).with_name("page.html")
+#: the cookie that keeps the page's token after ``/?token=T``
+TOKEN_COOKIE = "ddl_watch_token"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    """How the page server runs: threads, connection timeout (s), connections waiting at most, events kept
+    on the page, the Host names it answers (``"*"``: any) and the token it asks for (None: none)."""
+
+    threads: int
+    timeout_s: float
+    connections: int
+    events: int
+    hosts: frozenset[str]
+    token: str | None
+
+    @classmethod
+    def build(cls, live_cfg: dict[str, Any], address: str, token: str | None = None,
+              allow_hosts: tuple[str, ...] = ()) -> "PageSettings":
+        """Settings from the ``live`` config section, the ``--serve`` address, ``--token`` and ``--allow-host``.
+
+        DDLError when the address is not HOST:PORT, or is not a loopback one and no token is given.
+        """
+        host, _ = parse_address(address)
+        if token is not None and not token.strip():
+            raise DDLError(f"--serve {address}: the token is empty")
+        if token is None and not is_loopback(host):
+            raise DDLError(f"--serve {address}: a page served beyond this machine needs a token "
+                           "(--token, or the DDL_WATCH_TOKEN environment variable)")
+        hosts = {host.strip("[]").lower(), *LOOPBACK_NAMES, *(h.lower() for h in allow_hosts)}
+        if host in WILDCARD_HOSTS:
+            hosts |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        return cls(int(live_cfg["page_threads"]), float(live_cfg["page_timeout_s"]), int(live_cfg["page_connections"]),
+                   int(live_cfg["page_events"]), frozenset(hosts), token)
+
+    def host_allowed(self, header: str | None, bound_host: str) -> bool:
+        """Whether a request's ``Host`` header (name[:port]) is one this server answers."""
+        if "*" in self.hosts:
+            return True
+        if not header:
+            return False
+        name = urlsplit("//" + header).hostname or ""
+        if name in self.hosts:
+            return True
+        return bound_host in WILDCARD_HOSTS and _is_ip(name)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class LiveState:
     """What the page shows, updated by the watch loop and read by the server threads."""
 
-    def __init__(self, source: str, threshold: float, curve_frames: int) -> None:
+    def __init__(self, source: str, threshold: float, curve_frames: int, events: int) -> None:
         self._lock = threading.Lock()
         self._jpeg = b""
         self._scores: deque[tuple[int, float]] = deque(maxlen=curve_frames)
+        self._keep_events = events
         self._events: list[dict[str, Any]] = []
         self._info: dict[str, Any] = {"source": source, "threshold": threshold, "alarmed": False}
 
@@ -48,9 +132,10 @@ class LiveState:
             self._info["alarmed"] = alarmed
 
     def event(self, record: dict[str, Any]) -> None:
-        """Record an event line (a start, or an end replacing its start)."""
+        """Record an event line (a start, or an end replacing its start); the newest ``events`` are kept."""
         with self._lock:
-            self._events = [e for e in self._events if e["id"] != record["id"]] + [record]
+            kept = [e for e in self._events if e["id"] != record["id"]] + [record]
+            self._events = kept[-self._keep_events :]
 
     def stats(self, values: dict[str, Any]) -> None:
         """Record the frame rate and latency figures."""
@@ -69,13 +154,27 @@ class LiveState:
         return json.dumps(state).encode()
 
 
-def _handler(state: LiveState) -> type[BaseHTTPRequestHandler]:
+def _handler(state: LiveState, settings: PageSettings, bound_host: str) -> type[BaseHTTPRequestHandler]:
     page = PAGE.read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = settings.timeout_s  # per connection: an idle client is dropped after this
+
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
-            path = self.path.split("?", 1)[0]
-            if path == "/":
+            path, _, query = self.path.partition("?")
+            if not settings.host_allowed(self.headers.get("Host"), bound_host):
+                self._refuse(421, "this server answers only its own address (see ddl watch --allow-host)")
+                return
+            if settings.token is not None and not self._authorised(query):
+                self._refuse(401, "token required: open /?token=TOKEN (ddl watch --token / DDL_WATCH_TOKEN)")
+                return
+            if path == "/" and "token" in parse_qs(query):  # keep the token in a cookie, off the address bar
+                self.send_response(303)
+                self.send_header("Location", "/")
+                self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={settings.token}; HttpOnly; SameSite=Strict; Path=/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif path == "/":
                 self._send(page, "text/html; charset=utf-8")
             elif path == "/state.json":
                 self._send(state.as_json(), "application/json")
@@ -83,6 +182,26 @@ def _handler(state: LiveState) -> type[BaseHTTPRequestHandler]:
                 self._send(state.jpeg(), "image/jpeg")
             else:
                 self.send_error(404)
+
+        def _authorised(self, query: str) -> bool:
+            token = settings.token or ""
+            offered = parse_qs(query).get("token", [])
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                offered.append(auth[len("Bearer "):])
+            for part in self.headers.get("Cookie", "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == TOKEN_COOKIE:
+                    offered.append(value)
+            return any(hmac.compare_digest(o.encode(), token.encode()) for o in offered)
+
+        def _refuse(self, code: int, why: str) -> None:
+            body = (why + "\n").encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def _send(self, body: bytes, kind: str) -> None:
             self.send_response(200)
@@ -98,21 +217,110 @@ def _handler(state: LiveState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class PageServer(HTTPServer):
+    """An HTTP server answering on a bounded thread pool.
+
+    An accepted connection waits, holding no thread, until it sends something (then a pool thread answers
+    it) or for ``timeout_s`` (then it is closed). At most ``connections`` are open at once: beyond, the one
+    waiting longest is closed for the new one (or the new one, when every open one is being answered).
+    """
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], settings: PageSettings) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="ddl-watch-page")
+        self._lock = threading.Lock()
+        self._open = 0
+        self._waiting: dict[socket.socket, tuple[float, Any]] = {}  # connection -> (accepted at, client address)
+        self._selector = selectors.DefaultSelector()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._closed = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_waiting, name="ddl-watch-page-wait", daemon=True)
+        self._watcher.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Park the new connection until it sends its request (see the class docstring)."""
+        with self._lock:
+            if self._open >= self.settings.connections:
+                if not self._waiting:
+                    self.shutdown_request(request)
+                    return
+                self._drop(min(self._waiting, key=lambda c: self._waiting[c][0]))
+            self._open += 1
+            self._waiting[request] = (time.monotonic(), client_address)
+            self._selector.register(request, selectors.EVENT_READ)
+        self._wake_write.send(b"x")
+
+    def _drop(self, connection: socket.socket) -> None:
+        """Close a waiting connection (lock held)."""
+        self._selector.unregister(connection)
+        del self._waiting[connection]
+        self._open -= 1
+        self.shutdown_request(connection)
+
+    def _watch_waiting(self) -> None:
+        """Hand connections that sent something to the pool; close those silent for the timeout."""
+        while not self._closed.is_set():
+            ready = self._selector.select(timeout=min(0.5, self.settings.timeout_s))
+            with self._lock:
+                for key, _ in ready:
+                    connection = key.fileobj
+                    if connection is self._wake_read:
+                        self._wake_read.recv(4096)
+                    elif connection in self._waiting:
+                        self._selector.unregister(connection)
+                        _, client_address = self._waiting.pop(connection)
+                        self.pool.submit(self._serve, connection, client_address)
+                deadline = time.monotonic() - self.settings.timeout_s
+                for connection in [c for c, (since, _) in self._waiting.items() if since < deadline]:
+                    self._drop(connection)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except OSError:  # the client reset or timed out: nothing to report
+            pass
+        finally:
+            self.shutdown_request(request)
+            with self._lock:
+                self._open -= 1
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failed request is the client's business: no traceback into the watch's status stream."""
+        return
+
+    def server_close(self) -> None:
+        """Stop listening, close the waiting connections and let the pool's threads end."""
+        super().server_close()
+        self._closed.set()
+        self._wake_write.send(b"x")
+        self._watcher.join(timeout=2)
+        with self._lock:
+            for connection in list(self._waiting):
+                self._drop(connection)
+        self._selector.close()
+        self._wake_read.close()
+        self._wake_write.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
 def parse_address(text: str) -> tuple[str, int]:
-    """"HOST:PORT" -> (host, port); DDLError when it is not one."""
+    """"HOST:PORT" -> (host, port), port 1-65535; DDLError when it is not one."""
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise DDLError(f"--serve {text}: expected HOST:PORT, e.g. 127.0.0.1:8080")
     return host, int(port)
 
 
-def start_server(address: str, state: LiveState) -> ThreadingHTTPServer:
+def start_server(address: str, state: LiveState, settings: PageSettings) -> PageServer:
     """Serve the page for ``state`` at ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop."""
     host, port = parse_address(address)
     try:
-        server = ThreadingHTTPServer((host, port), _handler(state))
-    except OSError as exc:
-        raise DDLError(f"--serve {address}: cannot listen there ({exc.strerror})") from exc
-    server.daemon_threads = True
+        server = PageServer((host.strip("[]"), port), _handler(state, settings, host.strip("[]")), settings)
+    except (OSError, OverflowError) as exc:
+        raise DDLError(f"--serve {address}: cannot listen there ({getattr(exc, 'strerror', None) or exc})") from exc
     threading.Thread(target=server.serve_forever, name="ddl-watch-server", daemon=True).start()
     return server

@@ -9,7 +9,11 @@ The reader keeps at most ``live.max_backlog`` frames the scorer has not taken ye
 delivers in bursts); when the scorer is slower than the source, the oldest waiting frame is
 dropped (and counted), so scoring never falls more than that many frames behind. A stream or camera that stops delivering (closed, or no frame within
 ``live.open_timeout_s``) is reopened after ``live.reconnect_delay_s``, up to
-``live.reconnect_attempts`` times in a row (null: forever); a video file ends the watch at its end.
+``live.reconnect_attempts`` times in a row (null: forever); a connection that delivers fewer frames
+than the scorer needs (its clip length) counts as a failed attempt. A video file ends the watch at its end.
+
+A stream URL's password (``rtsp://user:password@host/...``) is kept out of every message and of the
+page: the reader's :attr:`FrameReader.name` is the URL with it replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -53,7 +58,23 @@ def source_kind(source: str) -> str:
         return "folder"
     if path.is_file():
         return "file"
-    raise DDLError(f"{source}: not a camera index, stream URL, video file or folder")
+    raise DDLError(f"{redacted(source)}: not a camera index, stream URL, video file or folder")
+
+
+def redacted(source: str) -> str:
+    """SOURCE as it may be shown: a URL's password replaced by ``***`` (anything else unchanged)."""
+    if "://" not in source:
+        return source
+    try:
+        parts = urlsplit(source)
+        password = parts.password
+    except ValueError:  # not a parseable URL: show no credentials part at all
+        scheme, _, rest = source.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else source
+    if password is None:
+        return source
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
 
 
 def quiet_capture_logs() -> None:
@@ -81,14 +102,15 @@ def _capture(source: str, kind: str, timeout_s: float) -> cv2.VideoCapture:
 
 
 def capture_frames(source: str, kind: str, timeout_s: float, fps_out: list[float]) -> Iterator[np.ndarray]:
-    """BGR frames of a camera, stream or file until it stops; DDLError when it does not open.
+    """BGR frames of a camera, stream or file until it stops; DDLError (naming :func:`redacted` SOURCE) when it
+    does not open.
 
     ``fps_out`` receives the frame rate the source reports (0 when unknown).
     """
     capture = _capture(source, kind, timeout_s)
     try:
         if not capture.isOpened():
-            raise DDLError(f"{source}: cannot open ({kind})")
+            raise DDLError(f"{redacted(source)}: cannot open ({kind})")
         fps_out.append(float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
         while True:
             ok, frame = capture.read()
@@ -99,40 +121,59 @@ def capture_frames(source: str, kind: str, timeout_s: float, fps_out: list[float
         capture.release()
 
 
-def folder_frames(folder: Path, poll_s: float, stop: threading.Event) -> Iterator[np.ndarray]:
+def folder_frames(folder: Path, poll_s: float, settle_s: float, stop: threading.Event) -> Iterator[np.ndarray]:
     """BGR images of ``folder`` as they appear (natural order; files present at the start are skipped
-    except the newest). A file that does not decode is retried at the next poll, then skipped."""
+    except the newest). A file that does not decode is retried at each poll while it may still be being
+    written: skipped only once its size and modification time have not changed for ``settle_s`` seconds."""
     seen: set[str] = set()
     existing = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
     seen.update(p.name for p in existing[:-1])
-    failures: set[str] = set()
+    pending: dict[str, tuple[tuple[int, int], float]] = {}  # undecodable file -> ((size, mtime), when first seen so)
     while not stop.is_set():
         new = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in seen),
                      key=natural_key)
         for path in new:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None and path.name not in failures:  # maybe still being written: retry at the next poll
-                failures.add(path.name)
-                break
-            seen.add(path.name)
             if image is None:
+                if not _settled(path, pending, settle_s):  # maybe still being written: retry at the next poll
+                    break
                 warn(f"{path}: not a readable image, skipped")
-                continue
-            yield image
+            seen.add(path.name)
+            pending.pop(path.name, None)
+            if image is not None:
+                yield image
         else:
             if new:
                 continue
         stop.wait(poll_s)
 
 
+def _settled(path: Path, pending: dict[str, tuple[tuple[int, int], float]], settle_s: float) -> bool:
+    """Whether ``path`` (which did not decode) has kept its size and modification time for ``settle_s`` seconds."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:  # removed meanwhile: nothing left to wait for
+        return True
+    signature, now = (info.st_size, info.st_mtime_ns), time.monotonic()
+    previous = pending.get(path.name)
+    if previous is None or previous[0] != signature:
+        pending[path.name] = (signature, now)
+        return False
+    return now - previous[1] >= settle_s
+
+
 class FrameReader:
     """A thread reading SOURCE; :meth:`get` returns the oldest frame not yet taken, of at most
-    ``live.max_backlog`` (older ones are dropped)."""
+    ``live.max_backlog`` (older ones are dropped). ``min_frames``: frames a connection must deliver to
+    count as a working one (the scorer's clip length)."""
 
     def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float,
-                 on_status: Callable[[str], None] = warn) -> None:
+                 on_status: Callable[[str], None] = warn, min_frames: int = 1) -> None:
         self.source = source
+        #: SOURCE as messages and the page show it (no password)
+        self.name = redacted(source)
         self.kind = source_kind(source)
+        self.min_frames = min_frames
         self.cfg = live_cfg
         self.on_status = on_status
         #: the source's frame rate as it reports it (``default_fps`` until known, or when it reports none)
@@ -188,7 +229,7 @@ class FrameReader:
     def _frames_once(self) -> Iterator[np.ndarray]:
         """Frames of one connection to the source."""
         if self.kind == "folder":
-            return folder_frames(Path(self.source), self.cfg["folder_poll_s"], self._stop)
+            return folder_frames(Path(self.source), self.cfg["folder_poll_s"], self.cfg["folder_settle_s"], self._stop)
         self._rates.clear()
         frames = capture_frames(self.source, self.kind, self.cfg["open_timeout_s"], self._rates)
         return self._paced(frames) if self.kind == "file" else frames
@@ -206,13 +247,14 @@ class FrameReader:
         failures = 0
         try:
             while not self._stop.is_set():
-                delivered = False
+                delivered = 0
                 try:
                     for image in self._frames_once():
                         if self._stop.is_set():
                             return
-                        delivered = True
-                        failures = 0
+                        delivered += 1
+                        if delivered >= self.min_frames:
+                            failures = 0
                         self._offer(image)
                 except DDLError as exc:
                     if self.kind == "file":
@@ -220,12 +262,14 @@ class FrameReader:
                     self.on_status(str(exc))
                 if self.kind == "file" or self._stop.is_set():
                     return
-                failures = 0 if delivered else failures + 1
+                failures = 0 if delivered >= self.min_frames else failures + 1
                 limit = self.cfg["reconnect_attempts"]
+                short = f" (each delivered fewer than the {self.min_frames} frames a clip needs)" if 0 < delivered < self.min_frames else ""
                 if limit is not None and failures > limit:
-                    self.error = f"{self.source}: gave up after {limit} failed reconnection attempts"
+                    self.error = f"{self.name}: gave up after {limit} failed reconnection attempts{short}"
                     return
-                self.on_status(f"{self.source}: stream stopped; reconnecting in {self.cfg['reconnect_delay_s']} s")
+                self.on_status(f"{self.name}: stream stopped after {delivered} frames; reconnecting in "
+                               f"{self.cfg['reconnect_delay_s']} s")
                 self.reconnects += 1
                 if self._stop.wait(self.cfg["reconnect_delay_s"]):
                     return

@@ -19,11 +19,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..alarm.calibration import load_calibration, sidecar_path
+from ..alarm.calibration import check_calibration, load_calibration, sidecar_path
 from .event_log import EventLog
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
-from .server import LiveState, start_server
+from .server import LiveState, PageSettings, start_server
 from .sources import Frame, FrameReader
 from .stats import Stats
 
@@ -31,25 +31,31 @@ from .stats import Stats
 def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: TextIO,
           calibration_path: str | Path | None = None, overlay_path: str | Path | None = None,
           serve: str | None = None, duration_s: float | None = None,
-          stop: threading.Event | None = None) -> dict[str, Any]:
+          stop: threading.Event | None = None, token: str | None = None,
+          allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
     """Watch ``source`` until it ends (file end, or reconnection given up), ``duration_s`` passes, ``stop``
     is set (by another thread of a program embedding the watch) or Ctrl-C.
 
-    Writes event JSON lines to ``events_out``; returns the final figures (see :class:`Stats`) with
-    ``events``, the number of events, and ``error``: why the source was lost for good (reconnection given
-    up, a file that stopped decoding), or None.
+    ``serve`` HOST:PORT with ``token`` and ``allow_hosts``: the page (see :mod:`.server`). The calibration
+    must be the model's (:func:`check_calibration`). Writes event JSON lines to ``events_out``; returns
+    the final figures (see :class:`Stats`) with ``events``, the number of events, and ``error``: why the
+    source was lost for good (reconnection given up, a file that stopped decoding), or None.
     """
     from ..devices import resolve_device
     from ..score.inference import load_model
 
-    calibration = load_calibration(calibration_path or sidecar_path(model_path))
+    live = cfg["live"]
+    page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
+    calibration_path = calibration_path or sidecar_path(model_path)
+    calibration = load_calibration(calibration_path)
     device = resolve_device(cfg["score"]["device"], "score.device")
     model, meta = load_model(model_path, device)
+    check_calibration(calibration, calibration_path, model_path, meta)
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
-    live = cfg["live"]
-    state = LiveState(source, calibration.threshold, live["curve_frames"]) if serve else None
-    server = start_server(serve, state) if serve and state is not None else None
-    reader = FrameReader(source, live, cfg["alarm"]["fps"]).start()
+    reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)
+    state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if page else None
+    server = start_server(serve, state, page) if serve and state and page else None
+    reader.start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)
     writer = OverlayWriter(overlay_path, reader.fps) if overlay_path else None

@@ -34,6 +34,10 @@ def load_torch_file(path: str | Path, kind: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise DDLError(f"{kind} file missing: {p}")
+    with p.open("rb") as f:
+        magic = f.read(4)
+    if not magic.startswith((b"PK\x03\x04", b"\x80")):  # a zip archive (torch.save) or a legacy pickle
+        raise DDLError(f"{p} is not a {kind} file (not written by torch.save: it starts {magic!r})")
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
@@ -62,7 +66,7 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     """The model of a model file in eval mode on ``device``, and its metadata dict.
 
     The metadata also carries ``sigma_history`` (list of floats). Raises DDLError on a corrupt or
-    foreign file, or weights that do not fit the architecture the metadata describes.
+    foreign file, weights that are not finite, or weights that do not fit the architecture the metadata describes.
     """
     from . import build_model
 
@@ -73,6 +77,11 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         raise DDLError(f"{path}: model metadata lacks {', '.join(missing)}")
     cfg = dict(meta["model_cfg"], frames=int(meta["frames"]))
     model = build_model(str(meta["arch"]), cfg, int(meta["channels"]))
+    broken = [k for k, v in data["state_dict"].items()
+              if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise DDLError(f"{path}: weights hold NaN or infinite values ({len(broken)} tensors, e.g. {broken[0]}): "
+                       "a diverged training run?")
     try:
         model.load_state_dict(data["state_dict"])
     except (RuntimeError, KeyError) as exc:

@@ -18,7 +18,6 @@ at another resolution or channel count still applies. Outputs:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -80,29 +79,25 @@ def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
-    # OpenCV picks the container from the suffix, so the temporary name keeps it (atomic_path's does not)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
     writer = None
     written = 0
-    try:
-        for i, frame in enumerate(frames):
-            if i >= len(maps):
-                break
-            rgb = np.repeat(frame[:, :, None], 3, axis=2) if frame.ndim == 2 else frame
-            blended = blend_heatmap(rgb, maps[i], scale)
-            canvas = np.concatenate([blended, _strip(curve, i, rgb.shape[1])], axis=0)
-            if writer is None:
-                writer = cv2.VideoWriter(str(tmp), fourcc, fps, (canvas.shape[1], canvas.shape[0]))
-                if not writer.isOpened():
-                    raise DDLError(f"{out}: OpenCV cannot write this video (try .avi or .mp4)")
-            writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-            written += 1
-        writer.release()
-        os.replace(tmp, out)
-    finally:
-        if writer is not None:
-            writer.release()
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out, keep_suffix=True) as tmp:  # OpenCV picks the container from the suffix
+        try:
+            for i, frame in enumerate(frames):
+                if i >= len(maps):
+                    break
+                rgb = np.repeat(frame[:, :, None], 3, axis=2) if frame.ndim == 2 else frame
+                blended = blend_heatmap(rgb, maps[i], scale)
+                canvas = np.concatenate([blended, _strip(curve, i, rgb.shape[1])], axis=0)
+                if writer is None:
+                    writer = cv2.VideoWriter(str(tmp), fourcc, fps, (canvas.shape[1], canvas.shape[0]))
+                    if not writer.isOpened():
+                        raise DDLError(f"{out}: OpenCV cannot write this video (try .avi or .mp4)")
+                writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+                written += 1
+        finally:
+            if writer is not None:
+                writer.release()
     return written
 
 
@@ -132,6 +127,8 @@ def score_footage(
             errors = [e.cpu() for e in errors]
         windows, maps = pool_window_errors(errors, sc["patch"], sc["shifted_grid"], sc["batch_size"],
                                            1 if overlay else None, sc["background"])
+    if not np.isfinite(windows).all():
+        raise DDLError(f"{source}: the model's scores are not finite (NaN or infinity)")
     scores, valid = fill_border(windows, len(frames), clip, sc["border"])
     table = footage_scores(scores, valid, cfg["metrics"])
     if calibration is not None:

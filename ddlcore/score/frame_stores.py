@@ -37,7 +37,7 @@ def score_frame_stores(
 
     meta: the checkpoint meta (arch, variant, frames, height, width, channels, dataset, scene).
     score_cfg: the ``score`` config section. Each store's frames must match the model's size and
-    channels and hold at least ``frames`` (T) frames, else DDLError naming the store.
+    channels and hold at least ``frames`` (T) frames, and the scores must be finite, else DDLError naming the store.
     Returns {video name: frame count}.
     """
     clip = int(meta["frames"])
@@ -56,6 +56,8 @@ def score_frame_stores(
                     device, score_cfg["share_encoder"], stride, desc=name, background=score_cfg["background"],
                     autocast=score_cfg["autocast_cuda"],
                 )
+                if not np.isfinite(scores).all():
+                    raise DDLError(f"{path}: the model's scores of video {name} are not finite (NaN or infinity)")
                 group = f.create_group(f"videos/{name}")
                 group.attrs.update(frames=str(path), n_frames=len(store))
                 score, valid = fill_border(scores, len(store), clip, score_cfg["border"])

@@ -1,0 +1,164 @@
+"""The ``ddl watch --serve`` page server under hostile and foreign requests, its Host check and its token;
+the page state's bounds. No model: a :class:`LiveState` filled by hand."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ddlcore.config import load_config
+from ddlcore.errors import DDLError
+from ddlcore.live.server import LiveState, PageSettings, start_server
+
+#: a short connection timeout keeps the idle-connection checks quick
+LIVE = load_config(None, json.dumps({"live": {"page_threads": 3, "page_timeout_s": 1.0, "page_connections": 8,
+                                               "page_events": 5}}))["live"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served():
+    """(port, state, server) of a page server on loopback with a few scores, a frame and 12 events."""
+    state = LiveState("rtsp://cam/1", 0.5, 100, LIVE["page_events"])
+    state.frame(np.zeros((16, 16, 3), np.uint8), 0, 0.25, False)
+    for i in range(12):
+        state.event({"id": i + 1, "event": "start"})
+    address = f"127.0.0.1:{_free_port()}"
+    server = start_server(address, state, PageSettings.build(LIVE, address))
+    yield int(address.rsplit(":", 1)[1]), state, server
+    server.shutdown()
+    server.server_close()
+
+
+def _request(port: int, path: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _reset(port: int) -> None:
+    """Connect, send half a request and reset the connection (RST, not FIN)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.sendall(b"GET /state.json HTTP/1.1\r\nHo")
+    s.close()
+
+
+def test_page_server_keeps_answering_hostile_requests_with_bounded_threads(served, capfd):
+    port, _, _ = served
+    capfd.readouterr()
+    before = threading.active_count()
+    outcomes = {}
+    for path in ("/../../etc/passwd", "/%2e%2e/%00", "//state.json", "/state.json/../frame.jpg", "/index.html",
+                 "/frame.jpg?" + "x" * 5000):
+        outcomes[path[:30]] = _request(port, path)[0]
+    outcomes["long URL"] = _raw(port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")[9:12]
+    garbage = _raw(port, b"\x16\x03\x01\x00\xa5garbage\r\n\r\n")  # a TLS hello: answered as HTTP/0.9
+    outcomes["garbage"] = b"400" if b"Error code: 400" in garbage else garbage[:20]
+    outcomes["POST"] = _raw(port, b"POST /state.json HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")[9:12]
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]  # many idle connections
+    for _ in range(20):
+        _reset(port)
+    peak = threading.active_count()
+    status, body, _ = _request(port, "/state.json")  # answered while 40 connections sit idle
+    for s in idle:
+        s.close()
+    assert outcomes["/../../etc/passwd"] == outcomes["/%2e%2e/%00"] == outcomes["/index.html"] == 404
+    assert outcomes["//state.json"] == 200  # http.server folds leading slashes
+    assert outcomes["/state.json/../frame.jpg"] == 404 and outcomes["/frame.jpg?" + "x" * 19] == 200
+    assert outcomes["long URL"] == b"414" and outcomes["garbage"] == b"400" and outcomes["POST"] == b"501"
+    assert status == 200 and json.loads(body)["threshold"] == 0.5
+    assert peak - before <= LIVE["page_threads"]  # idle connections hold no thread
+    time.sleep(0.3)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Error" not in err, err
+
+
+def test_an_idle_connection_is_closed_after_the_timeout(served):
+    port, _, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        start = time.monotonic()
+        assert s.recv(10) == b""  # closed by the server
+        assert time.monotonic() - start < LIVE["page_timeout_s"] + 2
+
+
+def test_foreign_host_headers_are_refused(served):
+    port, _, _ = served
+    assert _request(port, "/state.json", {"Host": "attacker.example:8080"})[0] == 421  # DNS rebinding
+    assert _request(port, "/", {"Host": f"localhost:{port}"})[0] == 200
+    assert _request(port, "/", {"Host": f"127.0.0.1:{port}"})[0] == 200
+    assert _raw(port, b"GET / HTTP/1.0\r\n\r\n")[9:12] == b"421"  # no Host at all
+
+
+def test_allowed_host_names_and_the_wildcard():
+    settings = PageSettings.build(LIVE, "127.0.0.1:8080", allow_hosts=("cams.example",))
+    assert settings.host_allowed("cams.example:443", "127.0.0.1") and not settings.host_allowed("x.example", "127.0.0.1")
+    assert PageSettings.build(LIVE, "127.0.0.1:8080", allow_hosts=("*",)).host_allowed("x.example", "127.0.0.1")
+    wildcard = PageSettings.build(LIVE, "0.0.0.0:8080", token="s3cret")
+    assert wildcard.host_allowed("192.168.1.20:8080", "0.0.0.0") and not wildcard.host_allowed("evil.example", "0.0.0.0")
+
+
+def test_a_non_loopback_address_needs_a_token():
+    with pytest.raises(DDLError, match=r"--serve 0\.0\.0\.0:8080: .*needs a token \(--token, or the DDL_WATCH_TOKEN"):
+        PageSettings.build(LIVE, "0.0.0.0:8080")
+    with pytest.raises(DDLError, match="needs a token"):
+        PageSettings.build(LIVE, "192.168.1.20:8080")
+    assert PageSettings.build(LIVE, "[::1]:8080").token is None  # loopback: no token needed
+
+
+def test_the_token_is_asked_for_by_every_route_and_kept_in_a_cookie():
+    state = LiveState("cam", 0.5, 100, 5)
+    address = f"127.0.0.1:{_free_port()}"
+    server = start_server(address, state, PageSettings.build(LIVE, address, token="s3cret"))
+    port = int(address.rsplit(":", 1)[1])
+    try:
+        assert _request(port, "/")[0] == _request(port, "/state.json")[0] == 401
+        assert _request(port, "/state.json?token=wrong")[0] == 401
+        status, _, headers = _request(port, "/?token=s3cret")
+        assert status == 303 and headers["Location"] == "/"
+        cookie = headers["Set-Cookie"].split(";")[0]
+        assert "HttpOnly" in headers["Set-Cookie"]
+        assert _request(port, "/state.json", {"Cookie": cookie})[0] == 200
+        assert _request(port, "/", {"Cookie": cookie})[1].startswith(b"<!doctype html>")
+        assert _request(port, "/state.json", {"Authorization": "Bearer s3cret"})[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_page_keeps_the_newest_events_only(served):
+    port, state, _ = served
+    events = json.loads(_request(port, "/state.json")[1])["events"]
+    assert [e["id"] for e in events] == [12, 11, 10, 9, 8]
+    state.event({"id": 10, "event": "end"})  # an end replaces its start
+    events = json.loads(state.as_json())["events"]
+    assert [(e["id"], e["event"]) for e in events][:1] == [(10, "end")] and len(events) == 5
+
+
+def test_a_port_out_of_range_is_one_line():
+    with pytest.raises(DDLError, match=r"--serve 127\.0\.0\.1:99999: expected HOST:PORT"):
+        PageSettings.build(LIVE, "127.0.0.1:99999")
