@@ -41,22 +41,25 @@ def authors_modules(folder: Path = AUTHORS_DIR) -> dict[str, ModuleType]:
     return {"models": models, "pseudo_loss": pseudo_loss, "scoring": scoring}
 
 
-def make_video(folder: Path, size: int, channels: int, n_frames: int, window: int) -> tuple[Path, Path]:
-    """A frame store of random (n_frames, size, size, channels) uint8 frames and a mask cache with one track
-    moving across it, both in ``folder``; returns (frame store, mask cache)."""
+def make_video(folder: Path, size: int | tuple[int, int], channels: int, n_frames: int,
+               window: int) -> tuple[Path, Path]:
+    """A frame store of random (n_frames, height, width, channels) uint8 frames (``size``: the side of square
+    frames, or (height, width)) and a mask cache with one track moving across it, both in ``folder``; returns
+    (frame store, mask cache)."""
     from ddlcore.detect.boxes_io import BoxTable
     from ddlcore.data.framestore import write_frame_store
     from ddlcore.track.mask_cache import write_mask_cache
 
+    height, width = (size, size) if isinstance(size, int) else size
     rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(n_frames, size, size, channels), dtype=np.uint8)
-    attrs = {"source": "bench", "original_height": size, "original_width": size, "fps": 25, "dataset": "bench"}
-    write_frame_store(folder / "f.h5", list(frames), n_frames, size, size, channels, attrs)
-    side = size // 4
-    x0 = np.linspace(0, size - side, n_frames, dtype=np.float32)
+    frames = rng.integers(0, 256, size=(n_frames, height, width, channels), dtype=np.uint8)
+    attrs = {"source": "bench", "original_height": height, "original_width": width, "fps": 25, "dataset": "bench"}
+    write_frame_store(folder / "f.h5", list(frames), n_frames, height, width, channels, attrs)
+    side = min(height, width) // 4
+    x0 = np.linspace(0, min(height, width) - side, n_frames, dtype=np.float32)
     boxes = np.stack([x0, x0, x0 + side, x0 + side], axis=1)
     table = BoxTable(frame=np.arange(n_frames, dtype=np.int32), box=boxes, score=np.ones(n_frames, np.float32),
-                     ident=np.ones(n_frames, np.int32), n_frames=n_frames, height=size, width=size, kind="tracks")
+                     ident=np.ones(n_frames, np.int32), n_frames=n_frames, height=height, width=width, kind="tracks")
     write_mask_cache(folder / "m.h5", table, window)
     return folder / "f.h5", folder / "m.h5"
 

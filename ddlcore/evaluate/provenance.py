@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import fingerprint
+from ..cpu_precision import precision_record
 
 
 def code_version() -> str:
@@ -24,11 +25,16 @@ def code_version() -> str:
 
 
 def provenance(config: dict[str, Any]) -> dict[str, Any]:
-    """{"commit": code version, "config_fingerprint": 12-hex hash, "config": the config} for a results table."""
-    return {"commit": code_version(), "config_fingerprint": fingerprint(config), "config": config}
+    """{"commit": code version, "config_fingerprint": 12-hex hash, "config": the config, "cpu": this machine's
+    bf16 support, "cpu_precision": what ``train.autocast_cpu`` means on it (bf16 | float32)} for a results table
+    (each model file records the precision it was trained in)."""
+    cpu = precision_record(config.get("train", {}).get("autocast_cpu", "auto"))
+    return {"commit": code_version(), "config_fingerprint": fingerprint(config), "config": config,
+            "cpu": cpu["cpu"], "cpu_precision": cpu["cpu_precision"]}
 
 
 def provenance_footer(record: dict[str, Any]) -> str:
     """A markdown line stating the commit and config fingerprint a table came from."""
-    return (f"\n_ddl commit {record['commit']}, config {record['config_fingerprint']} "
+    cpu = f"; CPU training precision here {record['cpu_precision']} ({record['cpu']})" if "cpu" in record else ""
+    return (f"\n_ddl commit {record['commit']}, config {record['config_fingerprint']}{cpu} "
             f"(the full configuration is in the metrics JSON beside these tables)._\n")

@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import JOB_SELECTORS, fingerprint
+from ..cpu_precision import precision_record, resolve_autocast_cpu
 from ..devices import resolve_device
 from ..errors import DDLError
 from ..io_utils import atomic_path
@@ -147,7 +148,7 @@ class Trainer:
         self.loader = DataLoader(dataset, batch_size=batch, sampler=self.sampler, num_workers=workers,
                                  pin_memory=device.type == "cuda", drop_last=True, worker_init_fn=_seed_worker,
                                  persistent_workers=workers > 0)
-        self.autocast = bool(tcfg["autocast_cuda"] if device.type == "cuda" else tcfg["autocast_cpu"])
+        self.autocast = bool(tcfg["autocast_cuda"]) if device.type == "cuda" else resolve_autocast_cpu(tcfg["autocast_cpu"])
         decay = float(tcfg["ema_decay"])
         #: the exponential moving average of the weights and BatchNorm statistics (``train.ema_decay`` > 0):
         #: what the model file keeps; None when off
@@ -307,6 +308,10 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
     frames = int(config["model"]["frames"]) if arch == "c3dsu" else 1
     dataset = ClipDataset(frame_paths, mask_paths, frames, config["masks"]["no_track"], tcfg["random_box_size"])
     trainer = Trainer(config, arch, variant, dataset, device)
+    precision = precision_record(tcfg["autocast_cpu"]) if device.type == "cpu" else {}
+    if precision:
+        print(f"training on the CPU ({precision['cpu']}) in {precision['cpu_precision']} "
+              f"(train.autocast_cpu: {tcfg['autocast_cpu']})", file=sys.stderr, flush=True)
     model_train_cfg = {k: v for k, v in tcfg.items() if k not in JOB_SELECTORS["train"]}
     tag = fingerprint({"model": config["model"],
                        "train": {k: v for k, v in model_train_cfg.items() if k not in SPEED_ONLY},
@@ -331,7 +336,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
     meta = {"arch": arch, "variant": variant, "channels": dataset.channels, "height": dataset.height,
             "width": dataset.width, "frames": frames, "model_cfg": dict(config["model"], frames=frames),
             "dataset": dataset.dataset_name, "scene": scene, "train_cfg": model_train_cfg, "masks_cfg": dict(config["masks"]),
-            "epochs": trainer.epoch, "steps": len(trainer.log), "sigma": float(trainer.weight().detach())}
+            "epochs": trainer.epoch, "steps": len(trainer.log), "sigma": float(trainer.weight().detach()), **precision}
     save_trained_model(out, trainer.final_model, meta, trainer.sigma_history)
     write_log(log_path_of(out), trainer.log)
     ckpt.unlink(missing_ok=True)
