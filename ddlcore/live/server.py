@@ -2,30 +2,39 @@
 
 A standard-library HTTP server in a background thread. Routes:
 
-- ``/``: the page (:file:`page.html` beside this module): it reloads ``/frame.jpg`` and polls
-  ``/state.json`` a few times a second, draws the curve on a canvas and lists the events;
-- ``/frame.jpg``: the newest overlay frame (JPEG);
-- ``/state.json``: {source, threshold, fps, latency_ms, dropped, frames, scores: [[frame, score], ...]
-  (the last ``live.curve_frames``), events: [...] (newest first), alarmed}.
+- ``/``: the page (:file:`page.html` beside this module): one panel per camera; it polls
+  ``/state.json`` a few times a second, reloads each camera's overlay, draws its curve on a canvas
+  and lists every camera's events;
+- ``/frame/{i}.jpg``: the newest overlay frame of camera i (JPEG; cameras numbered from 0 as listed);
+- ``/state.json``: {cameras: [{name, source, threshold, fps, latency_ms, dropped, scores: [[frame, score],
+  ...] (the last ``live.curve_frames``), alarmed, error}, ...], events: [...] (all cameras', newest
+  first), media: whether events have clips and snapshots};
+- ``/events/``: the events folder (clips and snapshots, :mod:`.event_media`), newest first, and
+  ``/events/{name}`` each file in it: only names of the pattern :data:`.event_media.MEDIA_NAME`
+  that are plain files directly inside that folder are served.
 
 Bind it to 127.0.0.1 unless the page is meant to be seen from other machines: it has no login.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import cv2
 import numpy as np
 
 from ..errors import DDLError
+from .event_media import MEDIA_NAME
 
 PAGE = Path(__file__).with_name("page.html")
+#: content types of the events folder's files
+MEDIA_TYPES = {".mkv": "video/webm", ".jpg": "image/jpeg"}
 
 
 class LiveState:
@@ -62,25 +71,61 @@ class LiveState:
         with self._lock:
             return self._jpeg
 
-    def as_json(self) -> bytes:
-        """The state as JSON bytes (see the module docstring)."""
+    def as_dict(self) -> dict[str, Any]:
+        """The camera's entry of ``/state.json`` (see the module docstring), without its events."""
         with self._lock:
-            state = {**self._info, "scores": list(self._scores), "events": self._events[::-1]}
-        return json.dumps(state).encode()
+            return {**self._info, "scores": list(self._scores)}
+
+    def events(self) -> list[dict[str, Any]]:
+        """The event lines shown (a start, or the end that replaced it), oldest first."""
+        with self._lock:
+            return list(self._events)
 
 
-def _handler(state: LiveState) -> type[BaseHTTPRequestHandler]:
+def state_json(cameras: Mapping[str, LiveState], media: bool) -> bytes:
+    """``/state.json`` of ``cameras`` {name: state} (see the module docstring)."""
+    events = [e for state in cameras.values() for e in state.events()]
+    events.sort(key=lambda e: e["start_time"], reverse=True)
+    listed = [{"name": name, **state.as_dict()} for name, state in cameras.items()]
+    return json.dumps({"cameras": listed, "events": events, "media": media}).encode()
+
+
+def media_file(folder: Path | None, name: str) -> Path | None:
+    """The events folder's file ``name``, or None unless it has a media name and is a plain file right in ``folder``."""
+    if folder is None or not MEDIA_NAME.fullmatch(name):
+        return None
+    path = folder / name
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def media_listing(folder: Path) -> bytes:
+    """An HTML list of the events folder's clips and snapshots, newest first."""
+    names = sorted((p.name for p in folder.iterdir() if MEDIA_NAME.fullmatch(p.name)) if folder.is_dir() else [],
+                   key=lambda n: (n.split("-")[-2], n), reverse=True)
+    items = "".join(f'<li><a href="{html.escape(n)}">{html.escape(n)}</a></li>' for n in names)
+    return (f'<!doctype html><meta charset="utf-8"><title>ddl watch events</title><h1>events</h1>'
+            f'<p>{len(names)} files</p><ul>{items}</ul>').encode()
+
+
+def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None) -> type[BaseHTTPRequestHandler]:
     page = PAGE.read_bytes()
+    states = list(cameras.values())
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
             path = self.path.split("?", 1)[0]
+            frame = path[len("/frame/"):-len(".jpg")] if path.startswith("/frame/") and path.endswith(".jpg") else ""
+            media = media_file(events_dir, path[len("/events/"):]) if path.startswith("/events/") else None
             if path == "/":
                 self._send(page, "text/html; charset=utf-8")
             elif path == "/state.json":
-                self._send(state.as_json(), "application/json")
-            elif path == "/frame.jpg" and state.jpeg():
-                self._send(state.jpeg(), "image/jpeg")
+                self._send(state_json(cameras, events_dir is not None), "application/json")
+            elif frame.isdigit() and int(frame) < len(states) and states[int(frame)].jpeg():
+                self._send(states[int(frame)].jpeg(), "image/jpeg")
+            elif path == "/events/" and events_dir is not None:
+                self._send(media_listing(events_dir), "text/html; charset=utf-8")
+            elif media is not None:
+                self._send(media.read_bytes(), MEDIA_TYPES[media.suffix])
             else:
                 self.send_error(404)
 
@@ -106,11 +151,12 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def start_server(address: str, state: LiveState) -> ThreadingHTTPServer:
-    """Serve the page for ``state`` at ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop."""
+def start_server(address: str, cameras: Mapping[str, LiveState], events_dir: Path | None = None) -> ThreadingHTTPServer:
+    """Serve the page of ``cameras`` {name: state} (and the events folder ``events_dir``, when given) at
+    ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop."""
     host, port = parse_address(address)
     try:
-        server = ThreadingHTTPServer((host, port), _handler(state))
+        server = ThreadingHTTPServer((host, port), _handler(cameras, events_dir))
     except OSError as exc:
         raise DDLError(f"--serve {address}: cannot listen there ({exc.strerror})") from exc
     server.daemon_threads = True

@@ -51,7 +51,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
     live = cfg["live"]
     state = LiveState(source, calibration.threshold, live["curve_frames"]) if serve else None
-    server = start_server(serve, state) if serve and state is not None else None
+    server = start_server(serve, {"": state}) if serve and state is not None else None
     reader = FrameReader(source, live, cfg["alarm"]["fps"]).start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)
@@ -116,6 +116,12 @@ def _run(args: argparse.Namespace) -> None:
     from ..cli import config_from_args
 
     cfg = config_from_args(args)
+    if args.cameras:
+        from .multi_watch import run_cameras
+
+        return run_cameras(args, cfg)
+    if not args.source or not args.model:
+        raise DDLError("ddl watch: give SOURCE and --model M.pt, or --cameras DEPLOY.yaml")
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
@@ -129,9 +135,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     from ..cli import add_config_args
 
     add_config_args(parser)
-    parser.add_argument("source", metavar="SOURCE",
+    parser.add_argument("source", metavar="SOURCE", nargs="?",
                         help="camera index (0), stream URL (rtsp://, http://), video file, or folder images are written into")
-    parser.add_argument("--model", required=True, metavar="M.pt", help="trained model checkpoint")
+    parser.add_argument("--model", metavar="M.pt", help="trained model checkpoint (with SOURCE)")
+    parser.add_argument("--cameras", metavar="DEPLOY.yaml",
+                        help="instead of SOURCE: watch every camera of a deployment file (name, source, model each)")
+    parser.add_argument("--events-dir", metavar="DIR", default="results/watch/events",
+                        help="with --cameras: each event's clip and snapshot (default: results/watch/events)")
     parser.add_argument("--calibration", metavar="A.h5", help="alarm calibration (default: the model's sidecar M.alarm.h5)")
     parser.add_argument("--events", metavar="FILE", help="append event JSON lines to FILE instead of stdout")
     parser.add_argument("--overlay", metavar="VIDEO", help="also write the overlay video (.mp4: mp4v, .avi: MJPG)")
