@@ -11,12 +11,13 @@ For every event a camera raises, two files named by camera, start time (UTC) and
 The snapshot is written when the event is confirmed (its peak so far) and again when it ends if the
 peak moved; the clip once its last frame is in. Both are written under a temporary name and renamed,
 so a file with its final name is complete. Encoding runs in one background thread shared by all
-cameras, so that it never holds up scoring; when more than ``live.event_queue_frames`` frames wait
-for it, new clip frames are dropped (and counted).
+cameras, so that it never holds up scoring; snapshots go first; when more than ``live.event_queue_frames``
+jobs wait for it, new clip frames are dropped (and counted).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -67,31 +68,32 @@ def media_stem(camera: str, start_time: str, number: int) -> str:
 
 
 class MediaWriter:
-    """One background thread running the file writes of every camera's clips and snapshots, in order."""
+    """One background thread running the file writes of every camera's clips and snapshots: snapshots
+    first (a reviewer looks at them first), clip frames and closings in the order submitted."""
 
     def __init__(self, queue_frames: int) -> None:
-        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=queue_frames)
+        self._jobs: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = queue.PriorityQueue()
+        self._limit = queue_frames
+        self._count = itertools.count()
         self.dropped = 0
         self._thread = threading.Thread(target=self._loop, name="ddl-watch-media", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[[], None], droppable: bool = False) -> None:
-        """Run ``job`` in the writer thread; a ``droppable`` one (a clip frame) is dropped when the queue is full."""
-        if droppable:
-            try:
-                self._jobs.put_nowait(job)
-            except queue.Full:
-                self.dropped += 1
-        else:
-            self._jobs.put(job)
+    def submit(self, job: Callable[[], None], kind: str = "clip") -> None:
+        """Run ``job`` in the writer thread. kind: "snapshot" (before anything else waiting), "clip" (a
+        clip's closing), or "frame" (a clip frame: dropped, and counted, when the queue is full)."""
+        if kind == "frame" and self._jobs.qsize() >= self._limit:
+            self.dropped += 1
+            return
+        self._jobs.put((0 if kind == "snapshot" else 1, next(self._count), job))
 
     def close(self) -> None:
         """Finish every submitted job, then stop the thread."""
-        self._jobs.put(None)
+        self._jobs.put((2, next(self._count), None))
         self._thread.join()
 
     def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while (job := self._jobs.get()[2]) is not None:
             try:
                 job()
             except (OSError, DDLError, cv2.error) as exc:  # a full disk must not stop the watch
@@ -228,7 +230,7 @@ class EventMedia:
     def _feed(self, clip: _Clip, index: int, small: np.ndarray) -> None:
         if index > clip.last:
             clip.last = index
-            self.writer.submit(lambda: clip.write(small), droppable=True)
+            self.writer.submit(lambda: clip.write(small), "frame")
 
     def _close(self, key: int) -> None:
         clip = self.clips.pop(key)
@@ -242,4 +244,4 @@ class EventMedia:
         box = scale_box(event.box, self.model_size, image.shape[:2]) if event.box else []
         caption = f"{self.camera}  {record['start_time'][:19].replace('T', ' ')} UTC  score {score:.4g}"
         path = self.settings.folder / f"{stem}.jpg"
-        self.writer.submit(lambda: _write_image(path, snapshot_image(image, box, caption)))
+        self.writer.submit(lambda: _write_image(path, snapshot_image(image, box, caption)), "snapshot")
