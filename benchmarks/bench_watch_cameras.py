@@ -35,15 +35,15 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the loopback MJPEG server of the live tests
 
-from mjpeg_server import MJPEGServer  # noqa: E402
+from mjpeg_server import MJPEGServer
 
-from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path  # noqa: E402
-from ddlcore.config import load_config  # noqa: E402
-from ddlcore.data.framestore import resize_frame  # noqa: E402
-from ddlcore.data.synthetic import generate  # noqa: E402
-from ddlcore.live.deployment import load_deployment  # noqa: E402
-from ddlcore.live.multi_watch import watch_cameras  # noqa: E402
-from ddlcore.model import build_model, save_trained_model  # noqa: E402
+from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
+from ddlcore.config import load_config
+from ddlcore.data.framestore import resize_frame
+from ddlcore.data.synthetic import generate
+from ddlcore.live.deployment import load_deployment
+from ddlcore.live.multi_watch import watch_cameras
+from ddlcore.model import build_model, save_trained_model
 
 #: the camera names of the deployment (as many as --cameras asks for)
 NAMES = ["entrance", "yard", "platform", "gate", "hall", "stairs", "lobby", "car-park"]
@@ -68,8 +68,8 @@ def scene(folder: Path, cameras: int, frames: int, height: int, width: int) -> t
 def model_file(cfg: dict, folder: Path, normal: list[np.ndarray], fps: float) -> Path:
     """An untrained checkpoint of ``cfg``'s C3DSU with a calibration sidecar fitted on ``normal``."""
     channels, height, width = cfg["frames"]["channels"], cfg["frames"]["height"], cfg["frames"]["width"]
-    meta = dict(arch="c3dsu", variant="ddl", channels=channels, height=height, width=width,
-                frames=cfg["model"]["frames"], model_cfg=cfg["model"], dataset="bench", scene="01")
+    meta = {"arch": "c3dsu", "variant": "ddl", "channels": channels, "height": height, "width": width,
+            "frames": cfg["model"]["frames"], "model_cfg": cfg["model"], "dataset": "bench", "scene": "01"}
     path = folder / "m.pt"
     torch.manual_seed(0)
     model = build_model("c3dsu", cfg["model"], channels)
@@ -87,7 +87,7 @@ def screenshot(url: str, png: Path) -> None:
         return
     png.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1040,980",
-                    "--virtual-time-budget=3000", f"--screenshot={png.resolve()}", url], capture_output=True, timeout=120)
+                    "--virtual-time-budget=3000", f"--screenshot={png.resolve()}", url], check=False, capture_output=True, timeout=120)
 
 
 def main() -> None:
@@ -115,7 +115,7 @@ def main() -> None:
     frames = int(args.fps * (args.seconds + 3))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        normal, tests, fps = scene(folder / "scene", args.cameras, frames, args.height, args.width)
+        normal, tests, _ = scene(folder / "scene", args.cameras, frames, args.height, args.width)
         model = model_file(cfg, folder, normal, args.fps)
         servers = [MJPEGServer(video, fps=args.fps).start() for video in tests]
         deploy = folder / "deploy.yaml"

@@ -50,7 +50,7 @@ class MediaSettings:
     queue_frames: int
 
     @classmethod
-    def from_config(cls, live_cfg: dict[str, Any], folder: str | Path) -> "MediaSettings":
+    def from_config(cls, live_cfg: dict[str, Any], folder: str | Path) -> MediaSettings:
         """The settings of ``live_cfg`` (event_before_s, event_after_s, event_clip_width, event_queue_frames)."""
         return cls(Path(folder), float(live_cfg["event_before_s"]), float(live_cfg["event_after_s"]),
                    int(live_cfg["event_clip_width"]), int(live_cfg["event_queue_frames"]))

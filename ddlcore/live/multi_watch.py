@@ -24,7 +24,7 @@ from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class SignallingReader(FrameReader):
     many readers)."""
 
     def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float, ready: threading.Event,
-                 on_status: Any = warn) -> None:
+                 on_status: Callable[[str], None] = warn) -> None:
         super().__init__(source, live_cfg, default_fps, on_status)
         self.ready = ready
 
