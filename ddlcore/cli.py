@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ddlcore.train", "train one model on one scene"),
     "score": ("ddlcore.score", "score test videos (or any video / frame folder) with a trained model"),
     "calibrate": ("ddlcore.alarm.calibration", "score normal footage causally and set the alarm threshold (sidecar next to the model)"),
-    "watch": ("ddlcore.live.watch", "score a camera, stream, video file or folder live; events as JSON lines"),
+    "watch": ("ddlcore.live.watch", "score a camera, stream, video file or folder live (or every camera of a deployment: --cameras); events as JSON lines"),
     "events": ("ddlcore.alarm.evaluation", "event-level figures of live scores at the calibrated threshold (table, curves)"),
     "evaluate": ("ddlcore.metrics", "AUCs of one model's scores against the labels"),
     "aggregate": ("ddlcore.report", "AUC and ablation tables, figures"),
