@@ -171,8 +171,9 @@ def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, c
             time.sleep(1 / 30)
         assert _wait_for(lambda: json.loads(_get(base + "/state.json"))["events"], 30), "no event reached the page"
         state = json.loads(_get(base + "/state.json"))
-        assert len(state["scores"]) > 100 and state["threshold"] > 0
-        assert _get(base + "/frame.jpg")[:2] == b"\xff\xd8"  # a JPEG
+        (camera,) = state["cameras"]
+        assert len(camera["scores"]) > 100 and camera["threshold"] > 0 and not state["media"]
+        assert _get(base + "/frame/0.jpg")[:2] == b"\xff\xd8"  # a JPEG
         browser = _chromium()
         if browser is None:
             skip_unless_ci("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
@@ -185,7 +186,7 @@ def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, c
     assert 'class="event"' in dom  # the event list was filled by the page's script
     assert 'data-points="0"' not in dom and "data-points=" in dom  # the curve was drawn
     assert 'data-width="' in dom  # the overlay image loaded
-    status = re.search(r'<p id="status">(.*?)</p>', dom).group(1)
+    status = re.search(r'<p class="status">(.*?)</p>', dom).group(1)
     assert "frames/s" in status and "threshold" in status
     assert figures["events"] >= 1
 

@@ -1,5 +1,6 @@
 """The ``ddl watch --serve`` page server under hostile and foreign requests, its Host check and its token;
-the page state's bounds. No model: a :class:`LiveState` filled by hand."""
+the page state's bounds, with one camera and with several (``ddl watch --cameras``). No model: a
+:class:`LiveState` filled by hand."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def served():
     for i in range(12):
         state.event({"id": i + 1, "event": "start"})
     address = f"127.0.0.1:{_free_port()}"
-    server = start_server(address, state, PageSettings.build(LIVE, address))
+    server = start_server(address, {"": state}, PageSettings.build(LIVE, address))
     yield int(address.rsplit(":", 1)[1]), state, server
     server.shutdown()
     server.server_close()
@@ -73,8 +74,8 @@ def test_page_server_keeps_answering_hostile_requests_with_bounded_threads(serve
     capfd.readouterr()
     before = threading.active_count()
     outcomes = {}
-    for path in ("/../../etc/passwd", "/%2e%2e/%00", "//state.json", "/state.json/../frame.jpg", "/index.html",
-                 "/frame.jpg?" + "x" * 5000):
+    for path in ("/../../etc/passwd", "/%2e%2e/%00", "//state.json", "/state.json/../frame/0.jpg", "/index.html",
+                 "/frame/0.jpg?" + "x" * 5000, "/frame/1.jpg", "/frame/-1.jpg", "/frame/%30.jpg", "/events/"):
         outcomes[path[:30]] = _request(port, path)[0]
     outcomes["long URL"] = _raw(port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")[9:12]
     garbage = _raw(port, b"\x16\x03\x01\x00\xa5garbage\r\n\r\n")  # a TLS hello: answered as HTTP/0.9
@@ -89,9 +90,11 @@ def test_page_server_keeps_answering_hostile_requests_with_bounded_threads(serve
         s.close()
     assert outcomes["/../../etc/passwd"] == outcomes["/%2e%2e/%00"] == outcomes["/index.html"] == 404
     assert outcomes["//state.json"] == 200  # http.server folds leading slashes
-    assert outcomes["/state.json/../frame.jpg"] == 404 and outcomes["/frame.jpg?" + "x" * 19] == 200
+    assert outcomes["/state.json/../frame/0.jpg"] == 404 and outcomes["/frame/0.jpg?" + "x" * 17] == 200
+    assert outcomes["/frame/1.jpg"] == outcomes["/frame/-1.jpg"] == outcomes["/frame/%30.jpg"] == 404
+    assert outcomes["/events/"] == 404  # no events folder
     assert outcomes["long URL"] == b"414" and outcomes["garbage"] == b"400" and outcomes["POST"] == b"501"
-    assert status == 200 and json.loads(body)["threshold"] == 0.5
+    assert status == 200 and json.loads(body)["cameras"][0]["threshold"] == 0.5
     assert peak - before <= LIVE["page_threads"]  # idle connections hold no thread
     time.sleep(0.3)
     err = capfd.readouterr().err
@@ -133,7 +136,7 @@ def test_a_non_loopback_address_needs_a_token():
 def test_the_token_is_asked_for_by_every_route_and_kept_in_a_cookie():
     state = LiveState("cam", 0.5, 100, 5)
     address = f"127.0.0.1:{_free_port()}"
-    server = start_server(address, state, PageSettings.build(LIVE, address, token="s3cret"))
+    server = start_server(address, {"": state}, PageSettings.build(LIVE, address, token="s3cret"))
     port = int(address.rsplit(":", 1)[1])
     try:
         assert _request(port, "/")[0] == _request(port, "/state.json")[0] == 401
@@ -155,10 +158,43 @@ def test_the_page_keeps_the_newest_events_only(served):
     events = json.loads(_request(port, "/state.json")[1])["events"]
     assert [e["id"] for e in events] == [12, 11, 10, 9, 8]
     state.event({"id": 10, "event": "end"})  # an end replaces its start
-    events = json.loads(state.as_json())["events"]
+    events = json.loads(_request(port, "/state.json")[1])["events"]
     assert [(e["id"], e["event"]) for e in events][:1] == [(10, "end")] and len(events) == 5
 
 
 def test_a_port_out_of_range_is_one_line():
     with pytest.raises(DDLError, match=r"--serve 127\.0\.0\.1:99999: expected HOST:PORT"):
         PageSettings.build(LIVE, "127.0.0.1:99999")
+
+
+def test_several_cameras_share_the_bounds_the_token_and_the_redaction(tmp_path):
+    """Two cameras: every route (frames, events folder) asks for the token; the page lists the newest
+    ``page_events`` events of all cameras together; no camera's source shows its password."""
+    entrance = LiveState("rtsp://admin:hunter2@cam1/stream", 0.5, 100, LIVE["page_events"])
+    yard = LiveState("rtsp://cam2/stream", 0.7, 100, LIVE["page_events"])
+    for i, state in enumerate((entrance, yard)):
+        state.frame(np.full((16, 16, 3), 40 * i, np.uint8), 0, 0.25, False)
+    for i in range(8):  # alternating cameras, each event later than the one before
+        (entrance if i % 2 == 0 else yard).event({"id": i // 2 + 1, "event": "start", "camera": "entrance yard".split()[i % 2],
+                                                  "start_time": f"2026-01-01T00:00:0{i}.000+00:00"})
+    events_dir = tmp_path / "events"
+    events_dir.mkdir()
+    (events_dir / "entrance-20260101T000000Z-1.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    address = f"127.0.0.1:{_free_port()}"
+    server = start_server(address, {"entrance": entrance, "yard": yard},
+                          PageSettings.build(LIVE, address, token="s3cret"), events_dir)
+    port = int(address.rsplit(":", 1)[1])
+    auth = {"Authorization": "Bearer s3cret"}
+    try:
+        for path in ("/frame/0.jpg", "/frame/1.jpg", "/events/", "/events/entrance-20260101T000000Z-1.jpg"):
+            assert _request(port, path)[0] == 401, path
+            assert _request(port, path, auth)[0] == 200, path
+        assert _request(port, "/frame/0.jpg", {**auth, "Host": "attacker.example"})[0] == 421
+        state = json.loads(_request(port, "/state.json", auth)[1])
+        assert [c["name"] for c in state["cameras"]] == ["entrance", "yard"] and state["media"]
+        assert "hunter2" not in json.dumps(state) and state["cameras"][0]["source"] == "rtsp://admin:***@cam1/stream"
+        assert [(e["camera"], e["id"]) for e in state["events"]] == [
+            ("yard", 4), ("entrance", 4), ("yard", 3), ("entrance", 3), ("yard", 2)]  # the newest 5 of 8
+    finally:
+        server.shutdown()
+        server.server_close()

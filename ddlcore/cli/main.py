@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ddlcore.cli.train", "train one model on one scene"),
     "score": ("ddlcore.cli.score", "score test videos (or any video / frame folder) with a trained model"),
     "calibrate": ("ddlcore.cli.calibrate", "score normal footage causally and set the alarm threshold (sidecar next to the model)"),
-    "watch": ("ddlcore.cli.watch", "score a camera, stream, video file or folder live; events as JSON lines"),
+    "watch": ("ddlcore.cli.watch", "score a camera, stream, video file or folder live (or every camera of a deployment: --cameras); events as JSON lines"),
     "events": ("ddlcore.cli.events", "event-level figures of live scores at the calibrated threshold (table, curves)"),
     "evaluate": ("ddlcore.cli.evaluate", "AUCs of one model's scores against the labels"),
     "aggregate": ("ddlcore.cli.aggregate", "one dataset's AUC and ablation tables, figures"),

@@ -6,7 +6,7 @@ import bisect
 import json
 import time
 from datetime import datetime, timezone
-from typing import Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from ..alarm.calibration import Calibration
 from ..alarm.events import Event, scale_box
@@ -25,12 +25,15 @@ class EventLog:
     Fields: event ("start" | "end"), id, start, end (scored frame numbers; end null on a start line),
     start_time, end_time (when those frames were read), time (of writing), peak_frame, peak_score,
     threshold, box (x0, y0, x1, y1 of the worst patch at the peak, in the pixels of the peak frame as
-    read: a source that changes size mid-event gives the box in its size at that moment).
+    read: a source that changes size mid-event gives the box in its size at that moment); and the fields
+    ``annotate(kind, event, record)`` returns, when given (a deployment's camera, clip and snapshot).
     """
 
     def __init__(self, out: TextIO, calibration: Calibration, model_size: tuple[int, int],
-                 state: LiveState | None) -> None:
+                 state: LiveState | None,
+                 annotate: Callable[[str, Event, dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.out = out
+        self.annotate = annotate
         self.threshold = calibration.threshold
         self.model_size = model_size
         self.state = state
@@ -73,6 +76,8 @@ class EventLog:
             "time": iso_time(time.time()), "peak_frame": event.peak_frame, "peak_score": round(event.peak_score, 6),
             "threshold": self.threshold, "box": scale_box(event.box, self.model_size, self.frame_size(event.peak_frame)),
         }
+        if self.annotate is not None:
+            record.update(self.annotate(kind, event, record))
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
         if self.state is not None:

@@ -2,11 +2,17 @@
 
 A standard-library HTTP server in a background thread. Routes:
 
-- ``/``: the page (:file:`page.html` beside this module): it reloads ``/frame.jpg`` and polls
-  ``/state.json`` a few times a second, draws the curve on a canvas and lists the events;
-- ``/frame.jpg``: the newest overlay frame (JPEG);
-- ``/state.json``: {source, threshold, fps, latency_ms, dropped, frames, scores: [[frame, score], ...]
-  (the last ``live.curve_frames``), events: [...] (newest first), alarmed}.
+- ``/``: the page (:file:`page.html` beside this module): one panel per camera; it polls
+  ``/state.json`` a few times a second, reloads each camera's overlay, draws its curve on a canvas
+  and lists every camera's events;
+- ``/frame/{i}.jpg``: the newest overlay frame of camera i (JPEG; cameras numbered from 0 as listed);
+- ``/state.json``: {cameras: [{name, source, threshold, fps, latency_ms, dropped, scores: [[frame, score],
+  ...] (the last ``live.curve_frames``), alarmed, error}, ...], events: [...] (all cameras', the newest
+  ``live.page_events``, newest first), media: whether events have clips and snapshots}; a camera's
+  source is shown without its password (:func:`.sources.redacted`);
+- ``/events/``: the events folder (clips and snapshots, :mod:`.event_media`), newest first, and
+  ``/events/{name}`` each file in it: only names of the pattern :data:`.event_media.MEDIA_NAME`
+  that are plain files directly inside that folder are served.
 
 Requests are served by a bounded pool of ``live.page_threads`` threads. A connection holds no thread
 until it sends its request, and is closed after ``live.page_timeout_s`` of silence (also while being
@@ -24,6 +30,7 @@ kept in a cookie), or ``Authorization: Bearer T``; without it the answer is 401.
 from __future__ import annotations
 
 import hmac
+import html
 import ipaddress
 import json
 import selectors
@@ -35,15 +42,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
 
 from ..errors import DDLError
+from .event_media import MEDIA_NAME
+from .sources import redacted
 
 PAGE = Path(__file__).with_name("page.html")
+#: content types of the events folder's files
+MEDIA_TYPES = {".mkv": "video/webm", ".jpg": "image/jpeg"}
 #: the cookie that keeps the page's token after ``/?token=T``
 TOKEN_COOKIE = "ddl_watch_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -120,7 +131,7 @@ class LiveState:
         self._scores: deque[tuple[int, float]] = deque(maxlen=curve_frames)
         self._keep_events = events
         self._events: list[dict[str, Any]] = []
-        self._info: dict[str, Any] = {"source": source, "threshold": threshold, "alarmed": False}
+        self._info: dict[str, Any] = {"source": redacted(source), "threshold": threshold, "alarmed": False}
 
     def frame(self, overlay: np.ndarray, index: int, score: float, alarmed: bool) -> None:
         """Record one scored frame: overlay RGB uint8 (h, w, 3), its index, score and the alarm state."""
@@ -147,15 +158,47 @@ class LiveState:
         with self._lock:
             return self._jpeg
 
-    def as_json(self) -> bytes:
-        """The state as JSON bytes (see the module docstring)."""
+    def as_dict(self) -> dict[str, Any]:
+        """The camera's entry of ``/state.json`` (see the module docstring), without its events."""
         with self._lock:
-            state = {**self._info, "scores": list(self._scores), "events": self._events[::-1]}
-        return json.dumps(state).encode()
+            return {**self._info, "scores": list(self._scores)}
+
+    def events(self) -> list[dict[str, Any]]:
+        """The event lines kept (a start, or the end that replaced it), oldest first."""
+        with self._lock:
+            return list(self._events)
 
 
-def _handler(state: LiveState, settings: PageSettings, bound_host: str) -> type[BaseHTTPRequestHandler]:
+def state_json(cameras: Mapping[str, LiveState], media: bool, events: int) -> bytes:
+    """``/state.json`` of ``cameras`` {name: state} (see the module docstring): the newest ``events`` events."""
+    # each camera's newest first, then by start time: a stable sort keeps a camera's order among equal times
+    lines = [e for state in cameras.values() for e in reversed(state.events())]
+    lines.sort(key=lambda e: str(e.get("start_time") or ""), reverse=True)
+    listed = [{"name": name, **state.as_dict()} for name, state in cameras.items()]
+    return json.dumps({"cameras": listed, "events": lines[:events], "media": media}).encode()
+
+
+def media_file(folder: Path | None, name: str) -> Path | None:
+    """The events folder's file ``name``, or None unless it has a media name and is a plain file right in ``folder``."""
+    if folder is None or not MEDIA_NAME.fullmatch(name):
+        return None
+    path = folder / name
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def media_listing(folder: Path) -> bytes:
+    """An HTML list of the events folder's clips and snapshots, newest first."""
+    names = sorted((p.name for p in folder.iterdir() if MEDIA_NAME.fullmatch(p.name)) if folder.is_dir() else [],
+                   key=lambda n: (n.split("-")[-2], n), reverse=True)
+    items = "".join(f'<li><a href="{html.escape(n)}">{html.escape(n)}</a></li>' for n in names)
+    return (f'<!doctype html><meta charset="utf-8"><title>ddl watch events</title><h1>events</h1>'
+            f'<p>{len(names)} files</p><ul>{items}</ul>').encode()
+
+
+def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings: PageSettings,
+             bound_host: str) -> type[BaseHTTPRequestHandler]:
     page = PAGE.read_bytes()
+    states = list(cameras.values())
 
     class Handler(BaseHTTPRequestHandler):
         timeout = settings.timeout_s  # per connection: an idle client is dropped after this
@@ -177,11 +220,24 @@ def _handler(state: LiveState, settings: PageSettings, bound_host: str) -> type[
             elif path == "/":
                 self._send(page, "text/html; charset=utf-8")
             elif path == "/state.json":
-                self._send(state.as_json(), "application/json")
-            elif path == "/frame.jpg" and state.jpeg():
-                self._send(state.jpeg(), "image/jpeg")
+                self._send(state_json(cameras, events_dir is not None, settings.events), "application/json")
+            elif (frame := self._camera(path)) is not None and (jpeg := states[frame].jpeg()):
+                self._send(jpeg, "image/jpeg")
+            elif path == "/events/" and events_dir is not None:
+                self._send(media_listing(events_dir), "text/html; charset=utf-8")
+            elif path.startswith("/events/") and (media := media_file(events_dir, path[len("/events/"):])) is not None:
+                self._send(media.read_bytes(), MEDIA_TYPES[media.suffix])
             else:
                 self.send_error(404)
+
+        def _camera(self, path: str) -> int | None:
+            """The camera number of a ``/frame/{i}.jpg`` path (None for any other path or no such camera)."""
+            if not (path.startswith("/frame/") and path.endswith(".jpg")):
+                return None
+            number = path[len("/frame/"):-len(".jpg")]
+            if not (number.isascii() and number.isdigit()) or len(number) > 6 or int(number) >= len(states):
+                return None
+            return int(number)
 
         def _authorised(self, query: str) -> bool:
             token = settings.token or ""
@@ -315,11 +371,14 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def start_server(address: str, state: LiveState, settings: PageSettings) -> PageServer:
-    """Serve the page for ``state`` at ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop."""
+def start_server(address: str, cameras: Mapping[str, LiveState], settings: PageSettings,
+                 events_dir: Path | None = None) -> PageServer:
+    """Serve the page of ``cameras`` {name: state} (and the events folder ``events_dir``, when given) at
+    ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop."""
     host, port = parse_address(address)
     try:
-        server = PageServer((host.strip("[]"), port), _handler(state, settings, host.strip("[]")), settings)
+        handler = _handler(cameras, Path(events_dir) if events_dir is not None else None, settings, host.strip("[]"))
+        server = PageServer((host.strip("[]"), port), handler, settings)
     except (OSError, OverflowError) as exc:
         raise DDLError(f"--serve {address}: cannot listen there ({getattr(exc, 'strerror', None) or exc})") from exc
     threading.Thread(target=server.serve_forever, name="ddl-watch-server", daemon=True).start()

@@ -7,6 +7,8 @@ and ``{"event": "end", ...}`` when it is over (fields in :class:`ddlcore.live.ev
 Status goes to stderr: reconnections, and every ``live.stats_every_s`` a ``stats:`` line with the
 frame rate scored, frames dropped to keep up, and latency (from reading a frame to its result,
 and to the alarm decision about it, which waits for T//2 later frames). A summary line ends the run.
+
+``ddl watch --cameras DEPLOY.yaml`` watches every camera of a deployment file instead (:mod:`.multi_watch`).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
     reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)
     state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if page else None
-    server = start_server(serve, state, page) if serve and state and page else None
+    server = start_server(serve, {"": state}, page) if serve and state and page else None
     reader.start()
     stats = Stats()
     frames: deque[Frame] = deque(maxlen=scorer.clip)

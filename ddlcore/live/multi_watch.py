@@ -1,0 +1,252 @@
+"""``ddl watch --cameras deploy.yaml``: every camera of a deployment watched in one process.
+
+Each camera has its own reader thread (:class:`.sources.FrameReader`: backlog, reconnection), its
+own scorer state, event log and event media; models are loaded once per model file, on one scoring
+device, and one loop scores for all cameras. Each round takes at most one waiting frame per camera
+(so a fast camera cannot starve a slow one; each reader drops its oldest frames when scoring falls
+behind) and scores the round with :func:`score_round`, the one place a batched scorer would go.
+
+Event lines (stdout or ``--events FILE``) carry ``camera``, and, with an events folder, ``clip`` and
+``snapshot`` (file names in it, :mod:`.event_media`). A camera whose stream is lost for good (reconnection
+given up) or whose file ended is reported on stderr and on the page; the others go on. The watch
+ends when every camera has ended, after ``--duration``, or on Ctrl-C; its exit status is 1 when a
+camera was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+import numpy as np
+
+from ..alarm.calibration import Calibration, check_calibration, load_calibration
+from ..data.footage_reader import warn
+from ..errors import DDLError
+from .deployment import DeployedCamera
+from .event_log import EventLog
+from .event_media import EventMedia, MediaSettings, MediaWriter
+from .overlay import overlay_frame
+from .scorer import FrameResult, LiveScorer
+from .server import LiveState, PageSettings, start_server
+from .sources import Frame, FrameReader
+from .stats import Stats
+
+
+class SignallingReader(FrameReader):
+    """A :class:`FrameReader` that sets ``ready`` whenever it has a new frame or ends (so one loop can wait on
+    many readers)."""
+
+    def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float, ready: threading.Event,
+                 on_status: Callable[[str], None] = warn, min_frames: int = 1) -> None:
+        super().__init__(source, live_cfg, default_fps, on_status, min_frames)
+        self.ready = ready
+
+    def _offer(self, image: np.ndarray) -> None:
+        super()._offer(image)
+        self.ready.set()
+
+    def _loop(self) -> None:
+        try:
+            super()._loop()
+        finally:
+            self.ready.set()
+
+
+@dataclass
+class CameraWatch:
+    """One camera's part of the watch: reader, scorer, recent frames, figures, events, media, page state."""
+
+    name: str
+    reader: FrameReader
+    scorer: LiveScorer
+    calibration: Calibration
+    log: EventLog
+    media: EventMedia | None
+    state: LiveState | None
+    stats: Stats = field(default_factory=Stats)
+    frames: deque[Frame] = field(default_factory=deque)
+    connection: int = -1
+    ended: bool = False
+
+    def admit(self, frame: Frame) -> None:
+        """A frame about to be scored: a new connection starts a new window (its frames do not continue the old)."""
+        if frame.connection != self.connection:
+            self.log.changes(self.scorer.finish())
+            self.scorer.reset()
+            self.frames.clear()
+            self.connection = frame.connection
+        self.frames.append(frame)
+        while len(self.frames) > self.scorer.clip:
+            self.frames.popleft()
+
+    def scored(self, frame: Frame, result: FrameResult | None) -> None:
+        """The scorer's result for ``frame`` (None while its window fills): figures, overlay, media, events."""
+        self.log.read(self.scorer.pushed - 1, frame)
+        if result is None:
+            return
+        about = self.frames[-1 - self.scorer.clip // 2]  # the frame the result is about (T//2 frames old)
+        self.stats.add(frame, about)
+        if self.media is not None or self.state is not None:
+            threshold = self.calibration.threshold
+            picture = overlay_frame(about.image, result.error, result.score, threshold, result.box, result.alarmed)
+            if self.media is not None:
+                self.media.frame(result.frame, picture, about.image, self.scorer.tracker.candidate)
+            if self.state is not None:
+                self.state.frame(picture, result.frame, result.score, result.alarmed)
+        self.log.changes(result.changes)
+
+    def end(self) -> None:
+        """The source ended for good (or the watch stops): close the open event and the clips."""
+        self.ended = True
+        self.log.changes(self.scorer.finish())
+        if self.media is not None:
+            self.media.close()
+
+
+def score_round(pending: list[tuple[CameraWatch, Frame]]) -> list[FrameResult | None]:
+    """One round of frames, at most one per camera, scored by each camera's scorer: results in the same order.
+
+    Cameras of one model share its weights and the device; a batched scorer of several sources replaces
+    this function.
+    """
+    return [watch.scorer.push(frame.image) for watch, frame in pending]
+
+
+def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out: TextIO,
+                  events_dir: str | Path | None = None, serve: str | None = None, duration_s: float | None = None,
+                  stop: threading.Event | None = None, token: str | None = None,
+                  allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Watch every camera until all have ended, ``duration_s`` passes, ``stop`` is set or Ctrl-C.
+
+    cfg: the watch's config (``score`` device and batch size, ``live``, ``alarm.fps``); event lines go to
+    ``events_out``, clips and snapshots to ``events_dir`` (none when None); ``serve`` HOST:PORT with
+    ``token`` and ``allow_hosts``: the page of every camera (see :mod:`.server`). Each calibration must be
+    its camera's model's (:func:`check_calibration`). Returns {"cameras": {name: figures (see
+    :class:`Stats`) with events, fps and error}, "events": total, "errors": {name: why lost}}.
+    """
+    from ..devices import resolve_device
+    from ..score.inference import load_model
+
+    live = cfg["live"]
+    page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
+    device = resolve_device(cfg["score"]["device"], "score.device")
+    models: dict[Path, tuple[Any, dict[str, Any]]] = {}
+    for camera in cameras:
+        if camera.model.resolve() not in models:
+            models[camera.model.resolve()] = load_model(camera.model, device)
+    ready = threading.Event()
+    folder = Path(events_dir) if events_dir is not None else None
+    media_settings = MediaSettings.from_config(live, folder) if folder is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    writer = MediaWriter(media_settings.queue_frames) if media_settings is not None else None
+    watches: list[CameraWatch] = []
+    try:
+        for camera in cameras:
+            watches.append(_camera_watch(camera, models[camera.model.resolve()], cfg, device, ready, events_out,
+                                         media_settings, writer, page is not None))
+        states = {w.name: w.state for w in watches if w.state is not None}
+        server = start_server(serve, states, page, folder) if serve and page else None
+    except BaseException:
+        for w in watches:
+            w.reader.stop()
+        if writer is not None:
+            writer.close()
+        raise
+    for w in watches:
+        w.reader.start()
+    print(f"watching {len(watches)} camera{'s' * (len(watches) != 1)} with {len(models)} "
+          f"model{'s' * (len(models) != 1)} on {device}" + (f"; events folder {folder}" if folder else ""),
+          file=sys.stderr, flush=True)
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    next_report = time.monotonic() + live["stats_every_s"]
+    errors: dict[str, str] = {}
+    try:
+        while any(not w.ended for w in watches) and (deadline is None or time.monotonic() < deadline) \
+                and not (stop and stop.is_set()):
+            ready.clear()
+            pending = [(w, f) for w in watches if not w.ended and (f := w.reader.get(timeout=0)) is not None]
+            for w, frame in pending:
+                w.admit(frame)
+            for (w, frame), result in zip(pending, score_round(pending)):
+                w.scored(frame, result)
+            for w in watches:
+                if not w.ended and w.reader.finished:
+                    w.end()
+                    why = w.reader.error or "the source ended"
+                    if w.reader.error:
+                        errors[w.name] = w.reader.error
+                    if w.state is not None:
+                        w.state.stats({"error": why})
+                    others = sum(not x.ended for x in watches)
+                    print(f"camera {w.name}: {why}; {others} other camera{'s' * (others != 1)} still watched",
+                          file=sys.stderr, flush=True)
+            if time.monotonic() >= next_report:
+                for w in watches:
+                    if not w.ended:
+                        figures = w.stats.report(w.reader)
+                        print("stats: " + json.dumps({"camera": w.name, **figures}), file=sys.stderr, flush=True)
+                        if w.state is not None:
+                            w.state.stats(figures)
+                next_report = time.monotonic() + live["stats_every_s"]
+            if not pending:
+                ready.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for w in watches:
+            w.reader.stop()
+            if not w.ended:
+                w.end()
+        if writer is not None:
+            writer.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+    summary: dict[str, Any] = {"cameras": {}, "events": 0, "errors": errors}
+    for w in watches:
+        elapsed = time.monotonic() - (w.stats.start or time.monotonic())
+        figures = {**w.stats.report(w.reader), "events": w.log.count,
+                   "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "error": w.reader.error}
+        print("summary: " + json.dumps({"camera": w.name, **figures}), file=sys.stderr, flush=True)
+        summary["cameras"][w.name] = figures
+        summary["events"] += w.log.count
+    if writer is not None and writer.dropped:
+        warn(f"event clips: {writer.dropped} frames dropped (the writer could not keep up)")
+    summary["clip_frames_dropped"] = writer.dropped if writer is not None else 0
+    return summary
+
+
+def _camera_watch(camera: DeployedCamera, loaded: tuple[Any, dict[str, Any]], cfg: dict[str, Any], device: Any,
+                  ready: threading.Event, events_out: TextIO, media_settings: MediaSettings | None,
+                  writer: MediaWriter | None, serving: bool) -> CameraWatch:
+    """The parts of one camera's watch (its reader not started yet)."""
+    model, meta = loaded
+    try:
+        calibration = load_calibration(camera.calibration)
+        check_calibration(calibration, camera.calibration, camera.model, meta)
+        scorer = LiveScorer(model, meta, calibration, camera.score, device)
+        reader = SignallingReader(camera.source, cfg["live"], cfg["alarm"]["fps"], ready,
+                                  on_status=lambda message: warn(f"camera {camera.name}: {message}"),
+                                  min_frames=scorer.clip)
+    except DDLError as exc:
+        raise DDLError(f"camera {camera.name}: {exc}") from exc
+    live = cfg["live"]
+    # the reader's name: the source without its password
+    state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if serving else None
+    media = None
+    if media_settings is not None and writer is not None:
+        media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.alarm, writer)
+
+    def annotate(kind: str, event: Any, record: dict[str, Any]) -> dict[str, Any]:
+        return {"camera": camera.name, **(media.event(kind, event, record) if media is not None else {})}
+
+    log = EventLog(events_out, calibration, scorer.size[:2], state, annotate)
+    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state)

@@ -1,0 +1,220 @@
+"""``ddl watch --cameras``: the deployment file, and two loopback MJPEG streams watched in one process (both
+scored, events carrying their camera, a clip and a snapshot per event, the page showing both cameras, one
+stream going away for good while the other goes on)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from mjpeg_server import MJPEGServer
+
+from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
+from ddlcore.config import load_config
+from ddlcore.errors import DDLError
+from ddlcore.score.inference import load_model
+from ddlcore.live.deployment import load_deployment
+from ddlcore.live.event_media import MEDIA_NAME, media_stem
+
+torch.set_num_threads(1)
+#: as in test_live: events on the test clip, no frame dropped however busy the machine; short clip margins
+SETTINGS = {"score": {"patch": 8}, "alarm": {"false_alarms_per_hour": 600.0},
+            "live": {"reconnect_delay_s": 0.2, "reconnect_attempts": 2, "open_timeout_s": 10.0, "stats_every_s": 1.0,
+                     "max_backlog": 100000, "event_before_s": 0.5, "event_after_s": 0.5}}
+CLIP = slice(0, 160)
+
+
+@pytest.fixture(scope="module")
+def calibrated(alarm_scene, tmp_path_factory):
+    """(model path with its calibration sidecar, config)."""
+    model_path = tmp_path_factory.mktemp("cameras") / "m.pt"
+    shutil.copy(alarm_scene["model"], model_path)
+    cfg = load_config(None, json.dumps(SETTINGS))
+    model, meta = load_model(model_path, torch.device("cpu"))
+    normal = {f"n{i}": (v, alarm_scene["fps"]) for i, v in enumerate(alarm_scene["normal"][:3])}
+    save_calibration(calibrate(model, meta, normal, cfg, model_path), sidecar_path(model_path))
+    return model_path, cfg
+
+
+def _deploy(path: Path, cameras: list[dict]) -> Path:
+    path.write_text("# written by the test\n" + yaml.safe_dump({"cameras": cameras}, sort_keys=False))
+    return path
+
+
+def test_deployment_file_reads_cameras_and_names_each_problem(calibrated, tmp_path):
+    model_path, cfg = calibrated
+    trained = tmp_path / "site.yaml"
+    trained.write_text("score: {share_encoder: false, batch_size: 99}\n")
+    good = _deploy(tmp_path / "ok.yaml", [{"name": "entrance", "source": "rtsp://cam1/stream", "model": str(model_path),
+                                           "config": str(trained)},
+                                          {"name": "yard", "source": 0, "model": str(model_path)}])
+    entrance, yard = load_deployment(good, cfg["score"])
+    assert (entrance.name, entrance.source, yard.source) == ("entrance", "rtsp://cam1/stream", "0")
+    assert entrance.calibration == sidecar_path(model_path)
+    # the trained config's score section, except the watch's device and batch size
+    assert entrance.score["share_encoder"] is False and entrance.score["batch_size"] == cfg["score"]["batch_size"]
+    assert yard.score == cfg["score"]
+    cases = {
+        "empty source": ([{"name": "entrance", "source": "", "model": str(model_path)}], "camera 'entrance' has no source"),
+        "no model": ([{"name": "entrance", "source": "0", "model": str(tmp_path / "none.pt")}], "model file not found"),
+        "clash": ([{"name": "a b", "source": "0", "model": str(model_path)},
+                   {"name": "a_b", "source": "1", "model": str(model_path)}], "same name in file names"),
+        "unknown key": ([{"name": "x", "source": "0", "model": str(model_path), "modle": 1}], "unknown key 'modle'"),
+        "no cameras": ([], "expected a 'cameras' list"),
+    }
+    for case, (cameras, message) in cases.items():
+        path = _deploy(tmp_path / f"{case.replace(' ', '-')}.yaml", cameras)
+        with pytest.raises(DDLError, match=message) as caught:
+            load_deployment(path, cfg["score"])
+        assert str(path) in str(caught.value) and "\n" not in str(caught.value), case
+    uncalibrated = tmp_path / "u.pt"
+    shutil.copy(model_path, uncalibrated)
+    with pytest.raises(DDLError, match="calibration file not found"):
+        load_deployment(_deploy(tmp_path / "u.yaml", [{"name": "u", "source": "0", "model": str(uncalibrated)}]),
+                        cfg["score"])
+
+
+def _wait_for(condition, timeout):
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.05)
+    return condition()
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read()
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _chromium() -> str | None:
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+def _frames_of(video: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def test_watch_two_loopback_streams_one_going_away(alarm_scene, calibrated, tmp_path):
+    from ddlcore.live.multi_watch import watch_cameras
+
+    model_path, cfg = calibrated
+    clip = alarm_scene["test"][CLIP]
+    n = len(clip)
+    servers = {"entrance": MJPEGServer(clip, fps=20).start(), "yard": MJPEGServer(clip, fps=20).start()}
+    cameras = load_deployment(_deploy(tmp_path / "deploy.yaml", [
+        {"name": name, "source": server.url, "model": str(model_path)} for name, server in servers.items()]), cfg["score"])
+    events_dir = tmp_path / "events"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    out = io.StringIO()
+    summary: dict = {}
+    thread = threading.Thread(target=lambda: summary.update(watch_cameras(
+        cameras, cfg, out, events_dir, serve=f"127.0.0.1:{port}")), daemon=True)
+    thread.start()
+    dom = ""
+    try:
+        assert _wait_for(lambda: all(s.served == n for s in servers.values()), 90), "first pass not served"
+        assert _wait_for(lambda: {json.loads(line)["camera"] for line in out.getvalue().splitlines()} >= set(servers), 60)
+        state = json.loads(_get(base + "/state.json"))
+        assert [c["name"] for c in state["cameras"]] == ["entrance", "yard"] and state["media"]
+        assert all(len(c["scores"]) > 100 for c in state["cameras"])
+        assert _get(base + "/frame/1.jpg")[:2] == b"\xff\xd8" and _status(base + "/frame/2.jpg") == 404
+        browser = _chromium()
+        if browser is not None:
+            dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000",
+                                  "--dump-dom", base + "/"], check=False, capture_output=True, text=True,
+                                 timeout=120).stdout
+        servers["yard"].stop()  # the yard camera goes away for good ...
+        assert _wait_for(lambda: json.loads(_get(base + "/state.json"))["cameras"][1].get("error"), 60), "yard not lost"
+        servers["entrance"].stop()  # ... while the entrance camera restarts and is still watched
+        time.sleep(0.3)
+        servers["entrance"].start()
+        assert _wait_for(lambda: servers["entrance"].served == 2 * n, 90), "second pass not served"
+        # the events folder as served: listing, files, nothing else
+        (events_dir / "notes.txt").write_text("not media")
+        (events_dir / "x-20260101T000000Z-1.jpg").symlink_to(tmp_path / "deploy.yaml")
+        listing = _get(base + "/events/").decode()
+        assert _status(base + "/events/notes.txt") == 404 and "notes.txt" not in listing
+        assert _status(base + "/events/x-20260101T000000Z-1.jpg") == 404
+        assert _status(base + "/events/..%2Fdeploy.yaml") == 404 and _status(base + "/events/../deploy.yaml") == 404
+    finally:
+        for server in servers.values():
+            server.stop()
+    thread.join(timeout=90)
+    assert not thread.is_alive(), "the watch did not end after both cameras went away for good"
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    ends = [r for r in lines if r["event"] == "end"]
+    assert {r["camera"] for r in ends} == {"entrance", "yard"}
+    assert len([r for r in lines if r["event"] == "start"]) == len(ends) == summary["events"]
+    # both scored; the entrance camera's second pass was scored after the yard camera was lost
+    figures = summary["cameras"]
+    assert figures["yard"]["scored"] >= n - 3 and figures["entrance"]["scored"] >= 2 * n - 6
+    assert figures["entrance"]["dropped"] == figures["yard"]["dropped"] == 0
+    assert any(r["camera"] == "entrance" and r["start"] >= n for r in ends)
+    assert not any(r["camera"] == "yard" and r["start"] >= n for r in ends)
+    assert "gave up after" in summary["errors"]["yard"] and "gave up after" in summary["errors"]["entrance"]
+    # a clip and a snapshot per event, named by camera and time
+    fps = figures["entrance"]["source_fps"]
+    for r in ends:
+        stem = media_stem(r["camera"], r["start_time"], r["id"])
+        assert (r["clip"], r["snapshot"]) == (f"{stem}.mkv", f"{stem}.jpg") and MEDIA_NAME.fullmatch(r["clip"])
+        snapshot = cv2.imread(str(events_dir / r["snapshot"]))
+        assert snapshot is not None and snapshot.shape == clip.shape[1:]
+        frames = _frames_of(events_dir / r["clip"])
+        length = r["end"] - r["start"] + 1
+        assert length <= len(frames) <= length + 2 * round(0.5 * fps) + 1, r
+        assert frames[0].shape == clip.shape[1:]
+    assert not list(events_dir.glob("*.partial.*"))
+    assert len(list(events_dir.glob("*.mkv"))) == len(ends)
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium): the page was checked over HTTP only")
+    assert dom.count('class="camera') == 2 and "<h2>entrance</h2>" in dom and "<h2>yard</h2>" in dom
+    assert 'class="event"' in dom and "<td>entrance</td>" in dom and "<td>yard</td>" in dom
+    assert dom.count("data-width=") == 2  # both overlays loaded
+
+
+def test_cli_watch_cameras_rejects_a_source_too(calibrated, tmp_path, capsys):
+    from ddlcore.cli.main import main
+
+    model_path, _ = calibrated
+    deploy = _deploy(tmp_path / "deploy.yaml", [{"name": "a", "source": "0", "model": str(model_path)}])
+    assert main(["watch", "--cameras", str(deploy), "rtsp://x/y"]) == 1
+    assert main(["watch", "rtsp://x/y"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "SOURCE is given per camera" in err[0] and "--model" in err[1]
