@@ -6,6 +6,7 @@ the synthetic benchmark they answer from the generator's plan, before anything i
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,7 +14,9 @@ from ..errors import DDLError
 from .base import DatasetAdapter, Video
 from .layout import check_split
 
-DATASET_NAMES = ("synthetic", "ped2", "avenue", "shanghaitech")
+DATASET_NAMES = ("synthetic", "ped2", "avenue", "shanghaitech", "cameras")
+#: the split of held-out normal footage the alarm threshold is calibrated on (dataset ``cameras`` only)
+CALIBRATION_SPLIT = "calibration"
 
 
 def _dataset_name(config: dict[str, Any]) -> str:
@@ -23,8 +26,9 @@ def _dataset_name(config: dict[str, Any]) -> str:
     return name
 
 
-def _constructors(dataset: dict[str, Any]) -> dict[str, Callable[[Path], DatasetAdapter]]:
+def _constructors(config: dict[str, Any]) -> dict[str, Callable[[Path], DatasetAdapter]]:
     """Adapter factory per dataset name; modules are imported only for the dataset asked for."""
+    dataset = config["dataset"]
 
     def synthetic(root: Path) -> DatasetAdapter:
         from .synthetic import SyntheticDataset
@@ -46,7 +50,20 @@ def _constructors(dataset: dict[str, Any]) -> dict[str, Callable[[Path], Dataset
 
         return ShanghaiTechDataset(root, labels_file=dataset.get("labels_file"))
 
-    return {"synthetic": synthetic, "ped2": ped2, "avenue": avenue, "shanghaitech": shanghaitech}
+    def cameras(root: Path) -> DatasetAdapter:
+        from .cameras import CameraSettings
+
+        return _open_cameras(root, CameraSettings.from_config(config))
+
+    return {"synthetic": synthetic, "ped2": ped2, "avenue": avenue, "shanghaitech": shanghaitech, "cameras": cameras}
+
+
+@functools.lru_cache(maxsize=8)
+def _open_cameras(root: Path, settings: Any) -> DatasetAdapter:
+    """One listing of a camera root per process (the Snakefile asks for it several times; warnings print once)."""
+    from .cameras import CamerasDataset
+
+    return CamerasDataset(root, settings)
 
 
 def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
@@ -58,7 +75,7 @@ def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
     root = Path(config["dataset"]["root"])
     if not root.is_dir():
         raise DDLError(f"dataset root not found: {root} (config key dataset.root, dataset {name})")
-    return _constructors(config["dataset"])[name](root)
+    return _constructors(config)[name](root)
 
 
 def select_scenes(videos: list[Video], config: dict[str, Any], split: str) -> list[Video]:
@@ -80,6 +97,8 @@ def list_videos(config: dict[str, Any], split: str) -> list[Video]:
 
     For ``synthetic`` this is the generator's plan (no disk access), else the adapter's listing.
     """
+    if split == CALIBRATION_SPLIT:
+        return calibration_videos(config)
     check_split(split)
     if _dataset_name(config) == "synthetic":
         from .synthetic import planned_videos
@@ -87,7 +106,42 @@ def list_videos(config: dict[str, Any], split: str) -> list[Video]:
         videos = planned_videos(config["synthetic"], split, Path(config["dataset"]["root"]))
     else:
         videos = open_dataset(config).videos(split)
+    if not videos and _dataset_name(config) == "cameras":
+        return videos  # no camera has labelled test clips
     return select_scenes(videos, config, split)
+
+
+def calibration_videos(config: dict[str, Any]) -> list[Video]:
+    """Held-out normal footage the alarm threshold is fitted on: the cameras' ``calibration`` split, else []
+    (the other datasets calibrate on their training videos)."""
+    if _dataset_name(config) != "cameras":
+        return []
+    return select_scenes(open_dataset(config).videos(CALIBRATION_SPLIT), config, CALIBRATION_SPLIT)
+
+
+def check_camera_footage(config: dict[str, Any]) -> None:
+    """DDLError naming the first camera whose footage is too short for its clip length, batch and calibration share."""
+    if _dataset_name(config) != "cameras":
+        return
+    clip, batch = config["model"]["frames"], config["train"]["batch_size"]
+    share = config["cameras"]["calibration_share"]
+    adapter = open_dataset(config)
+    for scene in sorted({v.scene for v in select_scenes(adapter.videos("train"), config, "train")}):
+        have = {split: [adapter.info(v) for v in adapter.videos(split) if v.scene == scene]
+                for split in ("train", CALIBRATION_SPLIT)}
+        train_frames = sum(i.n_frames for i in have["train"])
+        calibration_frames = sum(i.n_frames for i in have[CALIBRATION_SPLIT])
+        need_train, need_calibration = clip + batch - 1, clip
+        if train_frames >= need_train and calibration_frames >= need_calibration:
+            continue
+        need = max(-(-need_train // (1 - share)), -(-need_calibration // share))
+        fps = have["train"][0].fps if have["train"] else 0.0
+        seconds = f" ({(train_frames + calibration_frames) / fps:.1f} s)" if fps > 0 else ""
+        raise DDLError(
+            f"camera {scene} ({adapter.root / scene / 'normal'}): {train_frames} training + {calibration_frames} "
+            f"calibration frames of usable footage{seconds}; needs at least {need:.0f} frames in all "
+            f"(model.frames={clip}, train.batch_size={batch}, cameras.calibration_share={share})"
+        )
 
 
 def training_scenes(config: dict[str, Any]) -> list[str]:
@@ -96,6 +150,7 @@ def training_scenes(config: dict[str, Any]) -> list[str]:
     A training scene without test videos is left out (nothing to score); a test scene without
     training videos is a DDLError naming it.
     """
+    check_camera_footage(config)
     train_scenes = {v.scene for v in list_videos(config, "train")}
     test_scenes = sorted({v.scene for v in list_videos(config, "test")})
     untrained = [s for s in test_scenes if s not in train_scenes]

@@ -17,7 +17,7 @@ BENCH = f"{RESULTS}/benchmarks/{DATASET}"
 CODE_ROOT = Path(workflow.basedir) / "ddlcore"
 
 try:
-    VIDEOS = {split: list_videos(config, split) for split in ("train", "test")}
+    VIDEOS = {split: list_videos(config, split) for split in ("train", "test", "calibration")}
     SCENES = training_scenes(config)  # scenes with test videos: trained, scored and reported
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
@@ -33,7 +33,7 @@ GPU_DETECTOR = config["detect"]["backend"] == "fasterrcnn"
 
 
 wildcard_constraints:
-    split="train|test",
+    split="train|test|calibration",
     video=r"[^/]+",
     scene=r"[^/]+",
     arch="c3dsu|unet",
@@ -44,10 +44,14 @@ wildcard_constraints:
 def settings(*keys, seed=None):
     """The config a stage depends on, as JSON: a change to it re-runs the stage.
 
-    Each key is a section ("train") or one setting of a section ("model.frames"). Settings that
+    Each key is a section ("train") or one setting of a section ("model.frames"); for dataset cameras,
+    "dataset" brings the settings its adapter lists footage with ("cameras", "model.frames"). Settings that
     only select jobs (train.models, train.ablation, train.seeds) are left out, so adding a model or
     a seed trains only it. ``seed`` sets train.seed (one job of train.seeds).
     """
+    if DATASET == "cameras" and "dataset" in keys:
+        # the camera adapter cuts footage by the cameras section and drops pieces shorter than a clip
+        keys = (*keys, "cameras", "model.frames")
     chosen = {}
     for key in keys:
         section, _, name = key.partition(".")
@@ -96,11 +100,20 @@ def frame_stores(split, scene=None):
     return [f"{RESULTS}/frames/{DATASET}/{split}/{name}.h5" for name in videos_of(split, scene)]
 
 
+def calibration_stores(scene):
+    """The frame stores a scene's alarm threshold is fitted on: held-out normal footage where the dataset
+    has it (cameras), else the scene's training videos."""
+    if VIDEOS["calibration"]:
+        return frame_stores("calibration", scene)
+    return frame_stores("train", scene)
+
+
 def final_outputs():
-    """What `snakemake` builds by default: the tables, the figures and the tracking summary."""
-    return [
-        f"{RESULTS}/tables/auc.md",
-        f"{RESULTS}/tables/ablation-{DATASET}.md",
+    """What `snakemake` builds by default: the tables (when some scene has labelled test videos), the
+    figures, the tracking summary and, for cameras, the deployment file."""
+    tables = [f"{RESULTS}/tables/auc.md", f"{RESULTS}/tables/ablation-{DATASET}.md"] if SCENES else []
+    deployment = [f"{RESULTS}/deploy/{DATASET}.yaml"] if DATASET == "cameras" else []
+    return tables + deployment + [
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",
         f"{RESULTS}/tables/jobs-{DATASET}.md",
