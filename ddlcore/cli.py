@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("ddlcore.live.watch", "score a camera, stream, video file or folder live; events as JSON lines"),
     "deployment": ("ddlcore.live.deployment_writer", "write the file ddl watch --cameras reads: each trained camera and its model"),
     "record": ("ddlcore.live.record", "record a camera or stream into a camera's normal/ folder as whole segment files"),
+    "camera-table": ("ddlcore.evaluate.camera_table", "per-camera table: footage, calibration on held-out footage, test AUC or 'no labels'"),
     "events": ("ddlcore.alarm.evaluation", "event-level figures of live scores at the calibrated threshold (table, curves)"),
     "evaluate": ("ddlcore.metrics", "AUCs of one model's scores against the labels"),
     "aggregate": ("ddlcore.report", "AUC and ablation tables, figures"),

@@ -9,7 +9,7 @@ Layout::
 A camera is a scene: it gets its own model and calibration. Its normal footage, taken in time order
 as one sequence, is cut once: the first ``1 - calibration_share`` of the frames train the model
 (split ``train``), the rest (split ``calibration``) calibrate the alarm threshold, never the same
-frames. A piece shorter than the clip length (where the cut falls near a file's end) is used by
+frames (``calibration_share: 0`` trains on all of it and calibrates on the training footage). A piece shorter than the clip length (where the cut falls near a file's end) is used by
 neither. Video names are ``<camera>-<file or folder stem>``.
 
 Problems with one camera (no footage, nothing readable, a bad labels file) print one ``warning:``
@@ -107,6 +107,8 @@ class CamerasDataset(DatasetAdapter):
     """A root of camera folders (see the module docstring); splits ``train``, ``calibration``, ``test``."""
 
     name = "cameras"
+    #: frame labels come from each camera's test/labels.csv
+    label_variant = "labels.csv"
 
     def __init__(self, root: str | Path, settings: CameraSettings) -> None:
         super().__init__(root)
@@ -117,6 +119,9 @@ class CamerasDataset(DatasetAdapter):
         cameras = sorted((p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key)
         for folder in cameras:
             self._add_camera(folder)
+        if settings.calibration_share == 0:
+            warn(f"{self.root}: cameras.calibration_share is 0: alarms are calibrated on the training footage "
+                 "(an in-sample false-alarm rate)")
         if not self._videos["train"]:
             raise DDLError(f"{self.root}: no camera folder with readable footage in <camera>/normal/ (see the warnings above)")
 
@@ -181,6 +186,10 @@ class CamerasDataset(DatasetAdapter):
     def piece(self, video: Video) -> Piece:
         """The source frame range ``video`` reads."""
         return self._pieces[(video.split, video.name)]
+
+    def first_frame(self, video: Video) -> int:
+        """Index in its source of the piece's first frame."""
+        return self.piece(video).start
 
     def info(self, video: Video) -> VideoInfo:
         """Frames in the video's piece, and its source's size and fps."""

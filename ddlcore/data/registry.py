@@ -131,10 +131,10 @@ def check_camera_footage(config: dict[str, Any]) -> None:
                 for split in ("train", CALIBRATION_SPLIT)}
         train_frames = sum(i.n_frames for i in have["train"])
         calibration_frames = sum(i.n_frames for i in have[CALIBRATION_SPLIT])
-        need_train, need_calibration = clip + batch - 1, clip
+        need_train, need_calibration = clip + batch - 1, clip if share > 0 else 0
         if train_frames >= need_train and calibration_frames >= need_calibration:
             continue
-        need = max(-(-need_train // (1 - share)), -(-need_calibration // share))
+        need = max(-(-need_train // (1 - share)), -(-need_calibration // share) if share > 0 else 0)
         fps = have["train"][0].fps if have["train"] else 0.0
         seconds = f" ({(train_frames + calibration_frames) / fps:.1f} s)" if fps > 0 else ""
         raise DDLError(

@@ -108,7 +108,7 @@ if DATASET == "cameras":
         params:
             settings=settings(*sorted(config)),  # the whole config: what the models were trained with
             cameras=TRAIN_SCENES,
-            code=code_fingerprint("live/deployment_writer.py"),
+            code=code_fingerprint("live/deployment_writer.py", "config.py"),
         log:
             f"{LOGS}/deployment.log",
         resources:
@@ -118,4 +118,29 @@ if DATASET == "cameras":
             ddl(
                 "deployment --settings {params.settings:q} --cameras {params.cameras:q} --models {input.models:q}"
                 " --out {output.deployment:q} --config-out {output.config:q}"
+            )
+
+    rule camera_table:
+        conda:
+            "../../environment.yml"
+        input:
+            train=frame_stores("train"),
+            calibration=frame_stores("calibration"),
+            calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.alarm.h5", scene=TRAIN_SCENES, run=RUNS),
+            metrics=[f"{RESULTS}/metrics/{DATASET}.json"] if SCENES else [],
+        output:
+            table=report(f"{RESULTS}/tables/cameras-{DATASET}.md", caption="../report/camera_table.rst", category="Tables"),
+            csv=f"{RESULTS}/tables/cameras-{DATASET}.csv",
+        params:
+            metrics=lambda wildcards, input: f"--metrics {shlex.quote(input.metrics[0])}" if input.metrics else "",
+            code=code_fingerprint("evaluate/camera_table.py", "alarm/calibration.py"),
+        log:
+            f"{LOGS}/camera_table.log",
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        shell:
+            ddl(
+                "camera-table --train-frames {input.train:q} --calibration-frames {input.calibration:q}"
+                " --calibrations {input.calibrations:q} {params.metrics} --out {output.table:q}"
             )

@@ -112,7 +112,7 @@ def final_outputs():
     """What `snakemake` builds by default: the tables (when some scene has labelled test videos), the
     figures, the tracking summary and, for cameras, the deployment file."""
     tables = [f"{RESULTS}/tables/auc.md", f"{RESULTS}/tables/ablation-{DATASET}.md"] if SCENES else []
-    deployment = [f"{RESULTS}/deploy/{DATASET}.yaml"] if DATASET == "cameras" else []
+    deployment = [f"{RESULTS}/deploy/{DATASET}.yaml", f"{RESULTS}/tables/cameras-{DATASET}.md"] if DATASET == "cameras" else []
     return tables + deployment + [
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",

@@ -1,0 +1,96 @@
+"""``ddl camera-table``: one row per camera and model: footage it trained and calibrated on, its
+calibration figures, and its test AUC, or ``no labels`` for a camera without labelled test clips.
+
+Inputs are what the workflow already wrote: the training and calibration frame stores (their
+``scene`` attribute names the camera), the calibration sidecars ``models/<dataset>/<camera>/<run>.alarm.h5``
+and, when some camera has labelled clips, the metrics JSON of ``ddl aggregate`` (per-scene AUCs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ..alarm.calibration import load_calibration
+from ..data.framestore import FrameStore
+from ..io_utils import atomic_path
+from ..report import markdown
+
+NO_LABELS = "no labels"
+
+
+def frames_per_camera(stores: Sequence[str | Path]) -> dict[str, int]:
+    """Frames of the frame stores ``stores``, summed by their ``scene`` attribute."""
+    totals: dict[str, int] = defaultdict(int)
+    for path in stores:
+        with FrameStore(path) as store:
+            totals[str(store.attrs["scene"])] += len(store)
+    return dict(totals)
+
+
+def scene_aucs(metrics_path: str | Path | None) -> dict[tuple[str, str], float | None]:
+    """(camera, run name ``<model>-seed<seed>``) -> micro AUC (%) of its test clips, from a metrics JSON."""
+    if metrics_path is None:
+        return {}
+    results = json.loads(Path(metrics_path).read_text())["results"]
+    return {(scene, f"{r['model']}-seed{r.get('seed', 0)}"): (None if auc is None else 100.0 * auc)
+            for r in results for scene, auc in r["scene_aucs"].items()}
+
+
+def camera_table(train_stores: Sequence[str | Path], calibration_stores: Sequence[str | Path],
+                 calibrations: Sequence[str | Path], metrics_path: str | Path | None = None) -> pd.DataFrame:
+    """One row per calibration sidecar: camera, run, training / calibration frames, minutes, threshold,
+    false alarms on the held-out footage (events, per hour), test AUC (%), ``no labels``, or ``one class``
+    (labelled clips all normal or all abnormal)."""
+    trained, held_out = frames_per_camera(train_stores), frames_per_camera(calibration_stores)
+    aucs = scene_aucs(metrics_path)
+    rows = []
+    for path in calibrations:
+        p = Path(path)
+        camera, run = p.parent.name, p.name.removesuffix(".alarm.h5")
+        facts = load_calibration(p).summary()
+        auc = aucs.get((camera, run), NO_LABELS)
+        rows.append({
+            "camera": camera, "model": run, "training_frames": trained.get(camera, 0),
+            "calibration_frames": held_out.get(camera, 0), "calibration_minutes": 60.0 * facts["calibration_hours"],
+            "threshold": facts["threshold"], "calibration_events": facts["calibration_events"],
+            "false_alarms_per_hour": facts["calibration_events_per_hour"],
+            "test_auc": auc if auc is not None else "one class",
+        })
+    return pd.DataFrame(rows)
+
+
+def camera_markdown(table: pd.DataFrame) -> str:
+    """The camera table as markdown, with readable headers."""
+    shown = table.rename(columns={
+        "camera": "Camera", "model": "Model", "training_frames": "Training frames",
+        "calibration_frames": "Calibration frames (held out)", "calibration_minutes": "Calibration (min)",
+        "threshold": "Threshold", "calibration_events": "Events on calibration footage",
+        "false_alarms_per_hour": "False alarms / h (calibration)", "test_auc": "Test AUC (%)",
+    })
+    return "Per camera: footage, alarm calibration on held-out normal footage, test AUC\n\n" + markdown(shown)
+
+
+def _run(args: argparse.Namespace) -> None:
+    table = camera_table(args.train_frames, args.calibration_frames, args.calibrations, args.metrics)
+    text = camera_markdown(table)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(text)
+    with atomic_path(Path(args.out).with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+    print(text)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``ddl camera-table``."""
+    parser.add_argument("--train-frames", nargs="+", required=True, metavar="H5", help="training frame stores")
+    parser.add_argument("--calibration-frames", nargs="+", required=True, metavar="H5", help="held-out calibration frame stores")
+    parser.add_argument("--calibrations", nargs="+", required=True, metavar="ALARM.h5", help="calibration sidecars")
+    parser.add_argument("--metrics", metavar="JSON", help="metrics JSON of ddl aggregate (per-camera test AUCs)")
+    parser.add_argument("--out", required=True, metavar="MD", help="table to write (a .csv beside it)")
+    parser.set_defaults(func=_run)
