@@ -3,6 +3,7 @@ a model and a held-out calibration per camera, the per-camera table and the depl
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from camera_fixtures import make_camera_root
+from camera_fixtures import make_camera_root, walking_frames, write_video
 from snakemake_command import REPO, SNAKEMAKE
 
 TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
@@ -74,3 +75,19 @@ def test_deployment_file_lists_both_cameras(camera_run):
         assert (camera_run / camera["model"]).with_name(f"{RUN}.alarm.h5").is_file()
         config = yaml.safe_load((camera_run / camera["config"]).read_text())
         assert config["dataset"]["name"] == "cameras" and config["score"]["patch"] == 8
+
+
+def planned_train_scenes(workdir: Path) -> list[str]:
+    """Scenes of the train jobs a dry run plans."""
+    cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
+           str(TINY_CAMERAS), "--cores", "2", "--dry-run"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    blocks = (run.stdout + run.stderr).split("\nrule ")
+    return sorted(re.search(r"scene=([^,\s]+)", b).group(1) for b in blocks if b.startswith("train:"))
+
+
+def test_new_footage_for_one_camera_retrains_only_that_camera(camera_run):
+    assert planned_train_scenes(camera_run) == []
+    write_video(camera_run / "cameras" / "yard" / "normal" / "noon.avi", walking_frames(40, 48, 64, seed=9))
+    assert planned_train_scenes(camera_run) == ["yard"]

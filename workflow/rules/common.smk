@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ddlcore.config import JOB_SELECTORS, training_seeds
-from ddlcore.data.registry import list_videos, training_scenes
+from ddlcore.data.registry import list_videos, open_dataset, training_scenes
 from ddlcore.errors import DDLError
 
 RESULTS = config["results"]
@@ -125,6 +125,16 @@ def raw_input(wildcards):
     if DATASET == "synthetic":
         return f"{config['dataset']['root']}/manifest.json"
     return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
+
+
+def frame_range(wildcards):
+    """Which frames of its source a video holds, as "start:stop" (the cameras dataset cuts footage by time,
+    and new footage moves the cut: a param, so a moved piece is extracted again); "" for other datasets."""
+    if DATASET != "cameras":
+        return ""
+    video = next(v for v in VIDEOS[wildcards.split] if v.name == wildcards.video)
+    piece = open_dataset(config).piece(video)
+    return f"{piece.start}:{piece.stop}"
 
 
 def training_inputs(wildcards):
