@@ -160,3 +160,34 @@ def test_a_killed_recording_leaves_only_whole_segments(tmp_path):
     assert any(p.name.startswith(".") for p in out.iterdir())  # the open one stayed hidden
     record(str(source), out, time.time() + 0.3, record_config(0.5))
     assert not any(p.name.startswith(".") for p in out.iterdir())  # and the next recording removed it
+
+
+def test_camera_table_rows_carry_footage_calibration_and_no_labels(tmp_path):
+    from ddlcore.alarm.calibration import Calibration, save_calibration
+    from ddlcore.data.framestore import write_frame_store
+    from ddlcore.evaluate.camera_table import camera_table
+
+    alarm = validate_config({})["alarm"]
+    stores = {}
+    for split, camera, n in (("train", "door", 30), ("train", "door", 20), ("calibration", "door", 12),
+                             ("train", "yard", 25), ("calibration", "yard", 6)):
+        path = tmp_path / split / f"{camera}-{n}.h5"
+        attrs = {"source": "x", "original_height": 8, "original_width": 8, "fps": 10.0, "scene": camera}
+        write_frame_store(path, (np.zeros((8, 8), np.uint8) for _ in range(n)), n, 8, 8, 1, attrs)
+        stores.setdefault(split, []).append(path)
+    sidecars = []
+    for camera, peaks in (("door", [5, 40, 80]), ("yard", [])):
+        scores = np.zeros(36000, np.float32)  # an hour at 10 frames/s
+        for p in peaks:
+            scores[p * 100 : p * 100 + 30] = 1.0
+        path = tmp_path / "models" / "cameras" / camera / "c3dsu-ddl-seed0.alarm.h5"
+        path.parent.mkdir(parents=True)
+        save_calibration(Calibration("m.pt", 0.5, 10.0, 3, alarm, {"patch": 8}, None, {"v": scores}), path)
+        sidecars.append(path)
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text('{"results": [{"model": "c3dsu-ddl", "seed": 0, "scene_aucs": {"door": 0.8125}}]}')
+    table = camera_table(stores["train"], stores["calibration"], sidecars, metrics).set_index("camera")
+    assert table.loc["door", "training_frames"] == 50 and table.loc["door", "calibration_frames"] == 12
+    assert table.loc["door", "test_auc"] == pytest.approx(81.25) and table.loc["yard", "test_auc"] == "no labels"
+    assert table.loc["door", "calibration_events"] == 3 and table.loc["door", "false_alarms_per_hour"] == pytest.approx(3.0)
+    assert table.loc["yard", "calibration_minutes"] == pytest.approx(60.0) and table.loc["yard", "calibration_events"] == 0
