@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from camera_fixtures import make_camera_root, walking_frames, write_frame_folder, write_video
+
 from ddlcore.config import validate_config
 from ddlcore.data.camera_labels import read_intervals
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes

@@ -11,7 +11,6 @@ import h5py
 import pandas as pd
 import pytest
 import yaml
-
 from camera_fixtures import make_camera_root, walking_frames, write_video
 from snakemake_command import REPO, SNAKEMAKE
 

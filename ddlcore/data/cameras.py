@@ -91,7 +91,7 @@ def split_by_time(footage: list[tuple[Path, VideoInfo]], share: float, min_piece
     Pieces shorter than ``min_piece`` frames are dropped. Returns {"train": [...], "calibration": [...]}.
     """
     total = sum(info.n_frames for _, info in footage)
-    cut = total - int(round(total * share))
+    cut = total - round(total * share)
     parts: dict[str, list[Piece]] = {"train": [], "calibration": []}
     offset = 0
     for source, info in footage:
