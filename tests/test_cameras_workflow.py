@@ -15,7 +15,7 @@ from camera_fixtures import make_camera_root, walking_frames, write_video
 from snakemake_command import REPO, SNAKEMAKE
 
 TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 RUN = "c3dsu-ddl-seed0"
 
 
@@ -38,6 +38,7 @@ def piece_frames(store: Path) -> set[tuple[str, int]]:
         return {(str(f.attrs["source"]), first + i) for i in range(n)}
 
 
+@pytest.mark.slow
 def test_one_model_and_held_out_calibration_per_camera(camera_run):
     results = camera_run / "results"
     for camera in ("entrance", "yard"):
@@ -53,6 +54,7 @@ def test_one_model_and_held_out_calibration_per_camera(camera_run):
         assert calibrated_on and not used & calibrated_on
 
 
+@pytest.mark.slow
 def test_camera_table_says_no_labels_for_the_camera_without_test_clips(camera_run):
     table = pd.read_csv(camera_run / "results" / "tables" / "cameras-cameras.csv").set_index("camera")
     assert sorted(table.index) == ["entrance", "yard"]
@@ -64,6 +66,7 @@ def test_camera_table_says_no_labels_for_the_camera_without_test_clips(camera_ru
     assert list(auc.dataset) == ["cameras"]  # the AUC table covers the labelled camera only
 
 
+@pytest.mark.slow
 def test_deployment_file_lists_both_cameras(camera_run):
     deployment = camera_run / "results" / "deploy" / "cameras.yaml"
     cameras = yaml.safe_load(deployment.read_text())["cameras"]
@@ -76,17 +79,34 @@ def test_deployment_file_lists_both_cameras(camera_run):
         assert config["dataset"]["name"] == "cameras" and config["score"]["patch"] == 8
 
 
-def planned_train_scenes(workdir: Path) -> list[str]:
-    """Scenes of the train jobs a dry run plans."""
+def dry_run(workdir: Path) -> str:
+    """What a dry run of the tiny cameras configuration in ``workdir`` prints."""
     cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
            str(TINY_CAMERAS), "--cores", "2", "--dry-run"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    blocks = (run.stdout + run.stderr).split("\nrule ")
+    return run.stdout + run.stderr
+
+
+def planned_train_scenes(workdir: Path) -> list[str]:
+    """Scenes of the train jobs a dry run plans."""
+    blocks = dry_run(workdir).split("\nrule ")
     return sorted(re.search(r"scene=([^,\s]+)", b).group(1) for b in blocks if b.startswith("train:"))
 
 
-def test_new_footage_for_one_camera_retrains_only_that_camera(camera_run):
-    assert planned_train_scenes(camera_run) == []
-    write_video(camera_run / "cameras" / "yard" / "normal" / "noon.avi", walking_frames(40, 48, 64, seed=9))
-    assert planned_train_scenes(camera_run) == ["yard"]
+def planned_jobs(text: str) -> dict[str, int]:
+    """Rule -> jobs, from a dry run's job table."""
+    table = text[text.index("Job stats:"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
+    make_camera_root(tmp_path / "cameras")
+    jobs = planned_jobs(dry_run(tmp_path))
+    assert jobs["train"] == jobs["calibrate"] == 2 and jobs["deployment"] == jobs["camera_table"] == 1
+    assert jobs["extract_frames"] == 3 + 2 + 1  # training pieces, calibration pieces, the test clip
+    assert jobs["score"] == jobs["live_score"] == 1  # only entrance has labelled clips
+    (tmp_path / "cameras" / "entrance" / "test" / "labels.csv").unlink()
+    jobs = planned_jobs(dry_run(tmp_path))  # no camera has labels: models, calibrations, deployment
+    assert jobs["train"] == jobs["calibrate"] == 2 and jobs["deployment"] == 1
+    assert not {"score", "aggregate", "labels", "events", "live_score"} & set(jobs)
