@@ -47,7 +47,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
 
     calibration = load_calibration(calibration_path or sidecar_path(model_path))
     device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(model_path, device)
+    model, meta = load_model(model_path, device, cfg["score"]["runtime"])
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
     live = cfg["live"]
     state = LiveState(source, calibration.threshold, live["curve_frames"]) if serve else None
