@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from alarm_fixtures import tiny_checkpoint
 from ddlcore.alarm.calibration import Calibration
+from ddlcore.cli import main
 from ddlcore.config import load_config
+from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
 from ddlcore.inference import load_model, window_scores
 from ddlcore.live.scorer import BatchScorer, LiveScorer
 from ddlcore.model import runtime as rt
+from ddlcore.scores_io import read_scores
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -48,6 +53,23 @@ def test_runtime_frame_scores_match_torch_float32(exported, runtime, share_encod
     assert scores.shape == expected.shape == (21,)
     np.testing.assert_allclose(scores, expected, rtol=1e-4)
     np.testing.assert_allclose(maps.astype(np.float32), maps_expected.astype(np.float32), rtol=1e-3, atol=1e-4)
+
+
+def test_ddl_score_through_each_runtime_gives_the_torch_scores_and_says_which_ran(exported, tmp_path):
+    frames = _frames(30, 2)
+    store = tmp_path / "v.h5"
+    write_frame_store(store, iter(frames), len(frames), 32, 32, 1,
+                      {"source": "v", "original_height": 32, "original_width": 32, "fps": 25, "video": "v"})
+    found = {}
+    for runtime in ["torch", *RUNTIMES]:
+        out = tmp_path / f"{runtime}.h5"
+        settings = json.dumps({"score": {"patch": 8, "runtime": runtime}})
+        assert main(["score", "--model", str(exported), "--frames", str(store), "--out", str(out), "--settings", settings]) == 0
+        attrs, videos = read_scores(out)
+        assert attrs["runtime"] == runtime
+        found[runtime] = videos["v"]["score"]
+    for runtime in RUNTIMES:
+        np.testing.assert_allclose(found[runtime], found["torch"], rtol=1e-4)
 
 
 def test_graphs_are_cached_beside_the_model_and_rebuilt_when_it_changes(tmp_path, monkeypatch):
