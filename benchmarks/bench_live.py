@@ -13,7 +13,7 @@ depend on them) and each runtime (``score.runtime``) and thread count:
    ``--fps`` for S seconds: frames/s scored, frames dropped to keep up, latency;
 3. ``--cameras N`` > 0: N cameras delivering ``--camera-fps`` frames/s each for ``--camera-seconds``,
    scored by one :class:`ddlcore.live.scorer.BatchScorer` (the newest frame of every camera in one
-   call; a frame superseded before the scorer took it is dropped) with the Ped2 CPU model on
+   call; a frame superseded before the scorer took it is dropped) with each setting's model on
    ``--camera-runtime`` at the largest thread count: per-camera frames/s scored, frames dropped, latency
    from a frame's arrival to its score (the alarm decision waits T//2 frames more); and the time of one
    batched call for 1, 2 and N cameras.
@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100, help="frames pushed in each throughput test")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of ddl watch on a file (0: skip)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate the file is played at")
-    parser.add_argument("--cameras", type=int, default=4, help="cameras scored together with the Ped2 CPU model (0: skip)")
+    parser.add_argument("--cameras", type=int, default=4, help="cameras scored together by each model (0: skip)")
     parser.add_argument("--camera-fps", type=float, default=10.0, help="frames/s each camera delivers")
     parser.add_argument("--camera-seconds", type=float, default=20.0, help="how long the cameras run")
     parser.add_argument("--camera-runtime", default="onnxruntime", help="runtime of the cameras test")
@@ -237,7 +237,7 @@ def main() -> None:
                       f"frames/s for {args.seconds:g} s: {s['fps']} frames/s scored, {s['dropped']} of {s['read']} "
                       f"frames dropped, latency {s['latency_ms']} ms to the result, {s['decision_latency_ms']} ms "
                       "to the alarm decision", flush=True)
-            if args.cameras > 0 and name == "Ped2 CPU":
+            if args.cameras > 0:
                 torch.set_num_threads(max(threads))
                 model, meta = load_model(path, CPU, args.camera_runtime)
                 calibration = load_calibration(sidecar_path(path))
