@@ -45,7 +45,8 @@ def score_frame_stores(
     stride = score_cfg["map_stride"] if score_cfg["save_maps"] else None
     written: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update(model_attrs(meta, model_path), settings=json.dumps(score_cfg, sort_keys=True))
+        f.attrs.update(model_attrs(meta, model_path), settings=json.dumps(score_cfg, sort_keys=True),
+                       runtime=getattr(model, "runtime", "torch"))
         for path in frame_paths:
             with FrameStore(path) as store:
                 name = video_of_store(store, path, meta)
