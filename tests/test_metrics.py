@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from ddlcore.config import load_config
 from ddlcore.errors import DDLError
 from ddlcore.metrics import (
     VideoScores,
@@ -19,7 +20,7 @@ from ddlcore.metrics import (
     process_scores,
 )
 
-CFG = {"normalise": True, "median_window": 1, "pixel_threshold": 0.5}
+CFG = {**load_config()["metrics"], "normalise": True, "median_window": 1, "pixel_threshold": 0.5}
 
 
 def test_minmax_normalise_by_hand():

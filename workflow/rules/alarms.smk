@@ -76,9 +76,9 @@ rule events:
             category="Figures",
         ),
     params:
-        settings=settings("alarm"),
+        settings=settings("alarm", *(f"metrics.{key}" for key in ("region_iou", "track_link_iou", "region_min_pixels"))),
         tables_dir=lambda wildcards, output: str(Path(output.table).parent),
-        code=code_fingerprint("alarm", "metrics.py", "scores_io.py", "report.py", "figures.py", "provenance.py"),
+        code=code_fingerprint("alarm", "metrics.py", "scores_io.py", "report.py", "figures.py", "provenance.py", "evaluate"),
     log:
         f"{LOGS}/events.log",
     benchmark:

@@ -10,10 +10,12 @@ rule score:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:
-        f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
+        scores=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
+        # region detections of each frame, read by aggregate beside the scores file (RBDC, TBDC)
+        regions=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.regions.h5",
     params:
         settings=settings("score"),
-        code=code_fingerprint("score.py", "inference.py", "scores_io.py", "model", "devices.py"),
+        code=code_fingerprint("score.py", "score", "inference.py", "scores_io.py", "model", "devices.py"),
     log:
         f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
@@ -24,7 +26,7 @@ rule score:
         mem_mb=4000,
         runtime=60,
     shell:
-        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output:q}")
+        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output.scores:q}")
 
 
 rule aggregate:
@@ -51,7 +53,7 @@ rule aggregate:
     params:
         settings=settings(*sorted(config)),  # the whole config: recorded with the tables
         tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
-        code=code_fingerprint("metrics.py", "scores_io.py", "report.py", "figures.py", "provenance.py"),
+        code=code_fingerprint("metrics.py", "scores_io.py", "report.py", "figures.py", "provenance.py", "evaluate", "score"),
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
