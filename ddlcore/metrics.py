@@ -33,7 +33,7 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from scipy.signal import medfilt
@@ -41,6 +41,10 @@ from sklearn.metrics import roc_auc_score
 
 from .errors import DDLError
 from .io_utils import atomic_path
+
+if TYPE_CHECKING:
+    from .evaluate.localisation import LocalisationCriteria, TruthRegions
+    from .score.regions import RegionTable
 
 
 @dataclass
@@ -59,8 +63,8 @@ class VideoScores:
     valid: np.ndarray
     maps: np.ndarray | None = None
     mask_cells: np.ndarray | None = None
-    truth: Any = None
-    regions: Any = None
+    truth: TruthRegions | None = None
+    regions: RegionTable | None = None
 
 
 def minmax_normalise(scores: np.ndarray) -> np.ndarray:
@@ -206,7 +210,7 @@ def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any])
 
 
 def load_run(labels_path: str | Path, score_paths: Sequence[str | Path],
-             criteria: Any = None) -> tuple[dict[str, Any], dict[str, VideoScores]]:
+             criteria: LocalisationCriteria | None = None) -> tuple[dict[str, Any], dict[str, VideoScores]]:
     """Read one model's scores files (one per scene) and align them with the labels file.
 
     Returns (info: dataset, label_variant, arch, variant, model, seed, score_settings, score_files;
@@ -308,6 +312,8 @@ def _run(args: argparse.Namespace) -> None:
     if result["scene_median_auc"] is not None:
         line += f", median of scene AUCs {_percent(result['scene_median_auc'])}"
     line += f", macro AUC {_percent(result['macro_auc'])} ({result['macro_left_out']} one-class videos left out)"
+    if result["rbdc"] is not None:
+        line += f", RBDC {_percent(result['rbdc'])}, TBDC {_percent(result['tbdc'])}"
     print(line)
 
 

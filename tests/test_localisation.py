@@ -12,10 +12,25 @@ import pytest
 from ddlcore.alarm.events import Event
 from ddlcore.config import load_config
 from ddlcore.evaluate.localisation import (
-    LocalisationCriteria, TruthRegions, box_iou, curve_area, detection_criteria, event_localisation, link_tracks,
-    mask_regions, match_frame, truth_regions,
+    LocalisationCriteria,
+    TruthRegions,
+    box_iou,
+    curve_area,
+    detection_criteria,
+    event_localisation,
+    link_tracks,
+    mask_regions,
+    match_frame,
+    truth_regions,
 )
-from ddlcore.score.regions import RegionSettings, RegionTable, frame_regions, read_regions, regions_path, video_regions
+from ddlcore.score.regions import (
+    RegionSettings,
+    RegionTable,
+    frame_regions,
+    read_regions,
+    regions_path,
+    video_regions,
+)
 
 CRITERIA = LocalisationCriteria(region_iou=0.1, track_fraction=0.1, track_link_iou=0.1, region_min_pixels=1)
 BOX = [10.0, 10.0, 20.0, 20.0]
@@ -152,10 +167,10 @@ def test_event_localised_at_peak_not_at_confirmation():
 def test_score_writes_regions_and_the_table_gains_rbdc(tmp_path):
     """A model whose error sits on the masked object: the region file beside the scores, RBDC = TBDC = 100."""
     import torch
+    from test_score import MiddlePlusOffset, _meta, _store
 
     from ddlcore.metrics import evaluate
     from ddlcore.score import score_frame_stores
-    from test_score import MiddlePlusOffset, _meta, _store
 
     torch.set_num_threads(1)
     n = 10

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ import pandas as pd
 from ..errors import DDLError
 from .events import Event
 from .live_scores import events_from_array
+
+if TYPE_CHECKING:
+    from ..evaluate.localisation import LocalisationCriteria
 
 #: columns of the event table
 COLUMNS = ["dataset", "model", "seed", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
@@ -91,7 +94,7 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
 
 
 def load_live_run(labels_path: str | Path, paths: Sequence[str | Path],
-                  criteria: Any = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]], float]:
+                  criteria: LocalisationCriteria | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]], float]:
     """One model's live scores files aligned with the labels: (info, {video: fields}, fps).
 
     Fields per video: labels, score, valid, events, latency, threshold, scene, boxes (N, 4), truth (the
@@ -145,7 +148,7 @@ def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
 
 def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tables_dir: str | Path,
                  figures_dir: str | Path | None = None, origin: dict[str, Any] | None = None,
-                 criteria: Any = None) -> str:
+                 criteria: LocalisationCriteria | None = None) -> str:
     """Evaluate every model among the live ``score_paths``; write the table (and figures). Returns its markdown.
 
     ``criteria`` (:class:`ddlcore.evaluate.localisation.LocalisationCriteria`): event localisation columns
@@ -180,9 +183,8 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
 
 def _run(args: argparse.Namespace) -> None:
     from ..cli import config_from_args
-    from ..provenance import provenance
-
     from ..evaluate.localisation import LocalisationCriteria
+    from ..provenance import provenance
 
     cfg = config_from_args(args)
     print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg),

@@ -32,10 +32,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from ..alarm.events import Event
+    from ..score.regions import RegionTable
 
 #: RBDC and TBDC are defined over false positives per frame in [0, FP_RATE_LIMIT]
 FP_RATE_LIMIT = 1.0
@@ -164,14 +168,14 @@ def curve_area(fp_rate: np.ndarray, rate: np.ndarray, limit: float = FP_RATE_LIM
     return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2) / limit)
 
 
-def detection_criteria(videos: dict[str, tuple[TruthRegions, Any, np.ndarray]],
+def detection_criteria(videos: dict[str, tuple[TruthRegions, RegionTable, np.ndarray]],
                        criteria: LocalisationCriteria) -> dict[str, Any]:
     """RBDC and TBDC of one run over all its videos.
 
     videos: {name: (truth, regions, valid bool (N,))}; regions is the video's
     :class:`ddlcore.score.regions.RegionTable` (scores as they are to be thresholded). Returns rbdc,
     tbdc (fractions, None without ground-truth regions / tracks), the counts and the curves' points
-    (fp_rate, region_rate, track_rate lists).
+    (fp_rate, region_rate, track_rate lists, up to the first point past 1 false positive per frame).
     """
     scores, hits = [], []  # per detection: score, (video, track) of its matched region or None
     n_frames = n_regions = 0
@@ -206,17 +210,18 @@ def detection_criteria(videos: dict[str, tuple[TruthRegions, Any, np.ndarray]],
     fp_rate = np.array([p[0] for p in points])
     region_rate = np.array([p[1] for p in points], np.float64) / max(n_regions, 1)
     track_rate = np.array([p[2] for p in points], np.float64) / max(len(track_sizes), 1)
+    shown = slice(0, int(np.searchsorted(fp_rate, FP_RATE_LIMIT, side="right")) + 1)
     return {
         "rbdc": curve_area(fp_rate, region_rate) if n_regions else None,
         "tbdc": curve_area(fp_rate, track_rate) if track_sizes else None,
         "truth_regions": n_regions, "truth_tracks": len(track_sizes), "test_frames": n_frames,
         "detections": len(scores),
-        "curve": {"fp_rate": fp_rate.round(5).tolist(), "region_rate": region_rate.round(5).tolist(),
-                  "track_rate": track_rate.round(5).tolist()},
+        "curve": {"fp_rate": fp_rate[shown].round(5).tolist(), "region_rate": region_rate[shown].round(5).tolist(),
+                  "track_rate": track_rate[shown].round(5).tolist()},
     }
 
 
-def event_localisation(events: Sequence[Any], boxes: np.ndarray, truth: TruthRegions,
+def event_localisation(events: Sequence[Event], boxes: np.ndarray, truth: TruthRegions,
                        criteria: LocalisationCriteria) -> dict[str, int]:
     """Counts of one video's events localised at their confirming and peak frames.
 
@@ -231,7 +236,7 @@ def event_localisation(events: Sequence[Any], boxes: np.ndarray, truth: TruthReg
             if frame < 0 or not len(truth.boxes[frame]):
                 continue
             counts[f"on_anomaly_{moment}"] += 1
-            if box is not None and len(box) == 4 and min(box) >= 0:
-                if box_iou(np.asarray(box)[None], truth.boxes[frame]).max() >= criteria.region_iou:
-                    counts[f"localised_{moment}"] += 1
+            has_box = box is not None and len(box) == 4 and min(box) >= 0
+            if has_box and box_iou(np.asarray(box)[None], truth.boxes[frame]).max() >= criteria.region_iou:
+                counts[f"localised_{moment}"] += 1
     return counts
