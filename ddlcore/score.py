@@ -49,12 +49,12 @@ def score_frame_stores(
     channels and hold at least ``frames`` (T) frames, else DDLError naming the store.
     Returns {video name: frame count}.
     """
-    from .score.regions import RegionSettings, regions_path, video_regions, write_regions
+    from .score.regions import RegionSettings, RegionTable, regions_path, video_regions, write_regions
 
     clip = int(meta["frames"])
     device = next(model.parameters()).device
     region_settings = RegionSettings.from_config(score_cfg)
-    regions: dict[str, Any] = {}
+    regions: dict[str, RegionTable] = {}
     written: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         attrs = {**model_attrs(meta, model_path), "settings": json.dumps(score_cfg, sort_keys=True)}
