@@ -78,7 +78,7 @@ rule events:
             category="Figures",
         ),
     params:
-        settings=settings("alarm"),
+        settings=settings("alarm", *(f"metrics.{key}" for key in ("region_iou", "track_link_iou", "region_min_pixels"))),
         tables_dir=lambda wildcards, output: str(Path(output.table).parent),
         code=code_fingerprint("events"),
     log:

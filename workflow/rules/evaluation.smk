@@ -12,7 +12,9 @@ rule score:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:
-        f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
+        scores=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
+        # region detections of each frame, read by aggregate beside the scores file (RBDC, TBDC)
+        regions=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.regions.h5",
     params:
         settings=settings("score"),
         code=code_fingerprint("score"),
@@ -26,7 +28,7 @@ rule score:
         mem_mb=4000,
         runtime=60,
     shell:
-        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output:q}")
+        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output.scores:q}")
 
 
 rule aggregate:
