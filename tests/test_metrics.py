@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from ddlcore.config import load_config
 from ddlcore.errors import DDLError
 from ddlcore.evaluate.metrics import (
     VideoScores,
@@ -16,7 +17,7 @@ from ddlcore.evaluate.metrics import (
 )
 from ddlcore.score.postprocess import effective_window, median_smooth, minmax_normalise, process_scores
 
-CFG = {"normalise": True, "median_window": 1, "pixel_threshold": 0.5}
+CFG = {**load_config()["metrics"], "normalise": True, "median_window": 1, "pixel_threshold": 0.5}
 
 
 def test_minmax_normalise_by_hand():

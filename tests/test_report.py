@@ -21,7 +21,7 @@ from ddlcore.evaluate.metrics import evaluate
 from ddlcore.evaluate.aggregate import aggregate
 
 torch.set_num_threads(1)
-METRICS = {"normalise": True, "median_window": 1, "pixel_threshold": 0.5}
+METRICS = {**load_config()["metrics"], "normalise": True, "median_window": 1, "pixel_threshold": 0.5}
 
 # video -> (scene, labels)
 LABELS = {

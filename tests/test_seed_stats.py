@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from ddlcore.config import load_config
 from ddlcore.evaluate.aggregate import aggregate, training_logs
 from ddlcore.evaluate.seed_stats import mean_interval, paired_comparisons, seed_summary, verdict
 from test_report import write_labels, write_scores
 
-METRICS = {"normalise": False, "median_window": 1, "pixel_threshold": 0.5}
+METRICS = {**load_config()["metrics"], "normalise": False, "median_window": 1, "pixel_threshold": 0.5}
 LABELS = {"v1": ("all", [0] * 30 + [1] * 10 + [0] * 20), "v2": ("all", [0] * 25 + [1] * 15)}
 
 

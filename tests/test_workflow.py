@@ -65,6 +65,10 @@ def test_tables_and_figures_are_written(finished_run):
     assert list(micro.n_seeds) == [2, 2] and {"seed_0", "seed_1"} <= set(seeds.columns)
     auc = pd.read_csv(results / "tables" / "auc.csv").set_index(["model", "seed"])
     assert micro.loc["c3dsu-ddl", "seed_1"] == auc.loc[("c3dsu-ddl", 1), "micro_auc"]
+    # the synthetic benchmark has pixel masks: every run has RBDC and TBDC, from the region files beside the scores
+    assert auc["rbdc"].between(0, 100).all() and auc["tbdc"].between(0, 100).all()
+    assert {"rbdc", "tbdc"} <= set(seeds.metric)
+    assert (results / "scores" / "synthetic" / "01" / "c3dsu-ddl-seed0.regions.h5").is_file()
     verdict = pd.read_csv(results / "tables" / "verdict-synthetic.csv").iloc[0]
     assert (verdict.model, verdict.baseline, verdict.n_pairs) == ("c3dsu-ddl", "c3dsu-none", 2)
     assert verdict.verdict in ("better", "no evidence", "worse")
@@ -154,6 +158,7 @@ def test_alarms_are_calibrated_and_tabulated(finished_run):
     results = workdir / "results"
     table = (results / "tables" / "events-synthetic.md").read_text()
     assert "c3dsu-ddl" in table and "false_alarms_per_minute" in table
+    assert "localised_at_peak_pct" in table
     events = pd.read_csv(results / "tables" / "events-synthetic.csv")
     assert sorted(zip(events["model"], events["seed"])) == [("c3dsu-ddl", 0), ("c3dsu-ddl", 1), ("c3dsu-none", 0),
                                                               ("c3dsu-none", 1)]

@@ -8,7 +8,10 @@ Read from live scores files (:mod:`.live_scores`) and the labels file. Per datas
   overlapping event is raised live (the frame that confirms it plus the model's latency of T//2
   frames), 0 when the alarm was already up; the median over detected segments, in frames and seconds;
 - false alarms: events that overlap no frame labelled 1, per minute of normal (label 0) video;
-- the live AUC: micro AUC of the causal scores themselves (no normalisation, no centred filter).
+- the live AUC: micro AUC of the causal scores themselves (no normalisation, no centred filter);
+- event localisation (datasets with pixel masks): of the events whose confirming (peak) frame has
+  ground-truth regions, the share whose box has IoU >= ``metrics.region_iou`` with one of them
+  (:func:`ddlcore.evaluate.localisation.event_localisation`).
 
 Outputs: ``events-{dataset}.csv`` / ``.md`` in ``--tables-dir`` and, in ``--figures-dir``, one
 figure per model and video: the causal score curve with the threshold, events and ground truth.
@@ -17,7 +20,7 @@ figure per model and video: the causal score curve with the threshold, events an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,9 +29,13 @@ from ..errors import DDLError
 from .events import Event
 from .live_scores import events_from_array
 
+if TYPE_CHECKING:
+    from ..evaluate.localisation import LocalisationCriteria
+
 #: columns of the event table
 COLUMNS = ["dataset", "model", "seed", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
-           "false_alarms", "normal_minutes", "false_alarms_per_minute", "events", "live_auc"]
+           "false_alarms", "normal_minutes", "false_alarms_per_minute", "events", "live_auc",
+           "localised_at_confirmation_pct", "localised_at_peak_pct"]
 
 
 def segments(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -52,7 +59,9 @@ def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> 
 
 
 def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
-    """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency}}."""
+    """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency,
+    and for localisation boxes, truth (None without pixel masks), criteria}}."""
+    from ..evaluate.localisation import event_localisation
     from ..evaluate.metrics import auc_or_none
 
     counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
@@ -65,6 +74,12 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
     scores = np.concatenate([np.asarray(v["score"])[v["valid"]] for v in videos.values()])
     auc = auc_or_none(labels, scores)
     median = float(np.median(delays)) if delays else None
+    located = [event_localisation(v["events"], v["boxes"], v["truth"], v["criteria"])
+               for v in videos.values() if v.get("truth") is not None]
+
+    def share(moment: str) -> float | None:
+        on = sum(c[f"on_anomaly_{moment}"] for c in located)
+        return round(100 * sum(c[f"localised_{moment}"] for c in located) / on, 1) if on else None
     return {
         "dataset": dataset, "model": model, "seed": seed, "segments": total, "detected": detected,
         "detected_pct": round(100 * detected / total, 1) if total else None,
@@ -73,19 +88,23 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
         "false_alarms_per_minute": round(false_alarms / normal_minutes, 3) if normal_minutes else None,
         "events": sum(len(v["events"]) for v in videos.values()),
         "live_auc": None if auc is None else round(100 * auc, 2),
+        "localised_at_confirmation_pct": share("confirmed"), "localised_at_peak_pct": share("peak"),
     }
 
 
-def load_live_run(labels_path: str | Path, paths: Sequence[str | Path]) -> tuple[dict[str, Any], dict[str, dict[str, Any]], float]:
+def load_live_run(labels_path: str | Path, paths: Sequence[str | Path],
+                  criteria: LocalisationCriteria | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]], float]:
     """One model's live scores files aligned with the labels: (info, {video: fields}, fps).
 
-    Fields per video: labels, score, valid, events, latency, threshold, scene. DDLError naming a
+    Fields per video: labels, score, valid, events, latency, threshold, scene, boxes (N, 4), truth (the
+    ground-truth regions when the labels have pixel masks and ``criteria``, a
+    :class:`ddlcore.evaluate.localisation.LocalisationCriteria`, is given, else None), criteria. DDLError naming a
     file that is not a live scores file (no events: made without ``--calibration``).
     """
     from ..evaluate.metrics import load_run
     from ..score.scores_io import read_scores
 
-    info, aligned = load_run(labels_path, paths)
+    info, aligned = load_run(labels_path, paths, criteria)
     videos: dict[str, dict[str, Any]] = {}
     rates = []
     for path in paths:
@@ -97,7 +116,8 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path]) -> tuple
             v = aligned[name]
             videos[name] = {"labels": v.labels, "score": v.score, "valid": v.valid, "scene": v.scene,
                             "events": events_from_array(data["events"]), "latency": int(attrs["latency_frames"]),
-                            "threshold": float(attrs["threshold"])}
+                            "threshold": float(attrs["threshold"]), "boxes": data["boxes"], "truth": v.truth,
+                            "criteria": criteria}
     return info, videos, float(np.median(rates))
 
 
@@ -126,14 +146,18 @@ def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
 
 
 def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tables_dir: str | Path,
-                 figures_dir: str | Path | None = None, origin: dict[str, Any] | None = None) -> str:
-    """Evaluate every model among the live ``score_paths``; write the table (and figures). Returns its markdown."""
+                 figures_dir: str | Path | None = None, origin: dict[str, Any] | None = None,
+                 criteria: LocalisationCriteria | None = None) -> str:
+    """Evaluate every model among the live ``score_paths``; write the table (and figures). Returns its markdown.
+
+    ``criteria`` (:class:`ddlcore.evaluate.localisation.LocalisationCriteria`): event localisation columns
+    for datasets with pixel masks (empty without)."""
     from ..evaluate.aggregate import group_score_files, markdown, write_table
 
     rows = []
     drawn: set[tuple[str, str]] = set()
     for (dataset, _arch, _variant, seed), files in group_score_files(score_paths).items():
-        info, videos, fps = load_live_run(labels_path, files)
+        info, videos, fps = load_live_run(labels_path, files, criteria)
         rows.append(event_row(info["dataset"], info["model"], seed, videos, fps))
         if figures_dir is not None and (info["dataset"], info["model"]) not in drawn:  # each model's first seed
             drawn.add((info["dataset"], info["model"]))
@@ -149,7 +173,8 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
     for dataset in sorted(table["dataset"].unique()):
         mine = table[table["dataset"] == dataset]
         texts.append(f"Events on {dataset} at the calibrated threshold: anomaly segments detected, median delay to "
-                     "the live alarm, false alarms per minute of normal video, AUC (%) of the causal scores\n\n"
+                     "the live alarm, false alarms per minute of normal video, AUC (%) of the causal scores, events "
+                     "whose box is on the anomaly (IoU >= region_iou) at confirmation and at peak (%)\n\n"
                      + markdown(mine))
         write_table(mine, texts[-1], Path(tables_dir) / f"events-{dataset}", origin)
     return "\n".join(texts)

@@ -55,6 +55,7 @@ def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths:
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
             model_attrs(meta, model_path), settings=json.dumps({**score_cfg, **calibration.score}, sort_keys=True),
+            runtime=getattr(model, "runtime", "torch"),
             threshold=calibration.threshold, latency_frames=calibration.latency, fps=calibration.fps,
             calibration=str(calibration_path), alarm=json.dumps(calibration.alarm, sort_keys=True),
         )

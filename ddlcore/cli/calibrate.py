@@ -16,7 +16,7 @@ def _run(args: argparse.Namespace) -> None:
 
     cfg = config_from_args(args)
     device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(args.model, device)
+    model, meta = load_model(args.model, device, cfg["score"]["runtime"])
     with open_inputs(args.inputs, meta, cfg["alarm"]["fps"]) as videos:
         calibration = calibrate(model, meta, videos, cfg, args.model)
     out = Path(args.out) if args.out else sidecar_path(args.model)

@@ -23,6 +23,8 @@ def _run(args: argparse.Namespace) -> None:
     if result["scene_median_auc"] is not None:
         line += f", median of scene AUCs {_percent(result['scene_median_auc'])}"
     line += f", macro AUC {_percent(result['macro_auc'])} ({result['macro_left_out']} one-class videos left out)"
+    if result["rbdc"] is not None:
+        line += f", RBDC {_percent(result['rbdc'])}, TBDC {_percent(result['tbdc'])}"
     print(line)
 
 

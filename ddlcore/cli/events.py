@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..alarm.evaluation import event_tables
+from ..evaluate.localisation import LocalisationCriteria
 from .args import add_config_args, config_from_args
 
 
@@ -12,7 +13,8 @@ def _run(args: argparse.Namespace) -> None:
     from ..evaluate.provenance import provenance
 
     cfg = config_from_args(args)
-    print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg)))
+    print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg),
+                       LocalisationCriteria.from_config(cfg["metrics"])))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

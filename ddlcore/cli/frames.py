@@ -15,7 +15,8 @@ def _run(args: argparse.Namespace) -> None:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ddl frames``: config, ``--split``, ``--video``, ``--out``."""
     add_config_args(parser)
-    parser.add_argument("--split", required=True, choices=("train", "test"), help="which split the video is in")
+    parser.add_argument("--split", required=True, choices=("train", "test", "calibration"),
+                        help="which split the video is in (calibration: held-out normal footage, dataset cameras)")
     parser.add_argument("--video", required=True, metavar="NAME", help="video name as listed by the dataset adapter")
     parser.add_argument("--out", required=True, metavar="PATH", help="frame store to write (.h5)")
     parser.set_defaults(func=_run)

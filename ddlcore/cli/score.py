@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> None:
     device = resolve_device(cfg["score"]["device"], "score.device")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
-    model, meta = load_model(args.model, device)
+    model, meta = load_model(args.model, device, cfg["score"]["runtime"])
     if calibration is not None:
         from ..alarm.calibration import check_calibration
 

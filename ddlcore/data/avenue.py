@@ -106,6 +106,7 @@ class AvenueDataset(FolderDataset):
         return (m > 0 for m in masks)
 
 
-def open_adapter(root: Path, dataset: Mapping[str, Any]) -> AvenueDataset:
-    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+def open_adapter(root: Path, config: Mapping[str, Any]) -> AvenueDataset:
+    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+    dataset = config["dataset"]
     return AvenueDataset(root, labels=dataset.get("labels", "official"), labels_file=dataset.get("labels_file"))

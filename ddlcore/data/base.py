@@ -76,6 +76,10 @@ class DatasetAdapter(abc.ABC):
     def frame_labels(self, video: Video) -> np.ndarray | None:
         """Test videos: uint8 (N,) with 1 = abnormal frame. Train videos: None."""
 
+    def first_frame(self, video: Video) -> int:
+        """Index in ``video.source`` of the video's first frame (0 unless the adapter cuts sources into pieces)."""
+        return 0
+
     def pixel_masks(self, video: Video) -> Iterator[np.ndarray] | None:
         """Test videos with pixel ground truth: yield bool (h, w) masks per frame, else None."""
         return None

@@ -46,6 +46,7 @@ def extract_frames(config: dict[str, Any], split: str, video_name: str, out: str
         "split": split,
         "video": video.name,
         "scene": video.scene,
+        "first_frame": adapter.first_frame(video),
     }
     frames = tqdm(adapter.read_frames(video), total=info.n_frames, desc=f"frames {video.name}", unit="frame", disable=None)
     return write_frame_store(out, frames, info.n_frames, size["height"], size["width"], size["channels"], attrs)

@@ -5,7 +5,8 @@ Layout (format version 1)::
     /frames    uint8 (N, H, W, C), chunks (1, H, W, C): one frame per chunk, so reading a
                window of T frames touches exactly T chunks
     attrs: format_version=1, source (str), original_height, original_width, fps, dataset,
-           split, video, scene
+           split, video, scene, first_frame (index in source of the first frame; the cameras
+           dataset cuts a source into a training and a calibration piece)
 
 Files are written under a temporary name and renamed when complete.
 """

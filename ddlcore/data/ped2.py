@@ -115,6 +115,7 @@ class Ped2Dataset(FolderDataset):
         return read_mask_folder(folder, self.info(video).n_frames, video.name)
 
 
-def open_adapter(root: Path, dataset: Mapping[str, Any]) -> Ped2Dataset:
-    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+def open_adapter(root: Path, config: Mapping[str, Any]) -> Ped2Dataset:
+    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+    dataset = config["dataset"]
     return Ped2Dataset(root, labels_file=dataset.get("labels_file"))

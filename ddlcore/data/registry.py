@@ -6,6 +6,8 @@ the synthetic benchmark they answer from the generator's plan, before anything i
 
 from __future__ import annotations
 
+import functools
+import json
 import importlib
 from pathlib import Path
 from typing import Any
@@ -15,15 +17,18 @@ from .base import DatasetAdapter, Video
 from .layout import check_split
 
 #: dataset name -> the module of its adapter, imported by name for the dataset asked for only: each module
-#: has ``open_adapter(root, dataset_section)``. The workflow adds :func:`adapter_module` to the code
-#: fingerprint of the rules that read a dataset, so an edit of one adapter re-runs nothing of another dataset.
+#: has ``open_adapter(root, config)`` (the full configuration). The workflow adds :func:`adapter_module` to the
+#: code fingerprint of the rules that read a dataset, so an edit of one adapter re-runs nothing of another dataset.
 ADAPTER_MODULES: dict[str, str] = {
     "synthetic": "ddlcore.data.synthetic",
     "ped2": "ddlcore.data.ped2",
     "avenue": "ddlcore.data.avenue",
     "shanghaitech": "ddlcore.data.shanghaitech",
+    "cameras": "ddlcore.data.cameras",
 }
 DATASET_NAMES = tuple(ADAPTER_MODULES)
+#: the split of held-out normal footage the alarm threshold is calibrated on (dataset ``cameras`` only)
+CALIBRATION_SPLIT = "calibration"
 
 
 def _dataset_name(config: dict[str, Any]) -> str:
@@ -38,6 +43,13 @@ def adapter_module(config: dict[str, Any]) -> str:
     return ADAPTER_MODULES[_dataset_name(config)]
 
 
+@functools.lru_cache(maxsize=8)
+def _open_adapter(name: str, root: Path, config_json: str) -> DatasetAdapter:
+    """One adapter per dataset, root and configuration per process (the Snakefile asks several times; a camera
+    root's warnings print once)."""
+    return importlib.import_module(ADAPTER_MODULES[name]).open_adapter(root, json.loads(config_json))
+
+
 def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
     """The adapter for ``config["dataset"]`` (name, root, labels, labels_file).
 
@@ -47,7 +59,7 @@ def open_dataset(config: dict[str, Any]) -> DatasetAdapter:
     root = Path(config["dataset"]["root"])
     if not root.is_dir():
         raise DDLError(f"dataset root not found: {root} (config key dataset.root, dataset {name})")
-    return importlib.import_module(ADAPTER_MODULES[name]).open_adapter(root, config["dataset"])
+    return _open_adapter(name, root, json.dumps(config, sort_keys=True))
 
 
 def select_scenes(videos: list[Video], config: dict[str, Any], split: str) -> list[Video]:
@@ -69,13 +81,50 @@ def list_videos(config: dict[str, Any], split: str) -> list[Video]:
 
     For ``synthetic`` this is the generator's plan (no disk access), else the adapter's listing.
     """
+    if split == CALIBRATION_SPLIT:
+        return calibration_videos(config)
     check_split(split)
     if _dataset_name(config) == "synthetic":
         planned_videos = importlib.import_module(ADAPTER_MODULES["synthetic"]).planned_videos
         videos = planned_videos(config["synthetic"], split, Path(config["dataset"]["root"]))
     else:
         videos = open_dataset(config).videos(split)
+    if not videos and _dataset_name(config) == "cameras":
+        return videos  # no camera has labelled test clips
     return select_scenes(videos, config, split)
+
+
+def calibration_videos(config: dict[str, Any]) -> list[Video]:
+    """Held-out normal footage the alarm threshold is fitted on: the cameras' ``calibration`` split, else []
+    (the other datasets calibrate on their training videos)."""
+    if _dataset_name(config) != "cameras":
+        return []
+    return select_scenes(open_dataset(config).videos(CALIBRATION_SPLIT), config, CALIBRATION_SPLIT)
+
+
+def check_camera_footage(config: dict[str, Any]) -> None:
+    """DDLError naming the first camera whose footage is too short for its clip length, batch and calibration share."""
+    if _dataset_name(config) != "cameras":
+        return
+    clip, batch = config["model"]["frames"], config["train"]["batch_size"]
+    share = config["cameras"]["calibration_share"]
+    adapter = open_dataset(config)
+    for scene in sorted({v.scene for v in select_scenes(adapter.videos("train"), config, "train")}):
+        have = {split: [adapter.info(v) for v in adapter.videos(split) if v.scene == scene]
+                for split in ("train", CALIBRATION_SPLIT)}
+        train_frames = sum(i.n_frames for i in have["train"])
+        calibration_frames = sum(i.n_frames for i in have[CALIBRATION_SPLIT])
+        need_train, need_calibration = clip + batch - 1, clip if share > 0 else 0
+        if train_frames >= need_train and calibration_frames >= need_calibration:
+            continue
+        need = max(-(-need_train // (1 - share)), -(-need_calibration // share) if share > 0 else 0)
+        fps = have["train"][0].fps if have["train"] else 0.0
+        seconds = f" ({(train_frames + calibration_frames) / fps:.1f} s)" if fps > 0 else ""
+        raise DDLError(
+            f"camera {scene} ({adapter.root / scene / 'normal'}): {train_frames} training + {calibration_frames} "
+            f"calibration frames of usable footage{seconds}; needs at least {need:.0f} frames in all "
+            f"(model.frames={clip}, train.batch_size={batch}, cameras.calibration_share={share})"
+        )
 
 
 def training_scenes(config: dict[str, Any]) -> list[str]:
@@ -84,6 +133,7 @@ def training_scenes(config: dict[str, Any]) -> list[str]:
     A training scene without test videos is left out (nothing to score); a test scene without
     training videos is a DDLError naming it.
     """
+    check_camera_footage(config)
     train_scenes = {v.scene for v in list_videos(config, "train")}
     test_scenes = sorted({v.scene for v in list_videos(config, "test")})
     untrained = [s for s in test_scenes if s not in train_scenes]

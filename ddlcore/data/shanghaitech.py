@@ -107,6 +107,7 @@ class ShanghaiTechDataset(FolderDataset):
         return (np.asarray(m) > 0 for m in masks)
 
 
-def open_adapter(root: Path, dataset: Mapping[str, Any]) -> ShanghaiTechDataset:
-    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+def open_adapter(root: Path, config: Mapping[str, Any]) -> ShanghaiTechDataset:
+    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+    dataset = config["dataset"]
     return ShanghaiTechDataset(root, labels_file=dataset.get("labels_file"))

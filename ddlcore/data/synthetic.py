@@ -298,6 +298,6 @@ class SyntheticDataset(DatasetAdapter):
             return {int(i) for i in np.unique(g["ident"][:][g["anomalous"][:] == 1])}
 
 
-def open_adapter(root: Path, dataset: Mapping[str, Any]) -> SyntheticDataset:
-    """The adapter of the ``dataset`` config section (root already checked), for :mod:`ddlcore.data.registry`."""
+def open_adapter(root: Path, config: Mapping[str, Any]) -> SyntheticDataset:
+    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
     return SyntheticDataset(root)

@@ -4,7 +4,8 @@ Tables (CSV and markdown, AUCs in percent):
 
 - ``auc``: one row per dataset, model (arch-variant) and training seed: micro AUC over all test frames, the
   median of the scene AUCs (datasets with several scenes), macro AUC with the number of one-class
-  videos left out, pixel AUC where measured, the paper's figure, the label variant and the
+  videos left out, pixel AUC where measured, RBDC and TBDC where the dataset has pixel masks
+  (:mod:`ddlcore.evaluate.localisation`), the paper's figure, the label variant and the
   protocol (normalisation, median window, border handling, patch, shifted grid);
 - ``ablation-{dataset}``: UNet and C3DSU x none / SDL / DDL like the paper's Tables 2 and 3
   (cells only for the models that were run: mean +- s.d. over seeds), the paper's values beside;
@@ -98,6 +99,7 @@ def auc_table(results: list[dict[str, Any]]) -> pd.DataFrame:
             "dataset": r["dataset"], "model": r["model"], "seed": r.get("seed", 0), "label_variant": r["label_variant"],
             "micro_auc": pct(r["micro_auc"]), "scene_median_auc": pct(r["scene_median_auc"]),
             "macro_auc": pct(r["macro_auc"]), "macro_left_out": r["macro_left_out"], "pixel_auc": pct(r["pixel_auc"]),
+            "rbdc": pct(r.get("rbdc")), "tbdc": pct(r.get("tbdc")),
             "paper_auc": PAPER_AUC.get((r["dataset"], r["arch"], r["variant"])),
             "scenes": r["n_scenes"], "videos": r["n_videos"], "frames": r["n_frames"],
             "normalise": r["protocol"]["normalise"], "median_window": r["protocol"]["median_window"],
@@ -113,7 +115,8 @@ def auc_markdown(table: pd.DataFrame) -> str:
         "Dataset": table["dataset"], "Model": table["model"], "Seed": table["seed"], "Labels": table["label_variant"],
         "Micro AUC (%)": table["micro_auc"], "Median of scene AUCs (%)": table["scene_median_auc"],
         "Macro AUC (%)": table["macro_auc"], "One-class videos left out": table["macro_left_out"],
-        "Pixel AUC (%)": table["pixel_auc"], "Paper (%)": table["paper_auc"],
+        "Pixel AUC (%)": table["pixel_auc"], "RBDC (%)": table["rbdc"], "TBDC (%)": table["tbdc"],
+        "Paper (%)": table["paper_auc"],
         "Protocol": [protocol_text(p) for p in table[["normalise", "median_window", "border", "patch", "shifted_grid"]]
                      .to_dict("records")],
     })
@@ -261,6 +264,7 @@ def aggregate(
     table and stored in the metrics JSON ``metrics_out``. Returns each dataset's AUC table markdown,
     followed by its seeds and verdict tables when it was run with several seeds.
     """
+    from .localisation import LocalisationCriteria
     from .metrics import evaluate_run, load_run
 
     by_dataset = {labels_dataset(p): str(p) for p in labels_paths}
@@ -270,7 +274,7 @@ def aggregate(
         labels = by_dataset.get(dataset) or (next(iter(by_dataset.values())) if len(by_dataset) == 1 else None)
         if labels is None:
             raise DDLError(f"{files[0]}: no labels file for dataset {dataset!r} among {', '.join(map(str, labels_paths))}")
-        info, videos = load_run(labels, files)
+        info, videos = load_run(labels, files, LocalisationCriteria.from_config(metrics_cfg))
         results.append(evaluate_run(info, videos, metrics_cfg))
         runs[(info["dataset"], info["model"], info["seed"])] = videos
     if not results:

@@ -19,7 +19,10 @@ Figures:
 - pixel AUC (only where the labels file has pixel masks and the scores file has error maps,
   ``score.save_maps``): ROC AUC over every cell of the stored error maps (per-pixel error averaged
   over ``score.map_stride`` squared cells, not normalised) of all valid frames of those videos;
-  a cell is anomalous when at least ``metrics.pixel_threshold`` of its pixels are masked.
+  a cell is anomalous when at least ``metrics.pixel_threshold`` of its pixels are masked;
+- RBDC and TBDC (only where the labels file has pixel masks and a region file lies beside the
+  scores file): :mod:`ddlcore.evaluate.localisation`, on the valid frames, region scores min-max
+  normalised per video (over that video's regions) when ``metrics.normalise``.
 
 AUCs are fractions in [0, 1]; tables print them as percentages.
 """
@@ -29,13 +32,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..errors import DDLError
 from ..score.postprocess import process_scores
+
+if TYPE_CHECKING:
+    from .localisation import LocalisationCriteria, TruthRegions
+    from ..score.regions import RegionTable
 
 
 @dataclass
@@ -44,7 +51,8 @@ class VideoScores:
 
     labels uint8 (N,), score float (N,), valid bool (N,); only where stored: maps float (N, h, w)
     error maps and mask_cells float (N, h, w), the fraction of each map cell covered by the pixel
-    mask (see :func:`mask_cells`).
+    mask (see :func:`mask_cells`); truth, the ground-truth regions and tracks of the pixel masks, and
+    regions, the video's region detections (:mod:`ddlcore.score.regions`).
     """
 
     scene: str
@@ -53,6 +61,8 @@ class VideoScores:
     valid: np.ndarray
     maps: np.ndarray | None = None
     mask_cells: np.ndarray | None = None
+    truth: TruthRegions | None = None
+    regions: RegionTable | None = None
 
 
 def auc_or_none(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -94,6 +104,27 @@ def pixel_auc(videos: dict[str, VideoScores], threshold: float) -> tuple[float |
     return auc_or_none(np.concatenate(cell_labels), np.concatenate(cell_scores)), len(cell_scores)
 
 
+def localisation_figures(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """RBDC, TBDC and their counts over the videos with ground-truth regions and region detections, None without any."""
+    from .localisation import LocalisationCriteria, detection_criteria
+    from ..score.regions import RegionTable
+
+    chosen = {}
+    for name, v in videos.items():
+        if v.truth is None or v.regions is None:
+            continue
+        table = v.regions
+        if metrics_cfg["normalise"]:
+            valid_rows = np.repeat(v.valid, np.diff(table.frame_offsets))
+            lo, hi = (table.scores[valid_rows].min(), table.scores[valid_rows].max()) if valid_rows.any() else (0, 0)
+            scaled = (table.scores - lo) / (hi - lo) if hi > lo else np.zeros_like(table.scores)
+            table = RegionTable(table.frame_offsets, table.boxes, scaled)
+        chosen[name] = (v.truth, table, v.valid)
+    if not chosen:
+        return None
+    return {**detection_criteria(chosen, LocalisationCriteria.from_config(metrics_cfg)), "videos": len(chosen)}
+
+
 def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
     """All figures of one model on one dataset (see the module docstring); AUCs as fractions.
 
@@ -117,6 +148,7 @@ def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any])
     defined_scenes = [a for a in scene_aucs.values() if a is not None]
     all_labels = np.concatenate(list(labels.values()))
     pix, pix_videos = pixel_auc(videos, metrics_cfg["pixel_threshold"])
+    located = localisation_figures(videos, metrics_cfg)
     return {
         "micro_auc": auc_or_none(all_labels, np.concatenate(list(processed.values()))),
         "macro_auc": float(np.mean(defined_videos)) if defined_videos else None,
@@ -125,6 +157,9 @@ def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any])
         "scenes_left_out": len(scene_aucs) - len(defined_scenes),
         "pixel_auc": pix,
         "pixel_videos": pix_videos,
+        "rbdc": None if located is None else located["rbdc"],
+        "tbdc": None if located is None else located["tbdc"],
+        "localisation": located,
         "n_videos": len(videos),
         "n_scenes": len(scenes),
         "n_frames": int(all_labels.size),
@@ -135,16 +170,20 @@ def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any])
     }
 
 
-def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tuple[dict[str, Any], dict[str, VideoScores]]:
+def load_run(labels_path: str | Path, score_paths: Sequence[str | Path],
+             criteria: LocalisationCriteria | None = None) -> tuple[dict[str, Any], dict[str, VideoScores]]:
     """Read one model's scores files (one per scene) and align them with the labels file.
 
     Returns (info: dataset, label_variant, arch, variant, model, seed, score_settings, score_files;
-    {video: VideoScores}). Pixel masks are read only for videos whose scores have maps.
-    Pixel masks are reduced to map cells as they are read. DDLError when files mix models or datasets, a scored video has no labels or a different
+    {video: VideoScores}). Pixel masks are read only for videos whose scores have maps or a region file
+    (``S.regions.h5`` beside ``S.h5``); they are reduced to map cells and, with ``criteria`` (a
+    :class:`ddlcore.evaluate.localisation.LocalisationCriteria`), to ground-truth regions as they are read. DDLError when files mix models or datasets, a scored video has no labels or a different
     frame count, or a video of a scored scene was not scored.
     """
     from ..data.groundtruth import label_variant, read_labels, read_pixel_masks
+    from ..score.regions import read_regions, regions_path
     from ..score.scores_io import read_scores
+    from .localisation import truth_regions
 
     if not score_paths:
         raise DDLError("ddl evaluate: no scores files given")
@@ -153,6 +192,8 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
     first: dict[str, Any] | None = None
     for path in score_paths:
         attrs, scored = read_scores(path)
+        region_file = regions_path(path)
+        regions = read_regions(region_file) if region_file.is_file() else {}
         if first is None:
             first = attrs
         for key in ("arch", "variant", "dataset", "seed"):
@@ -167,10 +208,17 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path]) -> tupl
             if len(truth) != len(data["score"]):
                 raise DDLError(f"{path}: video {name!r} has {len(data['score'])} scores but {len(truth)} labels in {labels_path}")
             maps = data.get("maps")
-            masks = read_pixel_masks(labels_path, name) if maps is not None else None
+            found = regions.get(name)
+            if found is not None and found.n_frames != len(truth):
+                raise DDLError(f"{region_file}: video {name!r} has regions of {found.n_frames} frames but {len(truth)} labels")
+            wants_truth = criteria is not None and (found is not None or "boxes" in data)
+            masks = read_pixel_masks(labels_path, name) if maps is not None or wants_truth else None
             videos[name] = VideoScores(
                 scene=labels[name].scene, labels=np.asarray(truth), score=data["score"], valid=data["valid"].astype(bool),
-                maps=maps, mask_cells=mask_cells(masks, maps.shape[1:], name) if masks is not None else None,
+                maps=maps,
+                mask_cells=mask_cells(masks, maps.shape[1:], name) if masks is not None and maps is not None else None,
+                truth=truth_regions(masks, criteria) if masks is not None and wants_truth else None,
+                regions=found,
             )
     scenes = {v.scene for v in videos.values()}
     missing = sorted(n for n, lab in labels.items() if lab.scene in scenes and n not in videos)
@@ -205,4 +253,6 @@ def evaluate_run(info: dict[str, Any], videos: dict[str, VideoScores], metrics_c
 
 def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one model's scores files against a labels file (see :func:`evaluate_run`)."""
-    return evaluate_run(*load_run(labels_path, score_paths), metrics_cfg)
+    from .localisation import LocalisationCriteria
+
+    return evaluate_run(*load_run(labels_path, score_paths, LocalisationCriteria.from_config(metrics_cfg)), metrics_cfg)

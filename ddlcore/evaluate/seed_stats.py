@@ -24,9 +24,9 @@ import pandas as pd
 from scipy import stats
 
 #: the AUCs summarised over seeds, in table order
-AUC_METRICS: tuple[str, ...] = ("micro_auc", "macro_auc", "scene_median_auc", "pixel_auc")
+AUC_METRICS: tuple[str, ...] = ("micro_auc", "macro_auc", "scene_median_auc", "pixel_auc", "rbdc", "tbdc")
 METRIC_NAMES = {"micro_auc": "micro", "macro_auc": "macro", "scene_median_auc": "median of scenes",
-                "pixel_auc": "pixel"}
+                "pixel_auc": "pixel", "rbdc": "RBDC", "tbdc": "TBDC"}
 CONFIDENCE = 0.95
 
 

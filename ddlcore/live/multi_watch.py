@@ -33,7 +33,7 @@ from .deployment import DeployedCamera
 from .event_log import EventLog
 from .event_media import EventMedia, MediaSettings, MediaWriter
 from .overlay import overlay_frame
-from .scorer import FrameResult, LiveScorer
+from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import LiveState, PageSettings, start_server
 from .sources import Frame, FrameReader
 from .stats import Stats
@@ -111,12 +111,24 @@ class CameraWatch:
 
 
 def score_round(pending: list[tuple[CameraWatch, Frame]]) -> list[FrameResult | None]:
-    """One round of frames, at most one per camera, scored by each camera's scorer: results in the same order.
+    """One round of frames, at most one per camera: results in the same order.
 
-    Cameras of one model share its weights and the device; a batched scorer of several sources replaces
-    this function.
+    The cameras of one model file share a :class:`BatchScorer`: their new frames go through the model in
+    one call (N cameras cost less than N single calls).
     """
-    return [watch.scorer.push(frame.image) for watch, frame in pending]
+    results: list[FrameResult | None] = [None] * len(pending)
+    batches: dict[int, tuple[BatchScorer, list[tuple[int, int, Any]]]] = {}
+    for k, (watch, frame) in enumerate(pending):
+        batch = watch.scorer.batch
+        batches.setdefault(id(batch), (batch, []))[1].append((k, watch.scorer.source, frame.image))
+    for batch, items in batches.values():
+        frames: list[Any] = [None] * batch.sources
+        for _, source, image in items:
+            frames[source] = image
+        scored = batch.push(frames)
+        for k, source, _ in items:
+            results[k] = scored[source]
+    return results
 
 
 def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out: TextIO,
@@ -138,9 +150,16 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
     page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
     device = resolve_device(cfg["score"]["device"], "score.device")
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
+    calibrations: dict[str, Calibration] = {}
     for camera in cameras:
         if camera.model.resolve() not in models:
-            models[camera.model.resolve()] = load_model(camera.model, device)
+            models[camera.model.resolve()] = load_model(camera.model, device, cfg["score"]["runtime"])
+        try:
+            calibrations[camera.name] = load_calibration(camera.calibration)
+            check_calibration(calibrations[camera.name], camera.calibration, camera.model, models[camera.model.resolve()][1])
+        except DDLError as exc:
+            raise DDLError(f"camera {camera.name}: {exc}") from exc
+    scorers = _shared_scorers(cameras, models, calibrations, device)
     ready = threading.Event()
     folder = Path(events_dir) if events_dir is not None else None
     media_settings = MediaSettings.from_config(live, folder) if folder is not None else None
@@ -150,7 +169,7 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
     watches: list[CameraWatch] = []
     try:
         for camera in cameras:
-            watches.append(_camera_watch(camera, models[camera.model.resolve()], cfg, device, ready, events_out,
+            watches.append(_camera_watch(camera, scorers[camera.name], cfg, ready, events_out,
                                          media_settings, writer, page is not None))
         states = {w.name: w.state for w in watches if w.state is not None}
         server = start_server(serve, states, page, folder) if serve and page else None
@@ -224,15 +243,27 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
     return summary
 
 
-def _camera_watch(camera: DeployedCamera, loaded: tuple[Any, dict[str, Any]], cfg: dict[str, Any], device: Any,
+def _shared_scorers(cameras: list[DeployedCamera], models: dict[Path, tuple[Any, dict[str, Any]]],
+                    calibrations: dict[str, Calibration], device: Any) -> dict[str, LiveScorer]:
+    """{camera name: its scorer}: one :class:`BatchScorer` per model file, each camera one source of it (the
+    batch runs with its first camera's ``score`` settings; patch and grid are each calibration's own)."""
+    by_model: dict[Path, list[DeployedCamera]] = {}
+    for camera in cameras:
+        by_model.setdefault(camera.model.resolve(), []).append(camera)
+    scorers: dict[str, LiveScorer] = {}
+    for path, group in by_model.items():
+        model, meta = models[path]
+        batch = BatchScorer(model, meta, [calibrations[c.name] for c in group], group[0].score, device)
+        scorers.update({c.name: LiveScorer.of_source(batch, i) for i, c in enumerate(group)})
+    return scorers
+
+
+def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, cfg: dict[str, Any],
                   ready: threading.Event, events_out: TextIO, media_settings: MediaSettings | None,
                   writer: MediaWriter | None, serving: bool) -> CameraWatch:
     """The parts of one camera's watch (its reader not started yet)."""
-    model, meta = loaded
+    calibration = scorer.calibration
     try:
-        calibration = load_calibration(camera.calibration)
-        check_calibration(calibration, camera.calibration, camera.model, meta)
-        scorer = LiveScorer(model, meta, calibration, camera.score, device)
         reader = SignallingReader(camera.source, cfg["live"], cfg["alarm"]["fps"], ready,
                                   on_status=lambda message: warn(f"camera {camera.name}: {message}"),
                                   min_frames=scorer.clip)

@@ -1,16 +1,21 @@
-"""One frame in, one causal score out: the streaming form of :func:`ddlcore.alarm.causal.frame_scores`.
+"""Frames in, causal scores out: the streaming form of :func:`ddlcore.alarm.causal.frame_scores`.
 
-A :class:`LiveScorer` keeps the last T frames (and, for models with ``encode``/``decode``, their
-encoder features, so each frame is encoded once). When frame i arrives it scores frame
-i - T//2 exactly as offline causal scoring does (same background map, same patch pooling, same
-trailing median), and feeds the calibration's event state machine.
+A :class:`BatchScorer` scores several sources (cameras) with one model: each call takes the
+newest frame of every source that has one and runs them through the model together (one encoder
+call for all the new frames, one decoder call for all the sources with T frames buffered), so N
+cameras cost less than N times one. Per source it keeps the last T frames (and, for models with
+``encode``/``decode``, their encoder features, so each frame is encoded once); when frame i of a
+source arrives it scores that source's frame i - T//2 exactly as offline causal scoring does
+(same background map, same patch pooling, same trailing median) under the source's own
+calibration, and feeds that calibration's event state machine. :class:`LiveScorer` is its
+one-source form.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -42,62 +47,164 @@ class FrameResult:
     changes: list[tuple[str, Event]] = field(default_factory=list)
 
 
-class LiveScorer:
-    """Scores a stream of frames causally under a calibration (see the module docstring)."""
+class _Stream:
+    """One source's state: its calibration, buffered frames and features, recent scores, events."""
 
-    def __init__(self, model: torch.nn.Module, meta: dict[str, Any], calibration: Calibration,
-                 score_cfg: dict[str, Any], device: torch.device) -> None:
-        self.model = model
-        self.device = device
-        self.clip = int(meta["frames"])
-        self.size = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
+    def __init__(self, calibration: Calibration, score_cfg: dict[str, Any], clip: int, device: torch.device) -> None:
         self.calibration = calibration
         self.cfg = {**score_cfg, **calibration.score}
-        self.share = self.cfg["share_encoder"] and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
-        self.read = list(getattr(model, "read_frames", range(self.clip)))
         self.background = None if calibration.background is None else torch.from_numpy(calibration.background).to(device)
         self.tracker = EventTracker(calibration.rule)
         self.pushed = 0
-        self.frames: deque[torch.Tensor] = deque(maxlen=self.clip)
-        self.features: deque[list[torch.Tensor]] = deque(maxlen=self.clip)
+        self.frames: deque[torch.Tensor] = deque(maxlen=clip)
+        self.features: deque[list[torch.Tensor]] = deque(maxlen=clip)
         self.recent: deque[float] = deque(maxlen=int(calibration.alarm["smooth_frames"]))
 
     def reset(self) -> None:
-        """Forget buffered frames and scores (the source restarted): the next T//2 + 1 frames start a new window."""
         self.frames.clear()
         self.features.clear()
         self.recent.clear()
 
+
+class BatchScorer:
+    """Scores the newest frames of ``len(calibrations)`` sources causally, all sources in one model call.
+
+    model, meta: a loaded model (torch or :class:`ddlcore.score.runtime.RuntimeModel`) and its checkpoint
+    meta; calibrations: one per source (the same one may serve several), all made for this model;
+    score_cfg: the ``score`` config section (``share_encoder``); device: the model's device.
+
+    Call :meth:`push` with one entry per source: a uint8 frame (h, w) or (h, w, 3) RGB of any size (resized
+    to the model's), or None for a source without a new frame. It returns one entry per source: the
+    :class:`FrameResult` for that source's frame newest - T//2, or None (no new frame, or fewer than T
+    buffered since the start or the last :meth:`reset`). Frame indices count each source's pushed frames.
+    """
+
+    def __init__(self, model: torch.nn.Module, meta: dict[str, Any], calibrations: Sequence[Calibration],
+                 score_cfg: dict[str, Any], device: torch.device) -> None:
+        if not calibrations:
+            raise DDLError("live scorer: no sources given")
+        self.model = model
+        self.device = device
+        self.clip = int(meta["frames"])
+        self.size = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
+        self.share = score_cfg["share_encoder"] and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
+        self.read = list(getattr(model, "read_frames", range(self.clip)))
+        self.streams = [_Stream(c, score_cfg, self.clip, device) for c in calibrations]
+
+    @property
+    def sources(self) -> int:
+        """The number of sources."""
+        return len(self.streams)
+
+    def pushed(self, source: int) -> int:
+        """Frames pushed so far for ``source`` (0-based position in the list given to the constructor)."""
+        return self.streams[source].pushed
+
+    def reset(self, source: int) -> None:
+        """Forget ``source``'s buffered frames and scores (it restarted): its next T frames start a new window."""
+        self.streams[source].reset()
+
+    def finish(self, source: int) -> list[tuple[str, Event]]:
+        """``source`` ended for good: close its open event."""
+        return self.streams[source].tracker.finish()
+
     @torch.no_grad()
+    def push(self, frames: Sequence[np.ndarray | None]) -> list[FrameResult | None]:
+        """One new frame (or None) per source -> one result (or None) per source; see the class docstring."""
+        if len(frames) != len(self.streams):
+            raise DDLError(f"live scorer: {len(frames)} frames given for {len(self.streams)} sources")
+        h, w, c = self.size
+        arrived = [i for i, f in enumerate(frames) if f is not None]
+        if not arrived:
+            return [None] * len(frames)
+        batch = to_tensor(np.stack([resize_frame(frames[i], h, w, c) for i in arrived]), self.device)
+        with autocast_for(self.device):
+            features = self.model.encode(batch) if self.share else None
+            for row, i in enumerate(arrived):
+                stream = self.streams[i]
+                stream.pushed += 1
+                stream.frames.append(batch[row : row + 1])
+                if features is not None:
+                    stream.features.append([f[row : row + 1] for f in features])
+            ready = [i for i in arrived if len(self.streams[i].frames) == self.clip]
+            if not ready:
+                return [None] * len(frames)
+            recon = self._reconstruct([self.streams[i] for i in ready]).float()
+        results: list[FrameResult | None] = [None] * len(frames)
+        half = self.clip // 2
+        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in ready]), recon)
+        for row, i in enumerate(ready):
+            results[i] = self._result(self.streams[i], errors[row : row + 1])
+        return results
+
+    def _reconstruct(self, streams: list[_Stream]) -> torch.Tensor:
+        """The middle frames of the buffered windows of ``streams``, in one model call: (S, C, H, W)."""
+        if self.share:
+            levels = range(len(streams[0].features[0]))
+            return self.model.decode([torch.cat([torch.stack([s.features[i][lvl] for i in self.read], dim=1)
+                                                 for s in streams]) for lvl in levels])
+        return self.model(torch.cat([torch.cat(list(s.frames)).permute(1, 0, 2, 3)[None] for s in streams]))
+
+    def _result(self, stream: _Stream, error: torch.Tensor) -> FrameResult:
+        """Score one source's window from its error (1, H, W): background, patch peak, trailing median, events.
+
+        DDLError when the model's score is not finite."""
+        error = subtract_background(error, stream.background)
+        raw, box = patch_peaks(error, stream.cfg["patch"], stream.cfg["shifted_grid"])
+        index = stream.pushed - 1 - self.clip // 2
+        if not np.isfinite(float(raw[0])):
+            raise DDLError(f"frame {index}: the model's score is not finite (NaN or infinity)")
+        stream.recent.append(float(raw[0]))
+        score = float(np.median(np.asarray(stream.recent)))
+        box_list = [int(v) for v in box[0].tolist()]
+        changes = stream.tracker.update(index, score, box_list)
+        return FrameResult(index, score, box_list, error[0].float().cpu().numpy(), stream.tracker.alarmed, changes)
+
+
+class LiveScorer:
+    """Scores one stream of frames causally under a calibration: one source of a :class:`BatchScorer`.
+
+    Built from a model it is a batch of that source alone; :meth:`of_source` gives the view of one source
+    of a shared batch (``ddl watch --cameras``: the cameras of one model file scored in one call).
+    """
+
+    def __init__(self, model: torch.nn.Module, meta: dict[str, Any], calibration: Calibration,
+                 score_cfg: dict[str, Any], device: torch.device) -> None:
+        self._bind(BatchScorer(model, meta, [calibration], score_cfg, device), 0)
+
+    @classmethod
+    def of_source(cls, batch: BatchScorer, source: int) -> "LiveScorer":
+        """The scorer of source ``source`` of ``batch`` (push frames through the batch, or through this view)."""
+        view = cls.__new__(cls)
+        view._bind(batch, source)
+        return view
+
+    def _bind(self, batch: BatchScorer, source: int) -> None:
+        self.batch, self.source = batch, source
+        self.calibration = batch.streams[source].calibration
+        self.clip, self.size = batch.clip, batch.size
+
+    @property
+    def tracker(self) -> EventTracker:
+        """This source's event tracker."""
+        return self.batch.streams[self.source].tracker
+
+    @property
+    def pushed(self) -> int:
+        """Frames pushed so far."""
+        return self.batch.pushed(self.source)
+
+    def reset(self) -> None:
+        """Forget buffered frames and scores (the source restarted): the next T frames start a new window."""
+        self.batch.reset(self.source)
+
     def push(self, frame: np.ndarray) -> FrameResult | None:
         """Add one frame (uint8 (h, w) or (h, w, 3) RGB, any size); the result for frame newest - T//2, or None
-        while fewer than T frames are buffered. DDLError when the model's score is not finite."""
-        h, w, c = self.size
-        tensor = to_tensor(resize_frame(frame, h, w, c)[None], self.device)
-        self.pushed += 1
-        self.frames.append(tensor)
-        with autocast_for(self.device):
-            if self.share:
-                self.features.append(self.model.encode(tensor))
-            if len(self.frames) < self.clip:
-                return None
-            if self.share:
-                levels = range(len(self.features[0]))
-                recon = self.model.decode([torch.stack([self.features[i][lvl] for i in self.read], dim=1) for lvl in levels])
-            else:
-                recon = self.model(torch.cat(list(self.frames)).permute(1, 0, 2, 3)[None])
-        half = self.clip // 2
-        error = subtract_background(pixel_error(self.frames[half], recon.float()), self.background)
-        raw, box = patch_peaks(error, self.cfg["patch"], self.cfg["shifted_grid"])
-        if not np.isfinite(float(raw[0])):
-            raise DDLError(f"frame {self.pushed - 1 - half}: the model's score is not finite (NaN or infinity)")
-        self.recent.append(float(raw[0]))
-        score = float(np.median(np.asarray(self.recent)))
-        index = self.pushed - 1 - half
-        box_list = [int(v) for v in box[0].tolist()]
-        changes = self.tracker.update(index, score, box_list)
-        return FrameResult(index, score, box_list, error[0].float().cpu().numpy(), self.tracker.alarmed, changes)
+        while fewer than T frames are buffered."""
+        frames: list[np.ndarray | None] = [None] * self.batch.sources
+        frames[self.source] = frame
+        return self.batch.push(frames)[self.source]
 
     def finish(self) -> list[tuple[str, Event]]:
         """The source ended for good: close the open event."""
-        return self.tracker.finish()
+        return self.batch.finish(self.source)

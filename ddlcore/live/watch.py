@@ -51,7 +51,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     calibration_path = calibration_path or sidecar_path(model_path)
     calibration = load_calibration(calibration_path)
     device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(model_path, device)
+    model, meta = load_model(model_path, device, cfg["score"]["runtime"])
     check_calibration(calibration, calibration_path, model_path, meta)
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
     reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)

@@ -6,6 +6,8 @@ positional ``VIDEO_OR_FOLDER`` scores any footage (see :mod:`ddlcore.score.foota
 calibration (``--calibration A.h5``; for footage the model's ``M.alarm.h5`` sidecar when present)
 frame stores are scored causally into a live scores file with events
 (:mod:`ddlcore.alarm.live_scores`), and footage gets a causal score column and an events CSV.
+Scoring frame stores also writes each frame's region detections beside the scores file
+(``S.regions.h5``, :mod:`ddlcore.score.regions`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from ..data.framestore import FrameStore
 from ..errors import DDLError
+from .regions import RegionSettings, RegionTable, regions_path, video_regions, write_regions
 from .inference import fill_border, window_scores
 from ..io_utils import atomic_path
 from .scores_io import model_attrs, video_of_store
@@ -33,7 +36,8 @@ def score_frame_stores(
     score_cfg: dict[str, Any],
     model_path: str | Path = "",
 ) -> dict[str, int]:
-    """Score the test frame stores ``frame_paths`` with ``model`` and write the scores file ``out``.
+    """Score the test frame stores ``frame_paths`` with ``model`` and write the scores file ``out`` and,
+    beside it, the region file (:func:`ddlcore.score.regions.regions_path`).
 
     meta: the checkpoint meta (arch, variant, frames, height, width, channels, dataset, scene).
     score_cfg: the ``score`` config section. Each store's frames must match the model's size and
@@ -42,10 +46,13 @@ def score_frame_stores(
     """
     clip = int(meta["frames"])
     device = next(model.parameters()).device
-    stride = score_cfg["map_stride"] if score_cfg["save_maps"] else None
+    region_settings = RegionSettings.from_config(score_cfg)
+    regions: dict[str, RegionTable] = {}
     written: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update(model_attrs(meta, model_path), settings=json.dumps(score_cfg, sort_keys=True))
+        attrs = {**model_attrs(meta, model_path), "settings": json.dumps(score_cfg, sort_keys=True),
+                 "runtime": getattr(model, "runtime", "torch")}
+        f.attrs.update(attrs)
         for path in frame_paths:
             with FrameStore(path) as store:
                 name = video_of_store(store, path, meta)
@@ -53,7 +60,7 @@ def score_frame_stores(
                     raise DDLError(f"{path}: video {name!r} given twice")
                 scores, maps = window_scores(
                     model, store, clip, score_cfg["patch"], score_cfg["shifted_grid"], score_cfg["batch_size"],
-                    device, score_cfg["share_encoder"], stride, desc=name, background=score_cfg["background"],
+                    device, score_cfg["share_encoder"], score_cfg["map_stride"], desc=name, background=score_cfg["background"],
                     autocast=score_cfg["autocast_cuda"],
                 )
                 if not np.isfinite(scores).all():
@@ -63,7 +70,10 @@ def score_frame_stores(
                 score, valid = fill_border(scores, len(store), clip, score_cfg["border"])
                 group.create_dataset("score", data=score.astype(np.float32))
                 group.create_dataset("valid", data=valid)
-                if maps is not None:
-                    group.create_dataset("maps", data=fill_border(maps, len(store), clip, "nearest")[0], compression="gzip")
+                maps = fill_border(maps, len(store), clip, "nearest")[0]
+                if score_cfg["save_maps"]:
+                    group.create_dataset("maps", data=maps, compression="gzip")
+                regions[name] = video_regions(maps, region_settings)
                 written[name] = len(store)
+    write_regions(regions_path(out), regions, region_settings, attrs)
     return written

@@ -192,16 +192,22 @@ def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tu
 
 
 
-def load_model(path: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Load a trained checkpoint (eval mode) and its meta; one-line DDLError if it is not one."""
+def load_model(path: str | Path, device: torch.device, runtime: str = "torch") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a trained checkpoint (eval mode) and its meta; one-line DDLError if it is not one.
+
+    ``runtime`` (``score.runtime``: auto | torch | onnxruntime | openvino) other than torch returns the model
+    running through that runtime (:mod:`ddlcore.score.runtime`; its exported graphs cached beside ``path``).
+    """
     from ..model import load_trained_model
+    from .runtime import resolve_runtime, runtime_model
 
     p = Path(path)
     if not p.is_file():
         raise DDLError(f"model checkpoint not found: {p}")
     try:
-        return load_trained_model(p, device)
+        model, meta = load_trained_model(p, device)
     except DDLError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint is one user-facing line
         raise DDLError(f"{p}: not a ddl model checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc
+    return runtime_model(model, meta, p, resolve_runtime(runtime, device)), meta

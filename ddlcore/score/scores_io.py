@@ -8,7 +8,8 @@ Scores file layout (format version 1), one per model and scene::
                                           s = ``score.map_stride`` (only with ``score.save_maps``)
     /videos/{video} attrs: frames (frame store path), n_frames
     root attrs: format_version=1, model, arch, variant, dataset, scene, seed (the model's train.seed),
-                clip_frames, height, width, channels, settings (JSON of the score section)
+                clip_frames, height, width, channels, settings (JSON of the score section),
+                runtime (what ran the model: torch, onnxruntime or openvino; score.runtime resolved)
 
 A live scores file (``ddl score --calibration``, see :mod:`ddlcore.alarm.live_scores`) has the same
 layout, its ``score`` computed causally, plus ``/videos/{video}/events`` and a ``calibration`` root attribute.

@@ -1,9 +1,10 @@
-# Trained models -> calibration on the scene's normal training videos (a sidecar beside the model)
+# Trained models -> calibration on the scene's normal footage (a sidecar beside the model): held-out
+# footage for cameras (never a training frame), the normal training videos for the benchmarks
 # -> live (causal) scores and events of the test videos -> event table and curves.
 
 LIVE_FILES = expand(f"{RESULTS}/alarms/{DATASET}/{{scene}}/{{run}}.h5", scene=SCENES, run=RUNS)
 # what `snakemake` builds for alarms: every model's calibration and the event table
-ALARM_OUTPUTS = [f"{RESULTS}/tables/events-{DATASET}.md"] + expand(
+ALARM_OUTPUTS = [f"{RESULTS}/tables/events-{DATASET}.md"] * bool(SCENES) + expand(
     f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.alarm.h5", scene=TRAIN_SCENES, run=RUNS
 )
 
@@ -13,7 +14,7 @@ rule calibrate:
         "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
-        frames=lambda wildcards: frame_stores("train", wildcards.scene),
+        frames=lambda wildcards: calibration_stores(wildcards.scene),
     output:
         f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.alarm.h5",
     params:
@@ -77,7 +78,7 @@ rule events:
             category="Figures",
         ),
     params:
-        settings=settings("alarm"),
+        settings=settings("alarm", *(f"metrics.{key}" for key in ("region_iou", "track_link_iou", "region_min_pixels"))),
         tables_dir=lambda wildcards, output: str(Path(output.table).parent),
         code=code_fingerprint("events"),
     log:
@@ -92,3 +93,55 @@ rule events:
             "events --settings {params.settings:q} --labels {input.labels:q} --scores {input.live:q}"
             " --tables-dir {params.tables_dir:q} --figures-dir {output.figures:q}"
         )
+
+
+if DATASET == "cameras":
+
+    rule deployment:
+        conda:
+            "../../environment.yml"
+        input:
+            models=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{RUNS[0]}.pt", scene=TRAIN_SCENES),
+            calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{RUNS[0]}.alarm.h5", scene=TRAIN_SCENES),
+        output:
+            deployment=f"{RESULTS}/deploy/{DATASET}.yaml",
+            config=f"{RESULTS}/deploy/{DATASET}.config.yaml",
+        params:
+            settings=settings(*sorted(config)),  # the whole config: what the models were trained with
+            cameras=TRAIN_SCENES,
+            code=code_fingerprint("deployment"),
+        log:
+            f"{LOGS}/deployment.log",
+        resources:
+            mem_mb=500,
+            runtime=5,
+        shell:
+            ddl(
+                "deployment --settings {params.settings:q} --cameras {params.cameras:q} --models {input.models:q}"
+                " --out {output.deployment:q} --config-out {output.config:q}"
+            )
+
+    rule camera_table:
+        conda:
+            "../../environment.yml"
+        input:
+            train=frame_stores("train"),
+            calibration=frame_stores("calibration"),
+            calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.alarm.h5", scene=TRAIN_SCENES, run=RUNS),
+            metrics=[f"{RESULTS}/metrics/{DATASET}.json"] if SCENES else [],
+        output:
+            table=report(f"{RESULTS}/tables/cameras-{DATASET}.md", caption="../report/camera_table.rst", category="Tables"),
+            csv=f"{RESULTS}/tables/cameras-{DATASET}.csv",
+        params:
+            metrics=lambda wildcards, input: f"--metrics {shlex.quote(input.metrics[0])}" if input.metrics else "",
+            code=code_fingerprint("camera-table"),
+        log:
+            f"{LOGS}/camera_table.log",
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        shell:
+            ddl(
+                "camera-table --train-frames {input.train:q} --calibration-frames {input.calibration:q}"
+                " --calibrations {input.calibrations:q} {params.metrics} --out {output.table:q}"
+            )

@@ -8,7 +8,7 @@ from pathlib import Path
 from ddlcore.cli.main import command_modules
 from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
-from ddlcore.data.registry import adapter_module, list_videos, training_scenes
+from ddlcore.data.registry import adapter_module, list_videos, open_dataset, training_scenes
 from ddlcore.errors import DDLError
 
 RESULTS = config["results"]
@@ -17,7 +17,7 @@ LOGS = f"{RESULTS}/logs/{DATASET}"
 BENCH = f"{RESULTS}/benchmarks/{DATASET}"
 
 try:
-    VIDEOS = {split: list_videos(config, split) for split in ("train", "test")}
+    VIDEOS = {split: list_videos(config, split) for split in ("train", "test", "calibration")}
     SCENES = training_scenes(config)  # scenes with test videos: trained, scored and reported
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
@@ -35,7 +35,7 @@ SUMMARY_DATASETS = list(dict.fromkeys([DATASET] + config["metrics"]["summary_dat
 
 
 wildcard_constraints:
-    split="train|test",
+    split="train|test|calibration",
     video=r"[^/]+",
     scene=r"[^/]+",
     arch="c3dsu|unet",
@@ -46,10 +46,14 @@ wildcard_constraints:
 def settings(*keys, seed=None):
     """The config a stage depends on, as JSON: a change to it re-runs the stage.
 
-    Each key is a section ("train") or one setting of a section ("model.frames"). Settings that
+    Each key is a section ("train") or one setting of a section ("model.frames"); for dataset cameras,
+    "dataset" brings the settings its adapter lists footage with ("cameras", "model.frames"). Settings that
     only select jobs (train.models, train.ablation, train.seeds) are left out, so adding a model or
     a seed trains only it. ``seed`` sets train.seed (one job of train.seeds).
     """
+    if DATASET == "cameras" and "dataset" in keys:
+        # the camera adapter cuts footage by the cameras section and drops pieces shorter than a clip
+        keys = (*keys, "cameras", "model.frames")
     chosen = {}
     for key in keys:
         section, _, name = key.partition(".")
@@ -93,12 +97,21 @@ def frame_stores(split, scene=None):
     return [f"{RESULTS}/frames/{DATASET}/{split}/{name}.h5" for name in videos_of(split, scene)]
 
 
+def calibration_stores(scene):
+    """The frame stores a scene's alarm threshold is fitted on: held-out normal footage where the dataset
+    has it (cameras), else the scene's training videos."""
+    if VIDEOS["calibration"]:
+        return frame_stores("calibration", scene)
+    return frame_stores("train", scene)
+
+
 def final_outputs():
-    """What `snakemake` builds by default: the tables, the figures and the tracking summary."""
-    return [
-        f"{RESULTS}/tables/auc.md",
-        f"{RESULTS}/tables/auc-{DATASET}.md",
-        f"{RESULTS}/tables/ablation-{DATASET}.md",
+    """What `snakemake` builds by default: the tables (when some scene has labelled test videos), the
+    figures, the tracking summary and, for cameras, the deployment file."""
+    tables = [f"{RESULTS}/tables/auc.md", f"{RESULTS}/tables/auc-{DATASET}.md",
+              f"{RESULTS}/tables/ablation-{DATASET}.md"] if SCENES else []
+    deployment = [f"{RESULTS}/deploy/{DATASET}.yaml", f"{RESULTS}/tables/cameras-{DATASET}.md"] if DATASET == "cameras" else []
+    return tables + deployment + [
         f"{RESULTS}/tracks/{DATASET}/summary.csv",
         f"{RESULTS}/figures/{DATASET}/qualitative.png",
         f"{RESULTS}/tables/jobs-{DATASET}.md",
@@ -110,6 +123,16 @@ def raw_input(wildcards):
     if DATASET == "synthetic":
         return f"{config['dataset']['root']}/manifest.json"
     return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
+
+
+def frame_range(wildcards):
+    """Which frames of its source a video holds, as "start:stop" (the cameras dataset cuts footage by time,
+    and new footage moves the cut: a param, so a moved piece is extracted again); "" for other datasets."""
+    if DATASET != "cameras":
+        return ""
+    video = next(v for v in VIDEOS[wildcards.split] if v.name == wildcards.video)
+    piece = open_dataset(config).piece(video)
+    return f"{piece.start}:{piece.stop}"
 
 
 def training_inputs(wildcards):

@@ -1,5 +1,7 @@
 # Trained models -> per-frame scores of the test videos -> AUCs -> tables and figures.
 
+# the scene of the qualitative figure (from training footage): the first scored one, else the first trained
+FIGURE_SCENE = (SCENES or TRAIN_SCENES)[0]
 SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{run}}.h5", scene=SCENES, run=RUNS)
 
 
@@ -10,7 +12,9 @@ rule score:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:
-        f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
+        scores=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
+        # region detections of each frame, read by aggregate beside the scores file (RBDC, TBDC)
+        regions=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.regions.h5",
     params:
         settings=settings("score"),
         code=code_fingerprint("score"),
@@ -24,7 +28,7 @@ rule score:
         mem_mb=4000,
         runtime=60,
     shell:
-        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output:q}")
+        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output.scores:q}")
 
 
 rule aggregate:
@@ -93,9 +97,9 @@ rule qualitative_figure:
     conda:
         "../../environment.yml"
     input:
-        model=f"{RESULTS}/models/{DATASET}/{SCENES[0]}/{RUNS[0]}.pt",
-        frames=frame_stores("train", SCENES[0])[0],
-        masks=f"{RESULTS}/masks/{DATASET}/train/{videos_of('train', SCENES[0])[0]}.h5",
+        model=f"{RESULTS}/models/{DATASET}/{FIGURE_SCENE}/{RUNS[0]}.pt",
+        frames=frame_stores("train", FIGURE_SCENE)[0],
+        masks=f"{RESULTS}/masks/{DATASET}/train/{videos_of('train', FIGURE_SCENE)[0]}.h5",
     output:
         report(f"{RESULTS}/figures/{DATASET}/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
     params:
@@ -116,10 +120,11 @@ rule job_benchmarks:
     conda:
         "../../environment.yml"
     input:
-        tables=rules.aggregate.output.auc,
+        # the alarm rules' benchmarks are in the table too (workflow/rules/alarms.smk); without labelled
+        # test videos (cameras), the calibrations are the last alarm jobs
+        tables=[rules.aggregate.output.auc] if SCENES else [],
         figure=rules.qualitative_figure.output,
-        # the alarm rules' benchmarks are in the table too (workflow/rules/alarms.smk)
-        events=f"{RESULTS}/tables/events-{DATASET}.md",
+        events=lambda wildcards: ALARM_OUTPUTS,
     output:
         table=report(f"{RESULTS}/tables/jobs-{DATASET}.md", caption="../report/job_benchmarks.rst", category="Tables"),
         csv=f"{RESULTS}/tables/jobs-{DATASET}.csv",

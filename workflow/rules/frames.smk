@@ -32,6 +32,7 @@ rule extract_frames:
         f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
     params:
         settings=settings("dataset", "frames"),
+        frame_range=frame_range,
         code=code_fingerprint("frames", reads_dataset=True),
     log:
         f"{LOGS}/frames/{{split}}/{{video}}.log",

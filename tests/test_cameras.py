@@ -1,0 +1,193 @@
+"""Dataset cameras (your own footage), ddl record and the deployment file, on generated footage."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from camera_fixtures import make_camera_root, walking_frames, write_frame_folder, write_video
+
+from ddlcore.config import validate_config
+from ddlcore.data.camera_labels import read_intervals
+from ddlcore.data.registry import list_videos, open_dataset, training_scenes
+from ddlcore.data.video_io import read_video_file
+from ddlcore.errors import DDLError
+from ddlcore.live.deployment_writer import write_deployment
+from ddlcore.live.record import record
+
+
+def cameras_config(root: Path, share: float = 0.25, clip: int = 7, batch: int = 4) -> dict:
+    return validate_config({"dataset": {"name": "cameras", "root": str(root)}, "cameras": {"calibration_share": share},
+                            "model": {"frames": clip}, "train": {"batch_size": batch}})
+
+
+def frame_ranges(config: dict, split: str) -> dict[str, list[tuple[Path, int, int]]]:
+    adapter = open_dataset(config)
+    ranges: dict[str, list[tuple[Path, int, int]]] = {}
+    for video in list_videos(config, split):
+        piece = adapter.piece(video)
+        ranges.setdefault(video.scene, []).append((piece.source, piece.start, piece.stop))
+    return ranges
+
+
+def test_normal_footage_is_cut_by_time_into_disjoint_training_and_calibration_frames(tmp_path):
+    config = cameras_config(make_camera_root(tmp_path / "cams"), share=0.25)
+    train, calibration = frame_ranges(config, "train"), frame_ranges(config, "calibration")
+    assert sorted(train) == sorted(calibration) == ["entrance", "yard"]
+    for camera in train:
+        used = {(src, i) for src, a, b in train[camera] for i in range(a, b)}
+        held_out = {(src, i) for src, a, b in calibration[camera] for i in range(a, b)}
+        assert used and held_out and not used & held_out
+        total = len(used) + len(held_out)
+        assert abs(len(held_out) / total - 0.25) < 0.05
+    # entrance: 60 frames of seg-01 then 30 of seg-02 -> the latest 22 frames (of seg-02) calibrate
+    assert [(s.name, a, b) for s, a, b in calibration["entrance"]] == [("seg-02", 8, 30)]
+    assert [(s.name, a, b) for s, a, b in train["entrance"]] == [("seg-01.avi", 0, 60), ("seg-02", 0, 8)]
+    adapter = open_dataset(config)
+    video = list_videos(config, "calibration")[0]
+    frames = list(adapter.read_frames(video))
+    assert len(frames) == adapter.info(video).n_frames == 22
+    assert np.array_equal(frames[0], walking_frames(30, 56, 80, seed=2)[8])  # frame 8 of the PNG folder, exactly
+
+
+def test_labels_in_frames_and_seconds_and_a_camera_without_test(tmp_path):
+    root = make_camera_root(tmp_path / "cams")
+    (root / "entrance" / "test" / "labels.csv").write_text("clip,start,end,unit\nclip01.avi,20,29\nclip01,3.5,3.9,seconds\n")
+    config = cameras_config(root)
+    (clip,) = list_videos(config, "test")
+    labels = open_dataset(config).frame_labels(clip)
+    assert clip.scene == "entrance" and labels.shape == (40,)
+    assert np.flatnonzero(labels).tolist() == list(range(20, 30)) + list(range(35, 40))
+    assert training_scenes(config) == ["entrance"]  # yard trains and calibrates, but has nothing to score
+
+
+def test_footage_of_other_sizes_is_warned_about_once(tmp_path, capsys):
+    open_dataset(cameras_config(make_camera_root(tmp_path / "cams")))
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "entrance/normal: footage of 2 sizes (64x48, 80x56)" in err
+
+
+def test_bad_cameras_are_left_out_with_one_line_naming_the_file(tmp_path, capsys):
+    root = make_camera_root(tmp_path / "cams")
+    (root / "empty" / "normal").mkdir(parents=True)
+    (root / "broken" / "normal").mkdir(parents=True)
+    (root / "broken" / "normal" / "seg.mp4").write_bytes(b"not a video at all")
+    (root / "entrance" / "test" / "labels.csv").write_text("clip,start,end\nclip07.avi,1,2\n")
+    write_video(root / "yard" / "test" / "late.avi", walking_frames(20, 48, 64, seed=5))
+    (root / "yard" / "test" / "labels.csv").write_text("clip,start,end\nlate,10,25\n")
+    config = cameras_config(root)
+    assert sorted({v.scene for v in list_videos(config, "train")}) == ["entrance", "yard"]
+    assert list_videos(config, "test") == []
+    err = capsys.readouterr().err.splitlines()
+    assert any(str(root / "empty" / "normal") in line and "no footage" in line for line in err)
+    assert any(str(root / "broken" / "normal" / "seg.mp4") in line for line in err)
+    assert any(str(root / "broken" / "normal") in line and "none of its 1" in line for line in err)
+    assert any(str(root / "entrance" / "test" / "labels.csv") in line and "clip07.avi is not in" in line for line in err)
+    assert any(str(root / "yard" / "test" / "labels.csv") in line and "past the end of clip late.avi (20 frames)" in line
+               for line in err)
+
+
+def test_no_readable_camera_at_all_is_an_error(tmp_path):
+    (tmp_path / "cams" / "only" / "normal").mkdir(parents=True)
+    with pytest.raises(DDLError, match="no camera folder with readable footage"):
+        open_dataset(cameras_config(tmp_path / "cams"))
+
+
+def test_too_little_footage_names_the_camera_and_what_it_needs(tmp_path):
+    root = tmp_path / "cams"
+    write_frame_folder(root / "door" / "normal" / "day1", walking_frames(12, 32, 32, seed=0))
+    with pytest.raises(DDLError, match=r"camera door .*needs at least 45 frames"):
+        training_scenes(cameras_config(root, share=0.2, clip=9, batch=8))
+
+
+def test_malformed_labels_rows_name_the_file_and_line(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("clip,start,end,unit\na,1,x,frames\n")
+    with pytest.raises(DDLError, match=r"labels.csv: line 2: start and end must be numbers"):
+        read_intervals(path)
+    path.write_text("clip,start,end,unit\na,1,2,minutes\n")
+    with pytest.raises(DDLError, match=r"line 2: unit 'minutes'"):
+        read_intervals(path)
+
+
+def test_deployment_file_lists_each_camera_with_its_model_and_config(tmp_path):
+    out, config_out = tmp_path / "deploy" / "cameras.yaml", tmp_path / "deploy" / "cameras.config.yaml"
+    models = ["results/models/cameras/entrance/c3dsu-ddl-seed0.pt", "results/models/cameras/yard/c3dsu-ddl-seed0.pt"]
+    write_deployment(["entrance", "yard"], models, out, {"score": {"patch": 8}}, config_out)
+    text = out.read_text()
+    assert text.startswith("# written by the workflow; fill in each source")
+    cameras = yaml.safe_load(text)["cameras"]
+    assert [c["name"] for c in cameras] == ["entrance", "yard"]
+    assert all(c["source"] == "" and c["config"] == str(config_out) for c in cameras)
+    assert [c["model"] for c in cameras] == models
+    assert yaml.safe_load(config_out.read_text()) == {"score": {"patch": 8}}
+
+
+def record_config(segment_s: float) -> dict:
+    return validate_config({"record": {"segment_s": segment_s, "fourcc": "MJPG", "suffix": ".avi"}})
+
+
+def test_record_writes_whole_segments_holding_every_frame(tmp_path):
+    source = write_video(tmp_path / "cam.avi", walking_frames(24, 48, 64, seed=0), fps=20.0)
+    out = tmp_path / "door" / "normal"
+    segments = record(str(source), out, time.time() + 60, record_config(0.4))
+    assert len(segments) >= 2 and sorted(out.iterdir()) == sorted(segments)
+    assert sum(len(list(read_video_file(s))) for s in segments) == 24
+
+
+@pytest.mark.slow
+def test_a_killed_recording_leaves_only_whole_segments(tmp_path):
+    source = write_video(tmp_path / "cam.avi", walking_frames(60, 48, 64, seed=0), fps=20.0)
+    out = tmp_path / "door" / "normal"
+    config = tmp_path / "record.yaml"
+    config.write_text(yaml.safe_dump({"record": {"segment_s": 0.5, "fourcc": "MJPG", "suffix": ".avi"}}))
+    proc = subprocess.Popen([sys.executable, "-m", "ddlcore.cli", "record", str(source), "--out", str(out),
+                             "--minutes", "1", "--config", str(config)], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(p.suffix == ".avi" and not p.name.startswith(".") for p in out.glob("*")):
+        time.sleep(0.1)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    whole = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert whole and all(len(list(read_video_file(p))) > 0 for p in whole)
+    assert any(p.name.startswith(".") for p in out.iterdir())  # the open one stayed hidden
+    record(str(source), out, time.time() + 0.3, record_config(0.5))
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # and the next recording removed it
+
+
+def test_camera_table_rows_carry_footage_calibration_and_no_labels(tmp_path):
+    from ddlcore.alarm.calibration import Calibration, save_calibration
+    from ddlcore.data.framestore import write_frame_store
+    from ddlcore.evaluate.camera_table import camera_table
+
+    alarm = validate_config({})["alarm"]
+    stores = {}
+    for split, camera, n in (("train", "door", 30), ("train", "door", 20), ("calibration", "door", 12),
+                             ("train", "yard", 25), ("calibration", "yard", 6)):
+        path = tmp_path / split / f"{camera}-{n}.h5"
+        attrs = {"source": "x", "original_height": 8, "original_width": 8, "fps": 10.0, "scene": camera}
+        write_frame_store(path, (np.zeros((8, 8), np.uint8) for _ in range(n)), n, 8, 8, 1, attrs)
+        stores.setdefault(split, []).append(path)
+    sidecars = []
+    for camera, peaks in (("door", [5, 40, 80]), ("yard", [])):
+        scores = np.zeros(36000, np.float32)  # an hour at 10 frames/s
+        for p in peaks:
+            scores[p * 100 : p * 100 + 30] = 1.0
+        path = tmp_path / "models" / "cameras" / camera / "c3dsu-ddl-seed0.alarm.h5"
+        path.parent.mkdir(parents=True)
+        save_calibration(Calibration("m.pt", 0.5, 10.0, 3, alarm, {"patch": 8}, None, {"v": scores}), path)
+        sidecars.append(path)
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text('{"results": [{"model": "c3dsu-ddl", "seed": 0, "scene_aucs": {"door": 0.8125}}]}')
+    table = camera_table(stores["train"], stores["calibration"], sidecars, metrics).set_index("camera")
+    assert table.loc["door", "training_frames"] == 50 and table.loc["door", "calibration_frames"] == 12
+    assert table.loc["door", "test_auc"] == pytest.approx(81.25) and table.loc["yard", "test_auc"] == "no labels"
+    assert table.loc["door", "calibration_events"] == 3 and table.loc["door", "false_alarms_per_hour"] == pytest.approx(3.0)
+    assert table.loc["yard", "calibration_minutes"] == pytest.approx(60.0) and table.loc["yard", "calibration_events"] == 0

@@ -1,0 +1,112 @@
+"""End to end: the workflow on a generated camera root (two cameras, one without test clips):
+a model and a held-out calibration per camera, the per-camera table and the deployment file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import h5py
+import pandas as pd
+import pytest
+import yaml
+from camera_fixtures import make_camera_root
+from snakemake_command import REPO, SNAKEMAKE
+
+TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
+pytestmark = pytest.mark.e2e
+RUN = "c3dsu-ddl-seed0"
+
+
+@pytest.fixture(scope="module")
+def camera_run(tmp_path_factory) -> Path:
+    """A completed workflow run on a generated camera root under ``<workdir>/cameras``."""
+    workdir = tmp_path_factory.mktemp("cameras-workflow")
+    make_camera_root(workdir / "cameras")
+    cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
+           str(TINY_CAMERAS), "--cores", "2"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def piece_frames(store: Path) -> set[tuple[str, int]]:
+    """(source, frame index in source) of every frame a frame store holds."""
+    with h5py.File(store, "r") as f:
+        first, n = int(f.attrs["first_frame"]), f["frames"].shape[0]
+        return {(str(f.attrs["source"]), first + i) for i in range(n)}
+
+
+@pytest.mark.slow
+def test_one_model_and_held_out_calibration_per_camera(camera_run):
+    results = camera_run / "results"
+    for camera in ("entrance", "yard"):
+        assert (results / "models" / "cameras" / camera / f"{RUN}.pt").is_file()
+        calibration = results / "models" / "cameras" / camera / f"{RUN}.alarm.h5"
+        with h5py.File(calibration, "r") as f:
+            calibrated = sorted(f["videos"])
+        train = sorted((results / "frames" / "cameras" / "train").glob(f"{camera}-*.h5"))
+        held_out = sorted((results / "frames" / "cameras" / "calibration").glob(f"{camera}-*.h5"))
+        assert train and held_out and calibrated == sorted(p.stem for p in held_out)
+        used = set().union(*(piece_frames(p) for p in train))
+        calibrated_on = set().union(*(piece_frames(p) for p in held_out))
+        assert calibrated_on and not used & calibrated_on
+
+
+@pytest.mark.slow
+def test_camera_table_says_no_labels_for_the_camera_without_test_clips(camera_run):
+    table = pd.read_csv(camera_run / "results" / "tables" / "cameras-cameras.csv").set_index("camera")
+    assert sorted(table.index) == ["entrance", "yard"]
+    assert table.loc["yard", "test_auc"] == "no labels"
+    assert 0.0 <= float(table.loc["entrance", "test_auc"]) <= 100.0
+    assert (table.calibration_frames > 0).all() and (table.training_frames > table.calibration_frames).all()
+    assert "no labels" in (camera_run / "results" / "tables" / "cameras-cameras.md").read_text()
+    auc = pd.read_csv(camera_run / "results" / "tables" / "auc.csv")
+    assert list(auc.dataset) == ["cameras"]  # the AUC table covers the labelled camera only
+
+
+@pytest.mark.slow
+def test_deployment_file_lists_both_cameras(camera_run):
+    deployment = camera_run / "results" / "deploy" / "cameras.yaml"
+    cameras = yaml.safe_load(deployment.read_text())["cameras"]
+    assert [c["name"] for c in cameras] == ["entrance", "yard"]
+    for camera in cameras:
+        assert camera["source"] == ""
+        assert (camera_run / camera["model"]).is_file()
+        assert (camera_run / camera["model"]).with_name(f"{RUN}.alarm.h5").is_file()
+        config = yaml.safe_load((camera_run / camera["config"]).read_text())
+        assert config["dataset"]["name"] == "cameras" and config["score"]["patch"] == 8
+
+
+def dry_run(workdir: Path) -> str:
+    """What a dry run of the tiny cameras configuration in ``workdir`` prints."""
+    cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
+           str(TINY_CAMERAS), "--cores", "2", "--dry-run"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout + run.stderr
+
+
+def planned_train_scenes(workdir: Path) -> list[str]:
+    """Scenes of the train jobs a dry run plans."""
+    blocks = dry_run(workdir).split("\nrule ")
+    return sorted(re.search(r"scene=([^,\s]+)", b).group(1) for b in blocks if b.startswith("train:"))
+
+
+def planned_jobs(text: str) -> dict[str, int]:
+    """Rule -> jobs, from a dry run's job table."""
+    table = text[text.index("Job stats:"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
+    make_camera_root(tmp_path / "cameras")
+    jobs = planned_jobs(dry_run(tmp_path))
+    assert jobs["train"] == jobs["calibrate"] == 2 and jobs["deployment"] == jobs["camera_table"] == 1
+    assert jobs["extract_frames"] == 3 + 2 + 1  # training pieces, calibration pieces, the test clip
+    assert jobs["score"] == jobs["live_score"] == 1  # only entrance has labelled clips
+    (tmp_path / "cameras" / "entrance" / "test" / "labels.csv").unlink()
+    jobs = planned_jobs(dry_run(tmp_path))  # no camera has labels: models, calibrations, deployment
+    assert jobs["train"] == jobs["calibrate"] == 2 and jobs["deployment"] == 1
+    assert not {"score", "aggregate", "labels", "events", "live_score"} & set(jobs)
