@@ -10,7 +10,7 @@ import torch
 
 from alarm_fixtures import tiny_checkpoint
 from ddlcore.alarm.calibration import Calibration
-from ddlcore.cli import main
+from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError

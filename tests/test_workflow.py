@@ -25,8 +25,8 @@ def snakemake(workdir: Path, configfile: Path, *args: str, code: Path | None = N
     """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``;
     ``code``: a copy of the repository's workflow and ddlcore package to plan with instead (Snakemake puts the
     Snakefile's folder first on the import path)."""
-    snakefile = [] if code is None else ["--snakefile", str(code / "Snakefile")]
-    cmd = [*SNAKEMAKE, *snakefile, "--directory", str(workdir),
+    snakemake_cmd = SNAKEMAKE if code is None else [*SNAKEMAKE[:-2], "--snakefile", str(code / "Snakefile")]
+    cmd = [*snakemake_cmd, "--directory", str(workdir),
            "--configfile", str(REPO / "config" / "config.yaml"), str(configfile), "--cores", "2", *args]
     env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
@@ -175,7 +175,8 @@ def test_alarm_budget_reruns_calibration_and_events_only(finished_run):
     changed["alarm"] = {"false_alarms_per_hour": 5.0}
     jobs = planned_jobs(workdir, changed)
     # aggregate records the whole config with its tables, so it follows any change
-    assert jobs == {"calibrate": 8, "live_score": 8, "events": 1, "aggregate": 1, "job_benchmarks": 1, "all": 1}
+    assert jobs == {"calibrate": 8, "live_score": 8, "events": 1, "aggregate": 1, "summary": 1, "job_benchmarks": 1,
+                    "all": 1}
 
 
 def test_new_variant_trains_only_the_new_models(finished_run):
@@ -183,7 +184,7 @@ def test_new_variant_trains_only_the_new_models(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["models"] = config["train"]["models"] + ["c3dsu-sdl"]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1,
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "summary": 1, "job_benchmarks": 1, "all": 1,
                     "calibrate": 4, "live_score": 4, "events": 1}
 
 
@@ -192,7 +193,7 @@ def test_new_seed_trains_and_scores_only_that_seed(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["seeds"] = [0, 1, 2]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "job_benchmarks": 1, "all": 1,  # 2 scenes x 2 models
+    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "summary": 1, "job_benchmarks": 1, "all": 1,  # 2 scenes x 2 models
                     "calibrate": 4, "live_score": 4, "events": 1}
 
 

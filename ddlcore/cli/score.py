@@ -33,11 +33,8 @@ def _run(args: argparse.Namespace) -> None:
     device = resolve_device(cfg["score"]["device"], "score.device")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
-    model, meta = load_model(args.model, device, cfg["score"]["runtime"])
-    if calibration is not None:
-        from ..alarm.calibration import check_calibration
-
-        check_calibration(calibration, calibration_path, args.model, meta)
+    model, meta = load_model(args.model, device, cfg["score"]["runtime"],
+                             None if calibration is None else (calibration, calibration_path))
     if args.frames:
         if not args.out:
             raise DDLError("ddl score: --out S.h5 is required with --frames")

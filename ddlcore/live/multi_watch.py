@@ -152,11 +152,12 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
     calibrations: dict[str, Calibration] = {}
     for camera in cameras:
-        if camera.model.resolve() not in models:
-            models[camera.model.resolve()] = load_model(camera.model, device, cfg["score"]["runtime"])
         try:
-            calibrations[camera.name] = load_calibration(camera.calibration)
-            check_calibration(calibrations[camera.name], camera.calibration, camera.model, models[camera.model.resolve()][1])
+            calibrations[camera.name] = calibration = load_calibration(camera.calibration)
+            if camera.model.resolve() not in models:
+                models[camera.model.resolve()] = load_model(camera.model, device, cfg["score"]["runtime"],
+                                                            (calibration, camera.calibration))
+            check_calibration(calibration, camera.calibration, camera.model, models[camera.model.resolve()][1])
         except DDLError as exc:
             raise DDLError(f"camera {camera.name}: {exc}") from exc
     scorers = _shared_scorers(cameras, models, calibrations, device)

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..alarm.calibration import check_calibration, load_calibration, sidecar_path
+from ..alarm.calibration import load_calibration, sidecar_path
 from .event_log import EventLog
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
@@ -51,8 +51,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     calibration_path = calibration_path or sidecar_path(model_path)
     calibration = load_calibration(calibration_path)
     device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(model_path, device, cfg["score"]["runtime"])
-    check_calibration(calibration, calibration_path, model_path, meta)
+    model, meta = load_model(model_path, device, cfg["score"]["runtime"], (calibration, calibration_path))
     scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
     reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)
     state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if page else None
