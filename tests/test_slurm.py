@@ -62,6 +62,7 @@ def test_cluster_runs_a_batch_job_on_its_node(cluster: SlurmCluster):
     assert (record["Name"], record["JobState"], record["NodeList"]) == ("probe", "COMPLETED", "localhost")
 
 
+@pytest.mark.slow  # 14 min on 2 cores: outside the default run (pytest -m slow)
 def test_workflow_on_slurm_equals_local_run(cluster: SlurmCluster, tmp_path: Path):
     slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
     planned = _planned_jobs(slurm_dir)
@@ -184,7 +185,10 @@ def _assert_same_hdf5(a: Path, b: Path) -> None:
         assert names_a == names_b, f"{a.name}: groups and datasets differ"
         for name in ["/", *names_a]:
             where = f"{a.name}:{name}"
-            _assert_same_value(dict(fa[name].attrs), dict(fb[name].attrs), f"{where} attrs")
+            # a calibration's model_sha256 hashes the model file's bytes, whose pickled metadata records the run
+            # (the models themselves are compared by content); the clip length and frame size beside it must agree
+            attrs_a, attrs_b = ({k: v for k, v in f[name].attrs.items() if k != "model_sha256"} for f in (fa, fb))
+            _assert_same_value(attrs_a, attrs_b, f"{where} attrs")
             if isinstance(fa[name], h5py.Dataset):
                 _assert_same_value(fa[name][()], fb[name][()], where)
 
