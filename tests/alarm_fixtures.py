@@ -58,3 +58,23 @@ def frame_store(path: Path, frames: np.ndarray, name: str, fps: float) -> Path:
     write_frame_store(path, iter(frames), len(frames), SIZE, SIZE, 1,
                       {"source": name, "original_height": SIZE, "original_width": SIZE, "fps": fps, "video": name})
     return path
+
+
+def calibrated_copy(scene: dict, folder: Path, settings: dict):
+    """Copy the scene's model into ``folder``, calibrate it on three of the scene's normal videos under
+    ``settings`` (sidecar beside the copy); returns (model path, calibration, full config)."""
+    import shutil
+
+    import torch
+
+    from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
+    from ddlcore.score.inference import load_model
+
+    model_path = folder / "m.pt"
+    shutil.copy(scene["model"], model_path)
+    cfg = load_config(None, json.dumps(settings))
+    model, meta = load_model(model_path, torch.device("cpu"))
+    normal = {f"n{i}": (v, scene["fps"]) for i, v in enumerate(scene["normal"][:3])}
+    calibration = calibrate(model, meta, normal, cfg, model_path)
+    save_calibration(calibration, sidecar_path(model_path))
+    return model_path, calibration, cfg

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from alarm_fixtures import to_model_frames
+from alarm_fixtures import calibrated_copy, to_model_frames
 from ci_required import skip_unless_ci
-from ddlcore.alarm.calibration import apply_calibration, calibrate, save_calibration, sidecar_path
+from ddlcore.alarm.calibration import apply_calibration
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
 from ddlcore.live.scorer import LiveScorer
@@ -39,14 +39,7 @@ CLIP = slice(0, 160)
 @pytest.fixture(scope="module")
 def calibrated(alarm_scene, tmp_path_factory):
     """(model path with its calibration sidecar, calibration, config)."""
-    model_path = tmp_path_factory.mktemp("live") / "m.pt"
-    shutil.copy(alarm_scene["model"], model_path)
-    cfg = load_config(None, json.dumps(SETTINGS))
-    model, meta = load_model(model_path, CPU)
-    normal = {f"n{i}": (v, alarm_scene["fps"]) for i, v in enumerate(alarm_scene["normal"][:3])}
-    calibration = calibrate(model, meta, normal, cfg, model_path)
-    save_calibration(calibration, sidecar_path(model_path))
-    return model_path, calibration, cfg
+    return calibrated_copy(alarm_scene, tmp_path_factory.mktemp("live"), SETTINGS)
 
 
 def _offline(model_path, calibration, cfg, frames):

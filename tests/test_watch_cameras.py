@@ -19,12 +19,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from alarm_fixtures import calibrated_copy
 from mjpeg_server import MJPEGServer
 
-from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
-from ddlcore.config import load_config
+from ddlcore.alarm.calibration import sidecar_path
 from ddlcore.errors import DDLError
-from ddlcore.score.inference import load_model
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.event_media import MEDIA_NAME, media_stem
 
@@ -39,12 +38,7 @@ CLIP = slice(0, 160)
 @pytest.fixture(scope="module")
 def calibrated(alarm_scene, tmp_path_factory):
     """(model path with its calibration sidecar, config)."""
-    model_path = tmp_path_factory.mktemp("cameras") / "m.pt"
-    shutil.copy(alarm_scene["model"], model_path)
-    cfg = load_config(None, json.dumps(SETTINGS))
-    model, meta = load_model(model_path, torch.device("cpu"))
-    normal = {f"n{i}": (v, alarm_scene["fps"]) for i, v in enumerate(alarm_scene["normal"][:3])}
-    save_calibration(calibrate(model, meta, normal, cfg, model_path), sidecar_path(model_path))
+    model_path, _, cfg = calibrated_copy(alarm_scene, tmp_path_factory.mktemp("cameras"), SETTINGS)
     return model_path, cfg
 
 
