@@ -150,3 +150,37 @@ def test_batch_scorer_equals_one_scorer_per_source(exported, runtime):
 def test_runtime_model_needs_encode_decode(tmp_path):
     with pytest.raises(DDLError, match="encode/decode"):
         rt.runtime_model(torch.nn.Linear(2, 2), {}, tmp_path / "n.pt", "onnxruntime")
+
+
+SIGNAL_AFTER_OPENVINO = """
+import gc, os, signal, sys
+from pathlib import Path
+from ddlcore.score.runtime import openvino_runner
+from ddlcore.score.signal_stack import current_signal_stack
+
+before = current_signal_stack()
+first, second = (openvino_runner(Path(p), 1) for p in sys.argv[1:3])
+assert current_signal_stack() == before, (before, current_signal_stack())
+del first  # freed before the model compiled after it, as a runtime model's graphs may be
+gc.collect()
+del second
+gc.collect()
+assert current_signal_stack() == before, (before, current_signal_stack())
+handled = []
+signal.signal(signal.SIGUSR1, lambda *_: handled.append(1))
+os.kill(os.getpid(), signal.SIGUSR1)
+assert handled == [1]
+print("handled")
+"""
+
+
+def test_a_signal_after_openvino_models_are_freed_is_handled(exported, tmp_path):
+    """OpenVINO replaces the compiling thread's signal stack; freed out of order, its models left a freed one
+    installed and the next handled signal crashed the process (the CI run's segmentation fault)."""
+    import subprocess
+    import sys
+
+    encoder, decoder = sorted(rt.cache_folder(exported).glob("*.onnx"))[:2]
+    run = subprocess.run([sys.executable, "-X", "faulthandler", "-c", SIGNAL_AFTER_OPENVINO, str(encoder), str(decoder)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "handled", (run.returncode, run.stderr[-2000:])

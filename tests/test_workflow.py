@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,18 +21,24 @@ TINY = REPO / "tests" / "data" / "tiny.yaml"
 pytestmark = pytest.mark.e2e
 
 
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``."""
-    cmd = [*SNAKEMAKE, "--directory", str(workdir),
+def snakemake(workdir: Path, configfile: Path, *args: str, code: Path | None = None) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's Snakefile in ``workdir`` with the default config + ``configfile``;
+    ``code``: a copy of the repository's workflow and ddlcore package to plan with instead, first on the import
+    path. Snakemake starts in ``workdir``: ``python -m`` puts the current folder before PYTHONPATH, and from the
+    repository's root that would import the repository's ddlcore, not the copy."""
+    snakemake_cmd = SNAKEMAKE if code is None else [*SNAKEMAKE[:-2], "--snakefile", str(code / "Snakefile")]
+    cmd = [*snakemake_cmd, "--directory", str(workdir),
            "--configfile", str(REPO / "config" / "config.yaml"), str(configfile), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=workdir)
 
 
-def planned_jobs(workdir: Path, config: dict, *args: str) -> dict[str, int]:
-    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run) and Snakemake ``args``."""
+def planned_jobs(workdir: Path, config: dict, *args: str, code: Path | None = None) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans with ``config`` (written next to the run), Snakemake ``args``
+    and ``code`` (see :func:`snakemake`)."""
     path = workdir / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake(workdir, path, "--dry-run", *args)
+    run = snakemake(workdir, path, "--dry-run", *args, code=code)
     assert run.returncode == 0, run.stderr[-2000:]
     text = run.stdout + run.stderr
     if "Nothing to be done" in text:
@@ -102,6 +110,41 @@ def test_detector_threshold_reruns_detection_onward(finished_run):
     jobs = planned_jobs(workdir, changed)
     assert {"detect": 2, "track": 2, "masks": 2, "train": 8, "score": 8, "aggregate": 1}.items() <= jobs.items()
     assert "extract_frames" not in jobs and "synthesize" not in jobs and "labels" not in jobs
+
+
+@pytest.fixture
+def code_copy(tmp_path) -> Path:
+    """A copy of the workflow and the ddlcore package to edit: dry runs plan with it instead of the repository."""
+    for folder in ("ddlcore", "workflow"):
+        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    return tmp_path
+
+
+def test_an_edit_of_another_datasets_adapter_reruns_nothing(finished_run, code_copy):
+    workdir, config = finished_run
+    assert planned_jobs(workdir, config, code=code_copy) == {}  # the copy fingerprints as the original
+    for adapter in ("avenue.py", "ped2.py", "shanghaitech.py"):
+        with (code_copy / "ddlcore" / "data" / adapter).open("a") as f:
+            f.write("# an edit that cannot affect the synthetic benchmark\n")
+    assert planned_jobs(workdir, config, code=code_copy) == {}
+
+
+def test_an_edit_of_the_frame_store_reader_reruns_training_and_scoring(finished_run, code_copy):
+    workdir, config = finished_run
+    with (code_copy / "ddlcore" / "data" / "framestore.py").open("a") as f:
+        f.write("# an edit of the frame-store reader\n")
+    jobs = planned_jobs(workdir, config, code=code_copy)
+    assert {"extract_frames": 4, "train": 8, "score": 8, "calibrate": 8, "live_score": 8}.items() <= jobs.items()
+    assert "synthesize" not in jobs
+
+
+def test_an_edit_of_the_tables_reruns_the_tables_only(finished_run, code_copy):
+    workdir, config = finished_run
+    with (code_copy / "ddlcore" / "evaluate" / "seed_stats.py").open("a") as f:
+        f.write("# an edit of the seed statistics\n")
+    assert planned_jobs(workdir, config, code=code_copy) == {"aggregate": 1, "summary": 1, "events": 1, "job_benchmarks": 1,
+                                                        "all": 1}
 
 
 def test_median_window_reruns_aggregation_only(finished_run):

@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import DDLError
 from ..io_utils import atomic_path
+from .signal_stack import kept_signal_stack
 
 RUNTIMES = ("torch", "onnxruntime", "openvino")
 #: the runtime ``score.runtime: auto`` picks per device type (benchmarks/bench_live.py, docs/speed.md)
@@ -156,8 +157,9 @@ def openvino_runner(path: Path, threads: int) -> Runner:
     """An OpenVINO CPU model compiled from the graph ``path``: ``threads`` threads, float32 throughout."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
-                                                          "INFERENCE_PRECISION_HINT": "f32"})
+    with kept_signal_stack():  # see signal_stack: OpenVINO replaces this thread's signal stack
+        compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                              "INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
     outputs = list(compiled.outputs)
 
