@@ -7,7 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import cv2
 import h5py
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -79,11 +81,16 @@ def test_deployment_file_lists_both_cameras(camera_run):
         assert config["dataset"]["name"] == "cameras" and config["score"]["patch"] == 8
 
 
-def dry_run(workdir: Path) -> str:
-    """What a dry run of the tiny cameras configuration in ``workdir`` prints."""
+def dry_run_process(workdir: Path, *options: str) -> subprocess.CompletedProcess:
+    """A dry run of the tiny cameras configuration in ``workdir`` (with Snakemake ``options``), output captured."""
     cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
-           str(TINY_CAMERAS), "--cores", "2", "--dry-run"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+           str(TINY_CAMERAS), "--cores", "2", "--dry-run", *options]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def dry_run(workdir: Path, *options: str) -> str:
+    """What a successful dry run of the tiny cameras configuration in ``workdir`` prints."""
+    run = dry_run_process(workdir, *options)
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout + run.stderr
 
@@ -110,3 +117,21 @@ def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
     jobs = planned_jobs(dry_run(tmp_path))  # no camera has labels: models, calibrations, deployment
     assert jobs["train"] == jobs["calibrate"] == 2 and jobs["deployment"] == 1
     assert not {"score", "aggregate", "labels", "events", "live_score"} & set(jobs)
+
+
+def test_a_cameras_roi_is_an_input_of_its_scoring_and_calibration_only(tmp_path):
+    root = make_camera_root(tmp_path / "cameras")
+    cv2.imwrite(str(root / "entrance" / "roi.png"), np.full((48, 64), 255, np.uint8))  # the footage's 4:3
+    blocks = dry_run(tmp_path, "--printshellcmds").split("\nrule ")[1:]
+    jobs = [(b.split(":")[0], re.search(r"scene=([^,\s]+)", b).group(1) if "scene=" in b else "", b) for b in blocks]
+    with_roi = sorted((rule, scene) for rule, scene, block in jobs if "roi.png" in block)
+    assert with_roi == [("calibrate", "entrance"), ("score", "entrance")]  # never train, nor the other camera
+    for rule, scene, block in jobs:
+        if (rule, scene) in with_roi:
+            assert re.search(r"^\s+input: .*cameras/entrance/roi\.png", block, re.M)
+            assert "--roi cameras/entrance/roi.png" in block
+    assert {("train", "entrance"), ("calibrate", "yard"), ("live_score", "entrance")} <= {(r, s) for r, s, _ in jobs}
+    cv2.imwrite(str(root / "yard" / "roi.png"), np.zeros((48, 64), np.uint8))  # nothing watched: stops the plan
+    run = dry_run_process(tmp_path)
+    said = run.stdout + run.stderr
+    assert run.returncode != 0 and "\ncameras/yard/roi.png: no watched pixel" in said, said[-2000:]

@@ -6,6 +6,9 @@ file's SHA-256, clip length and frame size must be those it was made with). Layo
 
     /background        float32 (H, W)  median per-pixel error over the calibration footage
                                        (only with ``alarm.background: calibration``)
+    /roi               uint8 (H, W)    the camera's region of interest, 1 = watched (only when it was
+                                       calibrated with one, ``ddl calibrate --roi``): every score made
+                                       under this calibration ignores the error outside it
     /videos/{name}     float32 (N,)    causal, smoothed frame scores of each calibration video
                                        (NaN where a frame has no score)
     attrs: format_version=2, model, model_sha256, height, width, channels, threshold, fps, latency_frames, clip_frames,
@@ -45,7 +48,7 @@ class Calibration:
     background float32 (H, W) or None; videos: {name: scores float32 (N,)}; alarm and score: the
     config sections it was made with (score: only ``FIXED_SCORE_KEYS``); model_sha256: SHA-256 of the
     model file (:func:`model_fingerprint`; empty when made without one); size: the model's (height,
-    width, channels).
+    width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame.
     """
 
     model: str
@@ -58,6 +61,7 @@ class Calibration:
     videos: dict[str, np.ndarray]
     model_sha256: str = ""
     size: tuple[int, int, int] = (0, 0, 0)
+    roi: np.ndarray | None = None
 
     @property
     def rule(self) -> AlarmRule:
@@ -114,6 +118,15 @@ def check_calibration(calibration: Calibration, calibration_path: str | Path, mo
                        f"{model_path}: run ddl calibrate --model {model_path}")
 
 
+def check_roi(calibration: Calibration, calibration_path: str | Path, roi: np.ndarray, roi_path: str | Path) -> None:
+    """DDLError naming ``roi_path`` unless ``roi`` (bool (H, W), :func:`ddlcore.data.roi.load_roi`) is the region
+    of interest ``calibration`` was made with: its threshold holds for the scores of that ROI only."""
+    if calibration.roi is None or not np.array_equal(roi, calibration.roi):
+        made_with = "another region of interest" if calibration.roi is not None else "no region of interest"
+        raise DDLError(f"{roi_path}: {calibration_path} was calibrated with {made_with}: "
+                       f"calibrate again with ddl calibrate --roi {roi_path}")
+
+
 def save_calibration(calibration: Calibration, path: str | Path) -> None:
     """Write ``calibration`` to ``path`` (layout in the module docstring), atomically."""
     facts = calibration.summary()
@@ -129,6 +142,8 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
         )
         if calibration.background is not None:
             f.create_dataset("background", data=calibration.background.astype(np.float32), compression="gzip")
+        if calibration.roi is not None:
+            f.create_dataset("roi", data=calibration.roi.astype(np.uint8), compression="gzip")
         for name, scores in calibration.videos.items():
             f.create_dataset(f"videos/{name}", data=np.asarray(scores, np.float32))
 
@@ -151,6 +166,7 @@ def load_calibration(path: str | Path) -> Calibration:
                 background=f["background"][:] if "background" in f else None,
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
+                roi=f["roi"][:].astype(bool) if "roi" in f else None,
             )
     except OSError as exc:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
@@ -165,13 +181,15 @@ def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: 
     sharing only; patch and shifted grid are the calibration's (the one source of those settings for
     causal scores). Returns :func:`calibrated_events`.
     """
-    errors = window_errors(model, frames, calibration.clip, score_cfg["batch_size"], device, score_cfg["share_encoder"])
+    errors = window_errors(model, frames, calibration.clip, score_cfg["batch_size"], device, score_cfg["share_encoder"],
+                           roi=calibration.roi)
     return calibrated_events(errors, len(frames), calibration)
 
 
 def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
                       calibration: Calibration) -> tuple[np.ndarray, np.ndarray, list[Event]]:
-    """Causal scores and events of one video from its window errors (float (b, H, W) batches in order).
+    """Causal scores and events of one video from its window errors (float (b, H, W) batches in order, made
+    with the calibration's ROI).
 
     Returns (scores float64 (N,), boxes int32 (N, 4) in model pixels, events).
     """
@@ -181,13 +199,15 @@ def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
 
 
 def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tuple[FrameSource, float]],
-              cfg: dict[str, Any], model_path: str | Path = "") -> Calibration:
+              cfg: dict[str, Any], model_path: str | Path = "", roi: np.ndarray | None = None) -> Calibration:
     """Score normal ``videos`` causally and choose the threshold of the ``alarm`` config section.
 
     videos: {name: (uint8 frames (N, H, W, C) at the model's size, fps)}; cfg: the full config
     (``score`` and ``alarm`` sections); meta: the checkpoint meta (``frames``: clip length, frame size);
-    model_path: the model's file (its fingerprint goes into the calibration). The footage's frame rate
-    is the median of the videos' rates.
+    model_path: the model's file (its fingerprint goes into the calibration); roi: bool (H, W), the camera's
+    watched pixels (:mod:`ddlcore.data.roi`), kept in the calibration so that every causal score made
+    under it ignores the same pixels; None: the whole frame. The footage's frame rate is the median of
+    the videos' rates.
     """
     clip = int(meta["frames"])
     short = [name for name, (frames, _) in videos.items() if len(frames) < clip]
@@ -201,12 +221,14 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     sources = [frames for frames, _ in videos.values()]
     background = None
     if alarm_cfg["background"] == "calibration":
-        background = background_map(model, sources, clip, alarm_cfg["background_windows"], device, score_cfg["batch_size"])
-    scores = {name: frame_scores(model, frames, clip, score_cfg, alarm_cfg, background, device)[0]
+        background = background_map(model, sources, clip, alarm_cfg["background_windows"], device,
+                                    score_cfg["batch_size"], roi)
+    scores = {name: frame_scores(model, frames, clip, score_cfg, alarm_cfg, background, device, roi)[0]
               for name, (frames, _) in videos.items()}
     fps = float(np.median([fps for _, fps in videos.values()]))
     return Calibration(
         model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm_cfg), fps=fps, clip=clip,
         alarm=dict(alarm_cfg), score={k: score_cfg[k] for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
         model_sha256=model_fingerprint(model_path), size=(int(meta["height"]), int(meta["width"]), int(meta["channels"])),
+        roi=roi,
     )

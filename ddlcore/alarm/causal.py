@@ -9,7 +9,8 @@ trailing median over the last ``alarm.smooth_frames`` scores (past frames only).
 
 The same functions serve calibration, ``ddl score --calibration`` and ``ddl watch``
 (:class:`ddlcore.live.scorer.LiveScorer` calls :func:`patch_peaks` and :func:`subtract_background`
-one frame at a time), so calibrated thresholds mean the same thing everywhere.
+one frame at a time), so calibrated thresholds mean the same thing everywhere. A camera's region of
+interest (:mod:`ddlcore.data.roi`) is the calibration's: it masks the error before anything here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import DDLError
-from ..score.inference import FrameSource, autocast_for, pixel_error, to_tensor, window_errors
+from ..score.inference import FrameSource, autocast_for, pixel_error, roi_tensor, to_tensor, window_errors
 from ..score.patches import patch_peaks
 
 
@@ -37,22 +38,24 @@ def subtract_background(error: torch.Tensor, background: torch.Tensor | None) ->
 
 @torch.no_grad()
 def background_map(model: torch.nn.Module, videos: list[FrameSource], clip: int, windows: int,
-                   device: torch.device, batch_size: int) -> np.ndarray:
+                   device: torch.device, batch_size: int, roi: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel median error over ``windows`` windows spread evenly over ``videos``.
 
-    videos: uint8 (N_i, H, W, C) sources, each with N_i >= clip. Returns float32 (H, W).
+    videos: uint8 (N_i, H, W, C) sources, each with N_i >= clip; roi: bool (H, W) watched pixels or None (the
+    error elsewhere is 0, as in the scores). Returns float32 (H, W).
     """
     starts = [(v, s) for v, video in enumerate(videos) for s in range(len(video) - clip + 1)]
     if not starts:
         raise DDLError("calibration footage holds no full window of the model's clip length")
     chosen = [starts[int(i)] for i in np.unique(np.linspace(0, len(starts) - 1, min(windows, len(starts))).round())]
     half = clip // 2
+    mask = roi_tensor(roi, device)
     errors = []
     for b in range(0, len(chosen), batch_size):
         clips = torch.stack([to_tensor(videos[v][s : s + clip], device) for v, s in chosen[b : b + batch_size]])
         with autocast_for(device):
             recon = model(clips.permute(0, 2, 1, 3, 4))  # (B, C, T, H, W) -> middle frame
-        errors.append(pixel_error(clips[:, half], recon.float()).cpu())
+        errors.append(pixel_error(clips[:, half], recon.float(), mask).cpu())
     return torch.cat(errors).median(dim=0).values.numpy().astype(np.float32)
 
 
@@ -117,12 +120,13 @@ def causal_frame_scores(raw: np.ndarray, raw_boxes: np.ndarray, n_frames: int, c
 @torch.no_grad()
 def frame_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score_cfg: dict[str, Any],
                  alarm_cfg: dict[str, Any], background: np.ndarray | None,
-                 device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+                 device: torch.device, roi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Causal, smoothed score of every frame of one video, as live scoring computes it.
 
     frames: uint8 (N, H, W, C), N >= clip; score_cfg: patch, shifted_grid, batch_size,
-    share_encoder. Returns :func:`causal_frame_scores` (smoothed over ``alarm.smooth_frames``).
+    share_encoder; roi: bool (H, W) watched pixels or None. Returns :func:`causal_frame_scores`
+    (smoothed over ``alarm.smooth_frames``).
     """
-    errors = window_errors(model, frames, clip, score_cfg["batch_size"], device, score_cfg["share_encoder"])
+    errors = window_errors(model, frames, clip, score_cfg["batch_size"], device, score_cfg["share_encoder"], roi=roi)
     raw, raw_boxes = causal_peaks(errors, score_cfg, background)
     return causal_frame_scores(raw, raw_boxes, len(frames), clip, alarm_cfg["smooth_frames"])

@@ -11,20 +11,23 @@ from .args import add_config_args, config_from_args
 
 def _run(args: argparse.Namespace) -> None:
     from ..alarm.footage_input import open_inputs
+    from ..data.roi import model_roi
     from ..devices import resolve_device
     from ..score.inference import load_model
 
     cfg = config_from_args(args)
     device = resolve_device(cfg["score"]["device"], "score.device")
     model, meta = load_model(args.model, device, cfg["score"]["runtime"])
+    roi = model_roi(args.roi, meta, args.inputs) if args.roi else None
     with open_inputs(args.inputs, meta, cfg["alarm"]["fps"]) as videos:
-        calibration = calibrate(model, meta, videos, cfg, args.model)
+        calibration = calibrate(model, meta, videos, cfg, args.model, roi)
     out = Path(args.out) if args.out else sidecar_path(args.model)
     save_calibration(calibration, out)
     facts = calibration.summary()
+    watched = "" if roi is None else f"; region of interest {args.roi}: {100 * roi.mean():.0f}% of the frame watched"
     print(f"threshold {calibration.threshold:.6g}: {facts['calibration_events']} events in "
           f"{60 * facts['calibration_hours']:.1f} min of normal footage "
-          f"({facts['calibration_events_per_hour']:.2f} per hour) -> {out}")
+          f"({facts['calibration_events_per_hour']:.2f} per hour) -> {out}{watched}")
     if cfg["alarm"]["quantile"] is None and cfg["alarm"]["false_alarms_per_hour"] * facts["calibration_hours"] < 1:
         print(f"note: {60 * facts['calibration_hours']:.1f} min of footage cannot show a rate of "
               f"{cfg['alarm']['false_alarms_per_hour']} per hour; the threshold allows no event on it")
@@ -37,4 +40,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="NORMAL",
                         help="normal footage: frame stores (.h5), video files or frame folders")
     parser.add_argument("--out", metavar="A.h5", help="calibration file (default: next to the model, M.alarm.h5)")
+    parser.add_argument("--roi", metavar="PNG",
+                        help="region of interest, white = watched (a camera's roi.png): kept in the calibration, so "
+                             "every score made under it (ddl score, ddl watch) ignores the error elsewhere")
     parser.set_defaults(func=_run)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..data.roi import model_roi
 from ..devices import resolve_device
 from ..errors import DDLError
 from ..score.frame_stores import score_frame_stores
@@ -35,6 +36,13 @@ def _run(args: argparse.Namespace) -> None:
         torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
     model, meta = load_model(args.model, device, cfg["score"]["runtime"],
                              None if calibration is None else (calibration, calibration_path))
+    roi = model_roi(args.roi, meta, args.frames or [args.input]) if args.roi else None
+    if calibration is not None:  # causal scores ignore what their calibration's ROI masks out, and only that
+        if roi is not None:
+            from ..alarm.calibration import check_roi
+
+            check_roi(calibration, calibration_path, roi, args.roi)
+        roi = calibration.roi
     if args.frames:
         if not args.out:
             raise DDLError("ddl score: --out S.h5 is required with --frames")
@@ -44,14 +52,14 @@ def _run(args: argparse.Namespace) -> None:
             found = write_live_scores(model, meta, args.frames, args.out, calibration, calibration_path, cfg["score"], args.model)
             print(f"scored {len(found)} videos live, {sum(found.values())} events -> {args.out}")
             return
-        written = score_frame_stores(model, meta, args.frames, args.out, cfg["score"], args.model)
+        written = score_frame_stores(model, meta, args.frames, args.out, cfg["score"], args.model, roi)
         print(f"scored {len(written)} videos ({sum(written.values())} frames) -> {args.out}")
         return
     from ..score.footage import score_footage
 
     out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
     events_csv = args.events or Path(out_csv).with_suffix(".events.csv")
-    score_footage(model, meta, args.input, cfg, out_csv, args.overlay, calibration, events_csv)
+    score_footage(model, meta, args.input, cfg, out_csv, args.overlay, calibration, events_csv, roi)
     print(f"scores -> {out_csv}" + (f", events -> {events_csv}" if calibration is not None else "")
           + (f", overlay -> {args.overlay}" if args.overlay else ""))
 
@@ -69,4 +77,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="alarm calibration (ddl calibrate): score causally and detect events; for VIDEO_OR_FOLDER "
                              "the model's sidecar M.alarm.h5 is used when it exists")
     parser.add_argument("--events", metavar="CSV", help="events of VIDEO_OR_FOLDER (default: <out-csv stem>.events.csv)")
+    parser.add_argument("--roi", metavar="PNG",
+                        help="region of interest, white = watched (a camera's roi.png): the error elsewhere is "
+                             "ignored; with a calibration its own ROI applies, and this must be the same")
     parser.set_defaults(func=_run)

@@ -61,7 +61,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="instead of SOURCE: watch every camera of a deployment file (name, source, model each)")
     parser.add_argument("--events-dir", metavar="DIR", default="results/watch/events",
                         help="with --cameras: each event's clip and snapshot (default: results/watch/events)")
-    parser.add_argument("--calibration", metavar="A.h5", help="alarm calibration (default: the model's sidecar M.alarm.h5)")
+    parser.add_argument("--calibration", metavar="A.h5",
+                        help="alarm calibration (default: the model's sidecar M.alarm.h5); the region of interest it "
+                             "was made with (ddl calibrate --roi) applies")
     parser.add_argument("--events", metavar="FILE", help="append event JSON lines to FILE instead of stdout")
     parser.add_argument("--overlay", metavar="VIDEO", help="also write the overlay video (.mp4: mp4v, .avi: MJPG)")
     parser.add_argument("--serve", metavar="HOST:PORT", help="serve a live page (overlay, score curve, events), e.g. 127.0.0.1:8080")

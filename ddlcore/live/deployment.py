@@ -11,8 +11,9 @@ each source::
         calibration: ...                # optional: default the model's sidecar M.alarm.h5
 
 Relative paths are relative to the working directory (where the workflow ran). The camera's
-``config`` gives its ``score`` section (encoder sharing); patch and grid come from its calibration,
-and the scoring device and batch size from the watch's own config, as all cameras share them.
+``config`` gives its ``score`` section (encoder sharing); patch, grid and region of interest (the
+camera's ``roi.png``, :mod:`ddlcore.data.roi`) come from its calibration, and the scoring device and
+batch size from the watch's own config, as all cameras share them.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ call for all the new frames, one decoder call for all the sources with T frames 
 cameras cost less than N times one. Per source it keeps the last T frames (and, for models with
 ``encode``/``decode``, their encoder features, so each frame is encoded once); when frame i of a
 source arrives it scores that source's frame i - T//2 exactly as offline causal scoring does
-(same background map, same patch pooling, same trailing median) under the source's own
+(same region of interest, background map, patch pooling and trailing median) under the source's own
 calibration, and feeds that calibration's event state machine. :class:`LiveScorer` is its
 one-source form.
 """
@@ -26,7 +26,7 @@ from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
 from ..errors import DDLError
-from ..score.inference import autocast_for, can_share_encoder, pixel_error, to_tensor
+from ..score.inference import autocast_for, can_share_encoder, pixel_error, roi_tensor, to_tensor
 
 
 @dataclass
@@ -48,11 +48,13 @@ class FrameResult:
 
 
 class _Stream:
-    """One source's state: its calibration, buffered frames and features, recent scores, events."""
+    """One source's state: its calibration (ROI and background map on the device), buffered frames and features,
+    recent scores, events."""
 
     def __init__(self, calibration: Calibration, score_cfg: dict[str, Any], clip: int, device: torch.device) -> None:
         self.calibration = calibration
         self.cfg = {**score_cfg, **calibration.score}
+        self.roi = roi_tensor(calibration.roi, device)
         self.background = None if calibration.background is None else torch.from_numpy(calibration.background).to(device)
         self.tracker = EventTracker(calibration.rule)
         self.pushed = 0
@@ -70,7 +72,8 @@ class BatchScorer:
     """Scores the newest frames of ``len(calibrations)`` sources causally, all sources in one model call.
 
     model, meta: a loaded model (torch or :class:`ddlcore.score.runtime.RuntimeModel`) and its checkpoint
-    meta; calibrations: one per source (the same one may serve several), all made for this model;
+    meta; calibrations: one per source (the same one may serve several), all made for this model, any
+    with a region of interest (:mod:`ddlcore.data.roi`: its source's error outside it is 0, in the result too);
     score_cfg: the ``score`` config section (``share_encoder``); device: the model's device.
 
     Call :meth:`push` with one entry per source: a uint8 frame (h, w) or (h, w, 3) RGB of any size (resized
@@ -90,6 +93,11 @@ class BatchScorer:
         self.share = score_cfg["share_encoder"] and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
         self.read = list(getattr(model, "read_frames", range(self.clip)))
         self.streams = [_Stream(c, score_cfg, self.clip, device) for c in calibrations]
+        # with any source's ROI, a mask for every row of a batch (all ones for a source without one: the same error)
+        self.masks: list[torch.Tensor] | None = None
+        if any(s.roi is not None for s in self.streams):
+            whole = torch.ones(self.size[:2], device=device)
+            self.masks = [whole if s.roi is None else s.roi for s in self.streams]
 
     @property
     def sources(self) -> int:
@@ -132,7 +140,8 @@ class BatchScorer:
             recon = self._reconstruct([self.streams[i] for i in ready]).float()
         results: list[FrameResult | None] = [None] * len(frames)
         half = self.clip // 2
-        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in ready]), recon)
+        roi = None if self.masks is None else torch.stack([self.masks[i] for i in ready])
+        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in ready]), recon, roi)
         for row, i in enumerate(ready):
             results[i] = self._result(self.streams[i], errors[row : row + 1])
         return results

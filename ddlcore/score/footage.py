@@ -104,14 +104,16 @@ def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: 
 def score_footage(
     model: torch.nn.Module, meta: dict[str, Any], source: str | Path, cfg: dict[str, Any],
     out_csv: str | Path, overlay: str | Path | None = None, calibration: Calibration | None = None,
-    events_csv: str | Path | None = None,
+    events_csv: str | Path | None = None, roi: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Score a video file or frame folder with a loaded model; write the CSV (and the overlay video).
 
     meta: checkpoint meta (frames, height, width, channels); cfg: the full config (score, metrics,
     alarm sections). With a ``calibration`` the table gains ``live`` (the causal score) and
     ``alarm`` (1 inside an event), and the events go to ``events_csv`` (one row per event, box in
-    the footage's pixels). Returns the per-frame table written to ``out_csv``.
+    the footage's pixels). ``roi`` bool (H, W) at the model's size: only its watched pixels' error counts, in
+    every column and the overlay (with a calibration, the ROI it was made with). Returns the per-frame table
+    written to ``out_csv``.
     """
     clip, height, width, channels = (int(meta[k]) for k in ("frames", "height", "width", "channels"))
     footage = load_footage(source, height, width, channels, cfg["alarm"]["fps"])
@@ -122,7 +124,7 @@ def score_footage(
     device = next(model.parameters()).device
     with torch.no_grad():
         errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, sc["batch_size"], device, sc["share_encoder"],
-                                                       desc=Path(source).name, autocast=sc["autocast_cuda"])
+                                                       desc=Path(source).name, autocast=sc["autocast_cuda"], roi=roi)
         if calibration is not None:  # one pass of the model: the offline and the causal scores share the errors
             errors = [e.cpu() for e in errors]
         windows, maps = pool_window_errors(errors, sc["patch"], sc["shifted_grid"], sc["batch_size"],

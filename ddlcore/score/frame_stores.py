@@ -35,6 +35,7 @@ def score_frame_stores(
     out: str | Path,
     score_cfg: dict[str, Any],
     model_path: str | Path = "",
+    roi: np.ndarray | None = None,
 ) -> dict[str, int]:
     """Score the test frame stores ``frame_paths`` with ``model`` and write the scores file ``out`` and,
     beside it, the region file (:func:`ddlcore.score.regions.regions_path`).
@@ -42,7 +43,8 @@ def score_frame_stores(
     meta: the checkpoint meta (arch, variant, frames, height, width, channels, dataset, scene).
     score_cfg: the ``score`` config section. Each store's frames must match the model's size and
     channels and hold at least ``frames`` (T) frames, and the scores must be finite, else DDLError naming the store.
-    Returns {video name: frame count}.
+    roi: bool (H, W), the camera's watched pixels (:mod:`ddlcore.data.roi`): the error elsewhere is 0 in scores,
+    maps and regions; None: the whole frame. Returns {video name: frame count}.
     """
     clip = int(meta["frames"])
     device = next(model.parameters()).device
@@ -61,7 +63,7 @@ def score_frame_stores(
                 scores, maps = window_scores(
                     model, store, clip, score_cfg["patch"], score_cfg["shifted_grid"], score_cfg["batch_size"],
                     device, score_cfg["share_encoder"], score_cfg["map_stride"], desc=name, background=score_cfg["background"],
-                    autocast=score_cfg["autocast_cuda"],
+                    autocast=score_cfg["autocast_cuda"], roi=roi,
                 )
                 if not np.isfinite(scores).all():
                     raise DDLError(f"{path}: the model's scores of video {name} are not finite (NaN or infinity)")

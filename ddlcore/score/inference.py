@@ -32,10 +32,22 @@ class FrameSource(Protocol):
     def __getitem__(self, index: slice) -> np.ndarray: ...
 
 
-def pixel_error(frames: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-    """Per-pixel error: frames, recon float (B, C, H, W) -> (B, H, W) = ||x - f(x)||_2 over C / sqrt(C)."""
+def pixel_error(frames: torch.Tensor, recon: torch.Tensor, roi: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-pixel error: frames, recon float (B, C, H, W) -> (B, H, W) = ||x - f(x)||_2 over C / sqrt(C).
+
+    roi: float (H, W) or (B, H, W), 1 where watched and 0 where masked out (:func:`roi_tensor`), multiplies the
+    error: the one place a camera's region of interest enters offline, causal and live scores (and the maps,
+    regions and overlays made from the error). None: the error unchanged.
+    """
     channels = frames.shape[1]
-    return torch.linalg.vector_norm(frames - recon, dim=1) / channels**0.5
+    error = torch.linalg.vector_norm(frames - recon, dim=1) / channels**0.5
+    return error if roi is None else error * roi
+
+
+def roi_tensor(roi: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    """A region of interest bool (H, W) (:func:`ddlcore.data.roi.load_roi`) as the float (H, W) mask
+    :func:`pixel_error` takes, on ``device``; None stays None."""
+    return None if roi is None else torch.from_numpy(np.asarray(roi, np.float32)).to(device)
 
 
 def to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -87,12 +99,13 @@ def autocast_for(device: torch.device, enabled: bool = True) -> Any:
 
 def window_errors(
     model: torch.nn.Module, frames: FrameSource, clip: int, batch_size: int, device: torch.device,
-    share_encoder: bool = True, desc: str = "score", autocast: bool = True,
+    share_encoder: bool = True, desc: str = "score", autocast: bool = True, roi: np.ndarray | None = None,
 ) -> Iterator[torch.Tensor]:
     """Per-pixel error maps of every full window of one video, batch by batch, in order.
 
     frames: uint8 (N, H, W, C), sliceable, N >= clip. Yields float (b, H, W) on ``device``; row j of
-    the whole sequence is window j, which reconstructs frame j + clip//2. ``share_encoder`` is
+    the whole sequence is window j, which reconstructs frame j + clip//2. ``roi`` bool (H, W), the
+    watched pixels, zeroes the error elsewhere (:func:`pixel_error`). ``share_encoder`` is
     ignored for a model without encode/decode or one reading a single frame. Call under no_grad.
     On CUDA in bf16 autocast unless ``autocast`` is False. While cuDNN autotunes
     (``torch.backends.cudnn.benchmark``, set on a GPU) a video's last, short batch is padded with copies of
@@ -104,6 +117,7 @@ def window_errors(
     # a model reading one frame per clip (UNet) gains nothing from shared features
     share = share_encoder and can_share_encoder(model) and getattr(model, "frames", clip) > 1
     fixed_shapes = torch.backends.cudnn.benchmark  # set on a GPU only (score.cudnn_benchmark)
+    mask = roi_tensor(roi, device)
     for start in tqdm(range(0, windows, batch_size), desc=desc, unit="batch", disable=None, leave=False):
         stop = min(start + batch_size, windows)
         chunk = frames[start : stop + clip - 1]
@@ -112,7 +126,7 @@ def window_errors(
         tensor = to_tensor(chunk, device)
         with autocast_for(device, autocast):
             recon = reconstruct_windows(model, tensor, clip, share)[: stop - start]
-        yield pixel_error(tensor[half : half + stop - start], recon.float())
+        yield pixel_error(tensor[half : half + stop - start], recon.float(), mask)
 
 
 @torch.no_grad()
@@ -129,6 +143,7 @@ def window_scores(
     desc: str = "score",
     background: str = "none",
     autocast: bool = True,
+    roi: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Score every full window of one video.
 
@@ -142,9 +157,10 @@ def window_scores(
     entry j belonging to frame j + clip//2; maps (per-pixel error averaged over s x s cells,
     s = ``map_stride``) only when ``map_stride`` is given. Runs under no_grad; bf16 autocast on CUDA unless
     ``autocast`` is False (see :func:`window_errors`). Scores stay on the device until the video is done:
-    reading the next frames overlaps the device's work.
+    reading the next frames overlaps the device's work. ``roi`` bool (H, W): only the watched pixels'
+    error counts (the rest is 0 in scores and maps); None: all of the frame.
     """
-    errors = window_errors(model, frames, clip, batch_size, device, share_encoder, desc, autocast)
+    errors = window_errors(model, frames, clip, batch_size, device, share_encoder, desc, autocast, roi)
     return pool_window_errors(errors, patch, shifted_grid, batch_size, map_stride, background)
 
 

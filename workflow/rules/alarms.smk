@@ -1,5 +1,6 @@
 # Trained models -> calibration on the scene's normal footage (a sidecar beside the model): held-out
-# footage for cameras (never a training frame), the normal training videos for the benchmarks
+# footage for cameras (never a training frame), the normal training videos for the benchmarks; a camera's
+# roi.png goes into its calibration, so its live scores and deployment use it
 # -> live (causal) scores and events of the test videos -> event table and curves.
 
 LIVE_FILES = expand(f"{RESULTS}/alarms/{DATASET}/{{scene}}/{{run}}.h5", scene=SCENES, run=RUNS)
@@ -15,10 +16,12 @@ rule calibrate:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: calibration_stores(wildcards.scene),
+        roi=lambda wildcards: roi_files(wildcards.scene),
     output:
         f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.alarm.h5",
     params:
         settings=settings("score", "alarm"),
+        roi=roi_option,
         code=code_fingerprint("calibrate"),
     log:
         f"{LOGS}/calibrate/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
@@ -30,7 +33,7 @@ rule calibrate:
         mem_mb=4000,
         runtime=60,
     shell:
-        ddl("calibrate --settings {params.settings:q} --model {input.model:q} --out {output:q} {input.frames:q}")
+        ddl("calibrate --settings {params.settings:q} --model {input.model:q} {params.roi} --out {output:q} {input.frames:q}")
 
 
 rule live_score:

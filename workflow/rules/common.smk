@@ -9,6 +9,7 @@ from ddlcore.cli.main import command_modules
 from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
 from ddlcore.data.registry import adapter_module, list_videos, open_dataset, training_scenes
+from ddlcore.data.roi import camera_rois
 from ddlcore.errors import DDLError
 
 RESULTS = config["results"]
@@ -19,6 +20,9 @@ BENCH = f"{RESULTS}/benchmarks/{DATASET}"
 try:
     VIDEOS = {split: list_videos(config, split) for split in ("train", "test", "calibration")}
     SCENES = training_scenes(config)  # scenes with test videos: trained, scored and reported
+    # each camera's roi.png, checked before any job runs: an input of its scoring and calibration only
+    ROIS = camera_rois(open_dataset(config), [v for vs in VIDEOS.values() for v in vs], config["frames"]["height"],
+                       config["frames"]["width"]) if DATASET == "cameras" else {}
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
 # A scene with training videos only (ShanghaiTech's 13th) still gets its model, for scoring new footage.
@@ -103,6 +107,17 @@ def calibration_stores(scene):
     if VIDEOS["calibration"]:
         return frame_stores("calibration", scene)
     return frame_stores("train", scene)
+
+
+def roi_files(scene):
+    """The camera's region of interest, <camera>/roi.png, as a list: an input of its scoring and calibration
+    jobs only (editing it re-runs those and what follows, never training); [] without one, or for another dataset."""
+    return [str(ROIS[scene])] if scene in ROIS else []
+
+
+def roi_option(wildcards, input):
+    """``--roi PNG`` for a job whose ``roi`` input holds the camera's roi.png, "" when it has none."""
+    return f"--roi {shlex.quote(input.roi[0])}" if input.roi else ""
 
 
 def final_outputs():

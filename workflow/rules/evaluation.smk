@@ -11,12 +11,14 @@ rule score:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
+        roi=lambda wildcards: roi_files(wildcards.scene),
     output:
         scores=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
         # region detections of each frame, read by aggregate beside the scores file (RBDC, TBDC)
         regions=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.regions.h5",
     params:
         settings=settings("score"),
+        roi=roi_option,
         code=code_fingerprint("score"),
     log:
         f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
@@ -28,7 +30,7 @@ rule score:
         mem_mb=4000,
         runtime=60,
     shell:
-        ddl("score --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --out {output.scores:q}")
+        ddl("score --settings {params.settings:q} --model {input.model:q} {params.roi} --frames {input.frames:q} --out {output.scores:q}")
 
 
 rule aggregate:
