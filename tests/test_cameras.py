@@ -121,12 +121,29 @@ def test_deployment_file_lists_each_camera_with_its_model_and_config(tmp_path):
     models = ["results/models/cameras/entrance/c3dsu-ddl-seed0.pt", "results/models/cameras/yard/c3dsu-ddl-seed0.pt"]
     write_deployment(["entrance", "yard"], models, out, {"score": {"patch": 8}}, config_out)
     text = out.read_text()
-    assert text.startswith("# written by the workflow; fill in each source")
+    assert text.startswith("# written by the workflow from the config's deployment.sources")
     cameras = yaml.safe_load(text)["cameras"]
     assert [c["name"] for c in cameras] == ["entrance", "yard"]
     assert all(c["source"] == "" and c["config"] == str(config_out) for c in cameras)
     assert [c["model"] for c in cameras] == models
     assert yaml.safe_load(config_out.read_text()) == {"score": {"patch": 8}}
+
+
+def test_deployment_sources_come_from_the_config_so_a_rewrite_keeps_them(tmp_path):
+    out, config_out = tmp_path / "cameras.yaml", tmp_path / "cameras.config.yaml"
+    models = ["m/entrance.pt", "m/yard.pt"]
+    config = {"deployment": {"sources": {"entrance": "rtsp://user:pw@10.0.0.5/stream", "yard": 0}}}
+    for _ in range(2):  # the workflow's re-run writes the file again: the sources are still there
+        write_deployment(["entrance", "yard"], models, out, config, config_out)
+        cameras = yaml.safe_load(out.read_text())["cameras"]
+        assert [c["source"] for c in cameras] == ["rtsp://user:pw@10.0.0.5/stream", "0"]
+    partial = {"deployment": {"sources": {"yard": "/srv/yard"}}}
+    write_deployment(["entrance", "yard"], models, out, partial, config_out)
+    assert [c["source"] for c in yaml.safe_load(out.read_text())["cameras"]] == ["", "/srv/yard"]
+    before = out.read_text()
+    with pytest.raises(DDLError, match=r"^deployment.sources names 'gate', not a trained camera \(cameras: entrance, yard\)$"):
+        write_deployment(["entrance", "yard"], models, out, {"deployment": {"sources": {"gate": "x"}}}, config_out)
+    assert out.read_text() == before  # nothing written
 
 
 def record_config(segment_s: float) -> dict:

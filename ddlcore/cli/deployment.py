@@ -9,9 +9,11 @@ from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    config = config_from_args(args) if args.config_out else None
+    config = config_from_args(args)
     write_deployment(args.cameras, args.models, args.out, config, args.config_out)
-    print(f"{args.out}: {len(args.cameras)} cameras; fill in each source, then: ddl watch --cameras {args.out}")
+    missing = [c for c in args.cameras if c not in config["deployment"]["sources"]]
+    todo = f"fill in the sources of {', '.join(missing)} (or add them to deployment.sources), then: " if missing else ""
+    print(f"{args.out}: {len(args.cameras)} cameras; {todo}ddl watch --cameras {args.out}")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

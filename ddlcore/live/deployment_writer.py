@@ -1,11 +1,14 @@
 """``ddl deployment``: the file ``ddl watch --cameras`` reads, listing each trained camera and its model.
 
-Written by the workflow as ``results/deploy/<dataset>.yaml``; the user fills in each ``source``::
+Written by the workflow as ``results/deploy/<dataset>.yaml``, each camera's ``source`` taken from the
+config's ``deployment.sources`` (so a re-run of the workflow, which rewrites the file, keeps them) or left
+empty for the user to fill in::
 
-    # written by the workflow; fill in each source (a camera URL, device index, file or folder)
+    # written by the workflow from the config's deployment.sources; fill in any empty source (a camera URL,
+    # device index, file or folder), or better, add it to deployment.sources: a re-run rewrites this file
     cameras:
       - name: entrance          # the camera folder name
-        source: ""              # filled in by the user
+        source: "rtsp://entrance.local/stream"   # deployment.sources
         model: results/models/cameras/entrance/c3dsu-ddl-seed0.pt   # its calibration is the sidecar next to the model
         config: results/deploy/cameras.config.yaml   # the config the model was trained with
 
@@ -23,17 +26,31 @@ import yaml
 from ..errors import DDLError
 from ..io_utils import atomic_path
 
-HEADER = "# written by the workflow; fill in each source (a camera URL, device index, file or folder)\n"
+HEADER = ("# written by the workflow from the config's deployment.sources; fill in any empty source (a camera URL,\n"
+          "# device index, file or folder), or better, add it to deployment.sources: a re-run rewrites this file\n")
 
 
-def deployment_text(cameras: list[str], models: list[str], config_path: str | None) -> str:
-    """The deployment YAML for ``cameras`` and their ``models`` (same order), sources left empty."""
+def deployment_text(cameras: list[str], models: list[str], config_path: str | None,
+                    sources: dict[str, str | int] | None = None) -> str:
+    """The deployment YAML for ``cameras`` and their ``models`` (same order); each camera's source from
+    ``sources`` (camera -> source), empty for a camera it does not name.
+
+    DDLError when the lengths differ or ``sources`` names a camera that is not among ``cameras``.
+    """
     if len(cameras) != len(models):
         raise DDLError(f"ddl deployment: {len(cameras)} cameras but {len(models)} models")
+    sources = sources or {}
+    unknown = sorted(set(sources) - set(cameras))
+    if unknown:
+        raise DDLError(f"deployment.sources names {', '.join(map(repr, unknown))}, not a trained camera "
+                       f"(cameras: {', '.join(cameras)})")
     lines = [HEADER, "cameras:\n"]
     for name, model in zip(cameras, models):
         lines.append(f"  - name: {json.dumps(name)}          # the camera folder name\n")
-        lines.append('    source: ""              # filled in by the user\n')
+        if name in sources:
+            lines.append(f"    source: {json.dumps(str(sources[name]))}   # deployment.sources\n")
+        else:
+            lines.append('    source: ""              # fill in, or add it to deployment.sources\n')
         lines.append(f"    model: {json.dumps(model)}   # its calibration is the sidecar next to the model, as ddl calibrate writes it\n")
         if config_path is not None:
             lines.append(f"    config: {json.dumps(config_path)}   # the config the model was trained with\n")
@@ -42,12 +59,14 @@ def deployment_text(cameras: list[str], models: list[str], config_path: str | No
 
 def write_deployment(cameras: list[str], models: list[str], out: str | Path, config: dict | None = None,
                      config_out: str | Path | None = None) -> None:
-    """Write the deployment file ``out`` and, when given, ``config`` as YAML to ``config_out`` (which it names)."""
-    config_path = None
-    if config is not None and config_out is not None:
-        with atomic_path(config_out) as tmp:
+    """Write the deployment file ``out`` (sources from ``config["deployment"]["sources"]`` when given) and, when
+    given, ``config`` as YAML to ``config_out`` (which it names)."""
+    sources = dict(config.get("deployment", {}).get("sources", {})) if config is not None else {}
+    config_path = str(config_out) if config is not None and config_out is not None else None
+    text = deployment_text(cameras, models, config_path, sources)  # checked before anything is written
+    if config_path is not None:
+        with atomic_path(config_path) as tmp:
             tmp.write_text("# the configuration the models of this deployment were trained with\n"
                            + yaml.safe_dump(config, sort_keys=False))
-        config_path = str(config_out)
     with atomic_path(out) as tmp:
-        tmp.write_text(deployment_text(cameras, models, config_path))
+        tmp.write_text(text)
