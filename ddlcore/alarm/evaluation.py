@@ -14,7 +14,9 @@ Read from live scores files (:mod:`.live_scores`) and the labels file. Per datas
   (:func:`ddlcore.evaluate.localisation.event_localisation`).
 
 Outputs: ``events-{dataset}.csv`` / ``.md`` in ``--tables-dir`` and, in ``--figures-dir``, one
-figure per model and video: the causal score curve with the threshold, events and ground truth.
+figure per model and video: the causal score curve with the threshold, events and ground truth. The scenes
+given as ``--unlabelled-scenes`` (trained, calibrated, but without labelled test clips) are named in a line
+under the markdown table.
 """
 
 from __future__ import annotations
@@ -147,18 +149,22 @@ def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
 
 def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tables_dir: str | Path,
                  figures_dir: str | Path | None = None, origin: dict[str, Any] | None = None,
-                 criteria: LocalisationCriteria | None = None) -> str:
+                 criteria: LocalisationCriteria | None = None, unlabelled_scenes: Sequence[str] = ()) -> str:
     """Evaluate every model among the live ``score_paths``; write the table (and figures). Returns its markdown.
 
     ``criteria`` (:class:`ddlcore.evaluate.localisation.LocalisationCriteria`): event localisation columns
-    for datasets with pixel masks (empty without)."""
-    from ..evaluate.aggregate import group_score_files, markdown, write_table
+    for datasets with pixel masks (empty without). ``unlabelled_scenes``: the dataset's scenes that were trained
+    but have no labelled test clips, named in a line under the markdown table (the CSV is unchanged).
+    """
+    from ..evaluate.aggregate import checked_unlabelled, group_score_files, markdown, unlabelled_note, write_table
 
     rows = []
     drawn: set[tuple[str, str]] = set()
+    scored: dict[str, set[str]] = {}
     for (dataset, _arch, _variant, seed), files in group_score_files(score_paths).items():
         info, videos, fps = load_live_run(labels_path, files, criteria)
         rows.append(event_row(info["dataset"], info["model"], seed, videos, fps))
+        scored.setdefault(info["dataset"], set()).update(v["scene"] for v in videos.values())
         if figures_dir is not None and (info["dataset"], info["model"]) not in drawn:  # each model's first seed
             drawn.add((info["dataset"], info["model"]))
             Path(figures_dir).mkdir(parents=True, exist_ok=True)
@@ -168,6 +174,7 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
                 plot_events(v, Path(figures_dir) / f"{info['dataset']}-{info['model']}-{name}.png", title)
     if not rows:
         raise DDLError("ddl events: no live scores files given")
+    note = unlabelled_note(checked_unlabelled(unlabelled_scenes, scored))
     table = pd.DataFrame(rows, columns=COLUMNS)
     texts = []
     for dataset in sorted(table["dataset"].unique()):
@@ -175,6 +182,6 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
         texts.append(f"Events on {dataset} at the calibrated threshold: anomaly segments detected, median delay to "
                      "the live alarm, false alarms per minute of normal video, AUC (%) of the causal scores, events "
                      "whose box is on the anomaly (IoU >= region_iou) at confirmation and at peak (%)\n\n"
-                     + markdown(mine))
+                     + markdown(mine) + note)
         write_table(mine, texts[-1], Path(tables_dir) / f"events-{dataset}", origin)
     return "\n".join(texts)

@@ -16,7 +16,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.models_dir:
         logs += sorted(str(p) for p in Path(args.models_dir).glob("*/*/*.csv"))
     print(aggregate(args.labels, args.scores, cfg["metrics"], args.tables_dir, args.figures_dir, logs, args.metrics_out,
-                    provenance(cfg)))
+                    provenance(cfg), args.unlabelled_scenes))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -30,4 +30,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-logs", nargs="*", metavar="CSV", help="training logs models/{dataset}/{scene}/{model}.csv")
     parser.add_argument("--models-dir", metavar="DIR", help="results/models: use every {dataset}/{scene}/{model}.csv in it")
     parser.add_argument("--metrics-out", metavar="JSON", help="all evaluated figures as JSON")
+    parser.add_argument("--unlabelled-scenes", nargs="+", default=[], metavar="SCENE",
+                        help="scenes that were trained but have no labelled test clips (one dataset): 'no labels' "
+                             "rows of the per-scene table and a line under the AUC table")
     parser.set_defaults(func=_run)

@@ -14,7 +14,7 @@ def _run(args: argparse.Namespace) -> None:
 
     cfg = config_from_args(args)
     print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg),
-                       LocalisationCriteria.from_config(cfg["metrics"])))
+                       LocalisationCriteria.from_config(cfg["metrics"]), args.unlabelled_scenes))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -24,4 +24,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scores", required=True, nargs="+", metavar="L.h5", help="live scores files (ddl score --calibration)")
     parser.add_argument("--tables-dir", required=True, metavar="DIR", help="where events-{dataset}.csv/.md go")
     parser.add_argument("--figures-dir", metavar="DIR", help="score curves with threshold and events (none when omitted)")
+    parser.add_argument("--unlabelled-scenes", nargs="+", default=[], metavar="SCENE",
+                        help="scenes that were trained but have no labelled test clips: named under the table")
     parser.set_defaults(func=_run)

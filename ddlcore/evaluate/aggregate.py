@@ -9,9 +9,14 @@ Tables (CSV and markdown, AUCs in percent):
   protocol (normalisation, median window, border handling, patch, shifted grid);
 - ``ablation-{dataset}``: UNet and C3DSU x none / SDL / DDL like the paper's Tables 2 and 3
   (cells only for the models that were run: mean +- s.d. over seeds), the paper's values beside;
-- ``scenes-{dataset}``: per-scene AUCs of every model, mean over seeds (datasets with several scenes only);
+- ``scenes-{dataset}``: per-scene AUCs of every model, mean over seeds (datasets with several scenes, or with
+  ``unlabelled_scenes``: these follow as rows saying ``no labels``, in the CSV empty cells and a ``labelled`` column);
 - ``seeds-{dataset}``: every AUC of every model as mean +- s.d. over seeds with each seed's value;
 - ``verdict-{dataset}``: each variant against ``{arch}-none``, paired by seed (:mod:`ddlcore.evaluate.seed_stats`).
+
+Scenes that were trained but have no labelled test clips (``unlabelled_scenes``, ``--unlabelled-scenes``)
+are named in a line under the ``auc`` table (and the event table of :mod:`ddlcore.alarm.evaluation`); without
+them every table is as it was before the option existed.
 
 The compared figure ("headline") is the median of scene AUCs for multi-scene datasets (the paper's
 ShanghaiTech protocol) and the micro AUC otherwise.
@@ -48,6 +53,8 @@ PAPER_AUC: dict[tuple[str, str, str], float] = {
 }
 ARCH_NAMES = {"unet": "UNet", "c3dsu": "C3DSU"}
 VARIANT_NAMES = {"none": "none", "sdl": "SDL", "ddl": "DDL"}
+#: what the tables say for a scene that was trained but has no labelled test clips
+NO_LABELS = "no labels"
 
 
 def pct(value: float | None) -> float | None:
@@ -160,8 +167,12 @@ def ablation_markdown(table: pd.DataFrame, metric: str) -> str:
             + wide.to_markdown(index=False) + "\n")
 
 
-def scene_table(dataset: str, results: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per-scene AUCs (%) of every model of ``dataset``, mean over its seeds: rows scenes, one column per model."""
+def scene_table(dataset: str, results: list[dict[str, Any]], unlabelled: Sequence[str] = ()) -> pd.DataFrame:
+    """Per-scene AUCs (%) of every model of ``dataset``, mean over its seeds: rows scenes, one column per model.
+
+    With ``unlabelled`` (scenes trained without labelled test clips) these follow as rows without AUCs, and a
+    ``labelled`` column (False for them) ends the table; without, the table has no such column.
+    """
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         if r["dataset"] == dataset:
@@ -171,7 +182,44 @@ def scene_table(dataset: str, results: list[dict[str, Any]]) -> pd.DataFrame:
     columns = {model: {s: pct(sum(a) / len(a)) for s, a in scenes.items()} for model, scenes in values.items()}
     table = pd.DataFrame(columns)
     table.index.name = "scene"
-    return table.reset_index()
+    table = table.reset_index()
+    if not unlabelled:
+        return table
+    return pd.concat([table.assign(labelled=True), pd.DataFrame({"scene": list(unlabelled), "labelled": False})],
+                     ignore_index=True)
+
+
+def scene_markdown(table: pd.DataFrame) -> str:
+    """Markdown of :func:`scene_table` under its heading: AUCs with 2 decimals, '–' where a model has none, and
+    ``no labels`` in every model column of a scene without labelled test clips (the ``labelled`` column)."""
+    heading = "Per-scene AUC (%) (micro AUC over the scene's test frames; mean over training seeds)\n\n"
+    if "labelled" not in table:
+        return heading + markdown(table)
+    models = [c for c in table.columns if c not in ("scene", "labelled")]
+    cells = table[models].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}")
+    cells.loc[~table["labelled"], :] = NO_LABELS
+    return heading + pd.concat([table[["scene"]], cells], axis=1).to_markdown(index=False) + "\n"
+
+
+def unlabelled_note(scenes: Sequence[str]) -> str:
+    """The line under a table naming the trained ``scenes`` without labelled test clips ("" when there are none)."""
+    return f"\nNo labelled test clips (not in these figures): {', '.join(scenes)}\n" if scenes else ""
+
+
+def checked_unlabelled(unlabelled: Sequence[str], scored: dict[str, set[str]]) -> list[str]:
+    """The scenes ``unlabelled`` sorted, checked against ``scored`` ({dataset: scenes of its scored test videos}).
+
+    DDLError when they come with scores of several datasets (they name one dataset's scenes) or when one of
+    them has scored test videos.
+    """
+    names = sorted(set(unlabelled))
+    if names and len(scored) > 1:
+        raise DDLError(f"--unlabelled-scenes names scenes of one dataset, but scores of {', '.join(sorted(scored))} "
+                       "are given")
+    scored_too = sorted(set(names) & set().union(*scored.values()))
+    if scored_too:
+        raise DDLError(f"--unlabelled-scenes {', '.join(scored_too)}: scores of their test videos are given")
+    return names
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -254,15 +302,17 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int]
 def aggregate(
     labels_paths: Sequence[str | Path], score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any],
     tables_dir: str | Path, figures_dir: str | Path | None = None, train_logs: Sequence[str | Path] = (),
-    metrics_out: str | Path | None = None, origin: dict[str, Any] | None = None,
+    metrics_out: str | Path | None = None, origin: dict[str, Any] | None = None, unlabelled_scenes: Sequence[str] = (),
 ) -> str:
     """Evaluate every (dataset, model) among ``score_paths`` and write tables (and figures).
 
     Each group's labels file is the one in ``labels_paths`` whose ``dataset`` attribute matches
     its scores files (the only one when a single file is given). Tables are per dataset
     (``auc-{dataset}``, ``ablation-{dataset}``, ...); ``origin`` (provenance record) is stamped on every
-    table and stored in the metrics JSON ``metrics_out``. Returns each dataset's AUC table markdown,
-    followed by its seeds and verdict tables when it was run with several seeds.
+    table and stored in the metrics JSON ``metrics_out``. ``unlabelled_scenes``, the dataset's scenes that were
+    trained but have no labelled test clips (scores of one dataset only), are rows of ``scenes-{dataset}``
+    (written then even for one labelled scene) and a line under ``auc-{dataset}``. Returns each dataset's AUC
+    table markdown, followed by its seeds and verdict tables when it was run with several seeds.
     """
     from .localisation import LocalisationCriteria
     from .metrics import evaluate_run, load_run
@@ -279,21 +329,24 @@ def aggregate(
         runs[(info["dataset"], info["model"], info["seed"])] = videos
     if not results:
         raise DDLError("ddl aggregate: no scores files given")
+    scored: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        scored[r["dataset"]].update(r["scene_aucs"])
+    unlabelled = checked_unlabelled(unlabelled_scenes, scored)
     tables = Path(tables_dir)
     printed = ""
     for dataset in sorted({r["dataset"] for r in results}):
         mine = [r for r in results if r["dataset"] == dataset]
         auc = auc_table(mine)
-        auc_md = auc_markdown(auc)
+        auc_md = auc_markdown(auc) + unlabelled_note(unlabelled)
         write_table(auc, auc_md, tables / f"auc-{dataset}", origin)
         printed += auc_md
         metric = "median of scene AUCs" if mine[0]["n_scenes"] > 1 else "micro AUC"
         ablation = ablation_table(dataset, results)
         write_table(ablation, ablation_markdown(ablation, metric), tables / f"ablation-{dataset}", origin)
-        if mine[0]["n_scenes"] > 1:
-            scenes = scene_table(dataset, results)
-            md = "Per-scene AUC (%) (micro AUC over the scene's test frames; mean over training seeds)\n\n"
-            write_table(scenes, md + markdown(scenes), tables / f"scenes-{dataset}", origin)
+        if mine[0]["n_scenes"] > 1 or unlabelled:
+            scenes = scene_table(dataset, results, unlabelled)
+            write_table(scenes, scene_markdown(scenes), tables / f"scenes-{dataset}", origin)
         summary = seed_summary(mine)
         write_table(summary, summary_markdown(summary), tables / f"seeds-{dataset}", origin)
         comparisons = paired_comparisons(mine)

@@ -17,9 +17,7 @@ import pandas as pd
 
 from ..alarm.calibration import load_calibration
 from ..data.framestore import FrameStore
-from .aggregate import markdown
-
-NO_LABELS = "no labels"
+from .aggregate import NO_LABELS, markdown
 
 
 def frames_per_camera(stores: Sequence[str | Path]) -> dict[str, int]:

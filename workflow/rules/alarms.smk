@@ -83,6 +83,7 @@ rule events:
     params:
         settings=settings("alarm", *(f"metrics.{key}" for key in ("region_iou", "track_link_iou", "region_min_pixels"))),
         tables_dir=lambda wildcards, output: str(Path(output.table).parent),
+        unlabelled=unlabelled_option(),  # trained scenes without labelled test videos: a line under the table
         code=code_fingerprint("events"),
     log:
         f"{LOGS}/events.log",
@@ -94,7 +95,7 @@ rule events:
     shell:
         ddl(
             "events --settings {params.settings:q} --labels {input.labels:q} --scores {input.live:q}"
-            " --tables-dir {params.tables_dir:q} --figures-dir {output.figures:q}"
+            " --tables-dir {params.tables_dir:q} --figures-dir {output.figures:q} {params.unlabelled}"
         )
 
 

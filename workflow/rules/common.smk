@@ -27,6 +27,8 @@ except DDLError as exc:
     raise WorkflowError(str(exc)) from None
 # A scene with training videos only (ShanghaiTech's 13th) still gets its model, for scoring new footage.
 TRAIN_SCENES = sorted({v.scene for v in VIDEOS["train"]})
+# Trained scenes without labelled test videos (that one, a camera without test/): named in the AUC and event tables.
+UNLABELLED_SCENES = sorted(set(TRAIN_SCENES) - set(SCENES))
 
 ABLATION_MODELS = [f"{arch}-{variant}" for arch in ("unet", "c3dsu") for variant in ("none", "sdl", "ddl")]
 MODELS = list(dict.fromkeys(config["train"]["models"] + (ABLATION_MODELS if config["train"]["ablation"] else [])))
@@ -113,6 +115,11 @@ def roi_files(scene):
     """The camera's region of interest, <camera>/roi.png, as a list: an input of its scoring and calibration
     jobs only (editing it re-runs those and what follows, never training); [] without one, or for another dataset."""
     return [str(ROIS[scene])] if scene in ROIS else []
+
+
+def unlabelled_option():
+    """``--unlabelled-scenes SCENE...`` naming UNLABELLED_SCENES, for ddl aggregate and ddl events; "" when none."""
+    return f"--unlabelled-scenes {shlex.join(UNLABELLED_SCENES)}" if UNLABELLED_SCENES else ""
 
 
 def roi_option(wildcards, input):

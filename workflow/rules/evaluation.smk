@@ -57,6 +57,7 @@ rule aggregate:
     params:
         settings=settings(*sorted(config)),  # the whole config: recorded with the tables
         tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
+        unlabelled=unlabelled_option(),  # trained scenes without labelled test videos: rows / a line in the tables
         code=code_fingerprint("aggregate"),
     log:
         f"{LOGS}/aggregate.log",
@@ -69,7 +70,7 @@ rule aggregate:
         ddl(
             "aggregate --settings {params.settings:q} --labels {input.labels:q} --scores {input.scores:q}"
             " --train-logs {input.logs:q} --tables-dir {params.tables_dir:q} --metrics-out {output.metrics:q}"
-            " --figures-dir {output.figures:q}"
+            " --figures-dir {output.figures:q} {params.unlabelled}"
         )
 
 
