@@ -1,10 +1,13 @@
 """End to end: the workflow on a generated camera root (two cameras, one without test clips):
-a model and a held-out calibration per camera, the per-camera table and the deployment file."""
+a model and a held-out calibration per camera, the per-camera table, the camera without test clips in the AUC
+and event tables, and the deployment file."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -66,6 +69,11 @@ def test_camera_table_says_no_labels_for_the_camera_without_test_clips(camera_ru
     assert "no labels" in (camera_run / "results" / "tables" / "cameras-cameras.md").read_text()
     auc = pd.read_csv(camera_run / "results" / "tables" / "auc.csv")
     assert list(auc.dataset) == ["cameras"]  # the AUC table covers the labelled camera only
+    scenes = pd.read_csv(camera_run / "results" / "tables" / "scenes-cameras.csv")
+    assert scenes["scene"].tolist() == ["entrance", "yard"] and scenes["labelled"].tolist() == [True, False]
+    for name in ("auc-cameras.md", "events-cameras.md"):  # and the other tables name it
+        md = (camera_run / "results" / "tables" / name).read_text()
+        assert "\nNo labelled test clips (not in these figures): yard\n" in md
 
 
 @pytest.mark.slow
@@ -107,6 +115,16 @@ def planned_jobs(text: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
 
 
+def planned_commands(text: str) -> dict[str, list[str]]:
+    """Rule -> the shell commands of its jobs, from a dry run with ``--printshellcmds``."""
+    commands: dict[str, list[str]] = defaultdict(list)
+    for block in text.split("\nrule ")[1:]:
+        command = re.search(r"^Shell command: (.+)$", block, re.M)
+        if command:
+            commands[block.split(":")[0]].append(command.group(1))
+    return commands
+
+
 def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
     make_camera_root(tmp_path / "cameras")
     jobs = planned_jobs(dry_run(tmp_path))
@@ -135,3 +153,16 @@ def test_a_cameras_roi_is_an_input_of_its_scoring_and_calibration_only(tmp_path)
     run = dry_run_process(tmp_path)
     said = run.stdout + run.stderr
     assert run.returncode != 0 and "\ncameras/yard/roi.png: no watched pixel" in said, said[-2000:]
+
+
+def test_the_camera_without_test_clips_is_named_to_the_aggregate_and_events_jobs(tmp_path):
+    root = make_camera_root(tmp_path / "cameras")
+    commands = planned_commands(dry_run(tmp_path, "--printshellcmds"))
+    for rule in ("aggregate", "events"):
+        [command] = commands[rule]
+        assert " --unlabelled-scenes yard 2> " in command, command
+    assert len(commands["train"]) == len(commands["calibrate"]) == 2  # yard still trains and calibrates
+    shutil.copytree(root / "entrance" / "test", root / "yard" / "test")  # now both cameras have labelled clips
+    commands = planned_commands(dry_run(tmp_path, "--printshellcmds"))
+    assert len(commands["aggregate"]) == len(commands["events"]) == 1 and len(commands["score"]) == 2
+    assert not [c for jobs in commands.values() for c in jobs if "--unlabelled-scenes" in c]

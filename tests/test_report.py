@@ -1,8 +1,11 @@
-"""Aggregation: AUC / ablation / scene tables from hand-made scores files, figures, qualitative panel."""
+"""Aggregation: AUC / ablation / scene / event tables from hand-made scores files, scenes without labelled test
+clips in them, figures, qualitative panel."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import h5py
 import numpy as np
@@ -11,6 +14,8 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from ddlcore.alarm.evaluation import event_tables
+from ddlcore.cli.main import main
 from ddlcore.detect.boxes_io import BoxTable
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
@@ -234,3 +239,106 @@ def test_tables_record_commit_and_config_and_the_summary_lists_the_datasets_give
     assert f"config {origin['config_fingerprint']}" in (tmp_path / "tables" / "ablation-ped2.md").read_text()
     stored = json.loads((tmp_path / "metrics" / "ped2.json").read_text())
     assert stored["provenance"]["config"] == cfg and [r["dataset"] for r in stored["results"]] == ["ped2"]
+
+
+def write_live(path, dataset, scene, videos):
+    """A live scores file of c3dsu-ddl for ``videos`` {name: (scene, labels)} of one scene: scores lifted on
+    abnormal frames, an event over each abnormal run and a false alarm on each all-normal video."""
+    rng = np.random.default_rng(5)
+    write_scores(path, dataset, "c3dsu", "ddl", scene,
+                 {n: np.array(lab) + 0.1 * rng.random(len(lab)) for n, (_, lab) in videos.items()})
+    with h5py.File(path, "a") as f:
+        f.attrs.update(threshold=0.5, latency_frames=1, fps=10.0)
+        for name, (_, lab) in videos.items():
+            runs = [[a, b - 1, a, a, 1.0, 0, 0, 8, 8] for a, b in runs_of_ones(np.array(lab))]
+            f[f"videos/{name}"].create_dataset("events", data=np.array(runs or [[1, 2, 1, 2, 0.9, 0, 0, 8, 8]], float))
+            f[f"videos/{name}"].create_dataset("boxes", data=np.zeros((len(lab), 4), np.int32))
+    return path
+
+
+def table_inputs(tmp_path, videos):
+    """Labels of dataset ``cameras`` for ``videos``, scores files of c3dsu-ddl and c3dsu-none, live scores files
+    of c3dsu-ddl: (labels, scores, live)."""
+    write_labels(tmp_path / "labels.h5", "cameras", videos)
+    ddl, _ = make_run(tmp_path, "cameras", videos, "c3dsu", "ddl", 0)
+    none, _ = make_run(tmp_path, "cameras", videos, "c3dsu", "none", 1)
+    scenes = sorted({s for s, _ in videos.values()})
+    live = [write_live(tmp_path / f"live-{s}.h5", "cameras", s, {n: v for n, v in videos.items() if v[0] == s})
+            for s in scenes]
+    return tmp_path / "labels.h5", ddl + none, live
+
+
+#: sha256 of every table the code before --unlabelled-scenes (commit 0de38f0) wrote for LABELS (table_inputs)
+TABLES_BEFORE = {
+    "ablation-cameras.csv": "b5b309c393372036a82191823095c93817da701b540e7c436cab6cb0eeafa9e6",
+    "ablation-cameras.md": "0d66d6a097ea0efd4ef9d2d0f96fe1647c963224f7888e75ca8b3e739b7058b2",
+    "auc-cameras.csv": "cbbb370bac07b4507ad135e82b598c37ded6a834c9e462313fdc38835fcc8993",
+    "auc-cameras.md": "03ee5ae19ba0683b23e0b20d7c0cc9c550bf11d25e83347b3e62ac8c095ff405",
+    "events-cameras.csv": "37f86e523420a42e892e6da2b39e52c9c86661a78b0fb3263531b39113b5e231",
+    "events-cameras.md": "b35961a281353f0561f62557f24d19612b9700ea601287a7859de7b9091bd966",
+    "scenes-cameras.csv": "ab2c51b2252516e84cc970552991dc47abaf659b6d83f362b42380606d41ad29",
+    "scenes-cameras.md": "be0fb0489f4dad4e366021af5715d9dac849fb7dead72318fd1dd174902fb72a",
+    "seeds-cameras.csv": "7208bb6baf7953b022c8ac997cbdae93df16f176e2c20eb1c5a5926210e0f711",
+    "seeds-cameras.md": "7bc7c32c5d3c01931e218fd6dabc706834e853d74cf11fb4661a344f900114fa",
+    "verdict-cameras.csv": "25bf466c18d9ffba960f2ebc666fdb7186ad217da2d25b47088001df7ca533cd",
+    "verdict-cameras.md": "fd3fa21d477f8a0e8efa5a153148e5537f224b9a60c64e4fb8d9bba6cb82d3a6",
+}
+
+
+def test_without_unlabelled_scenes_every_table_is_as_before(tmp_path):
+    labels, scores, live = table_inputs(tmp_path, LABELS)
+    tables = tmp_path / "tables"
+    aggregate([labels], scores, METRICS, tables)
+    event_tables(labels, live, tables)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.iterdir())} == TABLES_BEFORE
+
+
+def note_under_the_table(md: str) -> int:
+    """The line index of the unlabelled scenes' note in ``md``, checked to follow the table and to come once."""
+    lines = md.splitlines()
+    note = [i for i, line in enumerate(lines) if line.startswith("No labelled test clips")]
+    assert len(note) == 1 and lines[note[0]] == "No labelled test clips (not in these figures): door, yard", md
+    table_rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    assert table_rows and note[0] > table_rows[-1] and lines[note[0] - 1] == ""
+    return note[0]
+
+
+def test_unlabelled_scenes_are_rows_of_the_scene_table_and_named_under_the_auc_and_event_tables(tmp_path, capsys):
+    one_scene = {n: v for n, v in LABELS.items() if v[0] == "s1"}
+    labels, scores, live = table_inputs(tmp_path, one_scene)
+    tables = tmp_path / "tables"
+    given = ["--labels", str(labels), "--tables-dir", str(tables), "--unlabelled-scenes", "yard", "door"]
+    assert main(["aggregate", "--scores", *map(str, scores), *given]) == 0
+    assert main(["events", "--scores", *map(str, live), *given]) == 0
+    assert capsys.readouterr().out.count("No labelled test clips (not in these figures): door, yard") == 2
+
+    auc = pd.read_csv(tables / "auc-cameras.csv")
+    scenes = pd.read_csv(tables / "scenes-cameras.csv")  # written for one labelled scene, for the unlabelled ones
+    assert scenes["scene"].tolist() == ["s1", "door", "yard"] and scenes["labelled"].tolist() == [True, False, False]
+    for model in ("c3dsu-ddl", "c3dsu-none"):
+        micro = auc.set_index("model").loc[model, "micro_auc"]
+        assert scenes[model].iloc[0] == pytest.approx(micro) and scenes[model].iloc[1:].isna().all()
+    scenes_md = (tables / "scenes-cameras.md").read_text()
+    for scene in ("door", "yard"):
+        assert re.search(rf"^\| {scene} +\| no labels +\| no labels +\|$", scenes_md, re.M), scenes_md
+    assert re.search(r"^\| s1 +\| \d+\.\d\d +\| \d+\.\d\d +\|$", scenes_md, re.M), scenes_md
+
+    for name in ("auc-cameras.md", "events-cameras.md"):
+        md = (tables / name).read_text()
+        assert md.splitlines()[note_under_the_table(md) + 2].startswith("_ddl commit")  # then the provenance footer
+    assert sorted(auc["model"]) == ["c3dsu-ddl", "c3dsu-none"]  # the CSVs: rows of the scored models only
+    assert pd.read_csv(tables / "events-cameras.csv")["model"].tolist() == ["c3dsu-ddl"]
+
+
+def test_unlabelled_scenes_are_unscored_scenes_of_one_dataset(tmp_path):
+    labels, scores, live = table_inputs(tmp_path, LABELS)
+    with pytest.raises(DDLError, match="--unlabelled-scenes s2: scores of their test videos are given"):
+        aggregate([labels], scores, METRICS, tmp_path / "tables", unlabelled_scenes=["yard", "s2"])
+    with pytest.raises(DDLError, match="--unlabelled-scenes s1: scores of their test videos are given"):
+        event_tables(labels, live, tmp_path / "tables", unlabelled_scenes=["s1"])
+    write_labels(tmp_path / "ped2.h5", "ped2", {"v9": ("all", [0, 1, 1, 0])})
+    ped2, _ = make_run(tmp_path, "ped2", {"v9": ("all", [0, 1, 1, 0])}, "c3dsu", "ddl", 0)
+    with pytest.raises(DDLError, match="names scenes of one dataset, but scores of cameras, ped2 are given"):
+        aggregate([labels, tmp_path / "ped2.h5"], scores + ped2, METRICS, tmp_path / "tables",
+                  unlabelled_scenes=["yard"])
+    assert not (tmp_path / "tables").exists()  # refused before any table
