@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import torch
 
-from benchlib import count_flops
+from benchlib import count_flops, cpu_name
 from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, save_calibration, sidecar_path
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
@@ -209,7 +209,7 @@ def main() -> None:
     runtimes = args.runtimes.split(",")
     rng = np.random.default_rng(0)
     frames = camera_frames(args.frames, rng)
-    print(f"CPU: {_cpu_name()}; camera frames 360x240 RGB; torch {torch.__version__}, {_versions()}")
+    print(f"CPU: {cpu_name()}; camera frames 360x240 RGB; torch {torch.__version__}, {_versions()}")
     print("threads: " + ", ".join(f"{t}: float32 matmul {matmul_gflops(t):.0f} GFLOP/s" for t in threads))
     settings = SETTINGS if args.settings == "all" else SETTINGS[:2]
     with tempfile.TemporaryDirectory() as tmp:
@@ -254,16 +254,6 @@ def main() -> None:
                       f"latency {s['latency_ms']} ms (95th percentile {s['latency_p95_ms']} ms) from arrival to score, "
                       f"+ {cfg['model']['frames'] // 2} frame(s) ({1000 * (cfg['model']['frames'] // 2) / args.camera_fps:.0f} ms) "
                       "to the alarm decision", flush=True)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {torch.get_num_threads()} threads available"
-    except OSError:
-        pass
-    return "unknown"
 
 
 def _versions() -> str:

@@ -121,6 +121,17 @@ class PeakMemory:
             self.mib = None if peak is None else peak - self.start
 
 
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo) and the threads torch may use; "unknown" where /proc is absent."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {torch.get_num_threads()} threads available"
+    except OSError:
+        pass
+    return "unknown"
+
+
 def count_flops(step: Callable[[], object]) -> int:
     """FLOPs of one call of ``step`` (forwards and backward; torch.utils.flop_counter, matrix and convolution ops)."""
     from torch.utils.flop_counter import FlopCounterMode
