@@ -42,7 +42,7 @@ from scipy import stats
 
 from benchlib import cpu_name
 from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, sidecar_path
-from ddlcore.alarm.evaluation import load_live_run, video_figures
+from ddlcore.alarm.evaluation import load_live_run, normal_minutes, video_figures
 from ddlcore.alarm.events import AlarmRule, Event, detect_events
 from ddlcore.alarm.threshold import choose_threshold
 from ddlcore.data.registry import CALIBRATION_SPLIT, DATASET_NAMES
@@ -119,11 +119,6 @@ def false_alarms(videos: dict[str, dict[str, Any]], rule: AlarmRule) -> int:
     """Events of ``rule`` on the live scores of ``videos`` that overlap no abnormal frame."""
     return sum(video_figures(v["labels"], detect_events(v["score"], v["boxes"], rule), v["latency"])["false_alarms"]
                for v in videos.values())
-
-
-def normal_minutes(videos: dict[str, dict[str, Any]], fps: float) -> float:
-    """Minutes of normal (label 0) frames of ``videos`` at ``fps``, as the event table counts them."""
-    return sum(int((np.asarray(v["labels"]) == 0).sum()) for v in videos.values()) / fps / 60.0
 
 
 def calibration_minutes(calibration: Calibration) -> float:

@@ -60,6 +60,12 @@ def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> 
     return {"segments": len(segs), "detected": len(delays), "delays": delays, "false_alarms": len(false)}
 
 
+def normal_minutes(videos: dict[str, dict[str, Any]], fps: float) -> float:
+    """Minutes of normal (label 0) frames of ``videos`` ({name: {labels, ...}}) at ``fps``: what false alarms are
+    counted per."""
+    return sum(int((np.asarray(v["labels"]) == 0).sum()) for v in videos.values()) / fps / 60.0
+
+
 def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
     """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency,
     and for localisation boxes, truth (None without pixel masks), criteria}}."""
@@ -68,7 +74,7 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
 
     counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
     delays = [d for c in counts for d in c["delays"]]
-    normal_minutes = sum(int((np.asarray(v["labels"]) == 0).sum()) for v in videos.values()) / fps / 60.0
+    normal = normal_minutes(videos, fps)
     total = sum(c["segments"] for c in counts)
     detected = sum(c["detected"] for c in counts)
     false_alarms = sum(c["false_alarms"] for c in counts)
@@ -86,8 +92,8 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
         "dataset": dataset, "model": model, "seed": seed, "segments": total, "detected": detected,
         "detected_pct": round(100 * detected / total, 1) if total else None,
         "median_delay_frames": median, "median_delay_s": None if median is None else round(median / fps, 2),
-        "false_alarms": false_alarms, "normal_minutes": round(normal_minutes, 2),
-        "false_alarms_per_minute": round(false_alarms / normal_minutes, 3) if normal_minutes else None,
+        "false_alarms": false_alarms, "normal_minutes": round(normal, 2),
+        "false_alarms_per_minute": round(false_alarms / normal, 3) if normal else None,
         "events": sum(len(v["events"]) for v in videos.values()),
         "live_auc": None if auc is None else round(100 * auc, 2),
         "localised_at_confirmation_pct": share("confirmed"), "localised_at_peak_pct": share("peak"),
