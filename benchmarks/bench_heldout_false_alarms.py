@@ -32,7 +32,7 @@ in (it holds ``results/``).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,8 @@ def load_model_run(results: Path, dataset: str, model_path: Path) -> ModelRun:
 def budget_rule(calibration: Calibration, budget: float) -> AlarmRule:
     """The alarm rule ``ddl calibrate`` would choose at ``budget`` false alarms per hour of the calibration
     footage, with the calibration's other alarm settings."""
-    alarm = {**calibration.alarm, "false_alarms_per_hour": budget, "quantile": None}
-    return AlarmRule.from_config(choose_threshold(list(calibration.videos.values()), calibration.fps, alarm), alarm)
+    alarm = replace(calibration.alarm, false_alarms_per_hour=budget, quantile=None)
+    return AlarmRule.from_settings(choose_threshold(list(calibration.videos.values()), calibration.fps, alarm), alarm)
 
 
 def false_alarms(videos: dict[str, dict[str, Any]], rule: AlarmRule) -> int:
@@ -135,8 +135,8 @@ def reproduced(run: ModelRun) -> tuple[bool, bool]:
     """(the threshold chosen again at the run's own budget is the stored one, the events found again at the
     stored threshold are the stored events) for one model."""
     alarm = run.calibration.alarm
-    same_threshold = alarm["quantile"] is None and bool(np.isclose(
-        budget_rule(run.calibration, alarm["false_alarms_per_hour"]).threshold, run.calibration.threshold, rtol=1e-5))
+    same_threshold = alarm.quantile is None and bool(np.isclose(
+        budget_rule(run.calibration, alarm.false_alarms_per_hour).threshold, run.calibration.threshold, rtol=1e-5))
     rule = run.calibration.rule
     same_events = all(event_frames(detect_events(v["score"], v["boxes"], rule)) == event_frames(v["events"])
                       for v in run.videos.values())
@@ -223,7 +223,7 @@ def header(run_dir: Path, dataset: str, runs: list[ModelRun], confidence: float)
     calib = {r.scene: calibration_minutes(r.calibration) for r in runs}
     normal = {r.scene: normal_minutes(r.videos, r.fps) for r in runs}
     checks = [reproduced(r) for r in runs]
-    own = sorted({r.calibration.alarm["false_alarms_per_hour"] for r in runs})
+    own = sorted({r.calibration.alarm.false_alarms_per_hour for r in runs})
     tail = 100 * (1 - (1 - confidence) / 2)
     return [
         f"Held-out false alarms of calibrated thresholds: run {run_dir}, dataset {dataset}",
@@ -258,7 +258,7 @@ def main() -> None:
     args = parser.parse_args()
     results = args.run / "results"
     runs = [load_model_run(results, args.dataset, p) for p in model_files(results, args.dataset, args.models)]
-    budgets = args.budgets or sorted({r.calibration.alarm["false_alarms_per_hour"] for r in runs})
+    budgets = args.budgets or sorted({r.calibration.alarm.false_alarms_per_hour for r in runs})
     table = rows(runs, budgets)
     print("\n".join(header(args.run, args.dataset, runs, args.confidence)))
     for budget in budgets:

@@ -40,6 +40,7 @@ import torch
 
 from benchlib import count_flops, cpu_name
 from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, save_calibration, sidecar_path
+from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
 from ddlcore.live.scorer import BatchScorer, LiveScorer
@@ -74,7 +75,7 @@ def model_files(cfg: dict, folder: Path) -> Path:
                 frames=cfg["model"]["frames"], model_cfg=cfg["model"], dataset="bench", scene="01")
     path = folder / "m.pt"
     save_trained_model(path, build_model("c3dsu", cfg["model"], channels), meta, [0.5])
-    calibration = Calibration(str(path), 1e9, 25.0, cfg["model"]["frames"], dict(cfg["alarm"]),
+    calibration = Calibration(str(path), 1e9, 25.0, cfg["model"]["frames"], AlarmSettings.from_config(cfg),
                               {"patch": cfg["score"]["patch"], "shifted_grid": cfg["score"]["shifted_grid"]},
                               np.zeros((height, width), np.float32), {"bench": np.zeros(1, np.float32)},
                               model_fingerprint(path), (height, width, channels))

@@ -38,12 +38,14 @@ sys.path.insert(0, str(REPO / "tests"))  # the loopback MJPEG server of the live
 from mjpeg_server import MJPEGServer
 
 from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
+from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
 from ddlcore.data.framestore import resize_frame
 from ddlcore.data.synthetic import generate
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.multi_watch import watch_cameras
 from ddlcore.model import build_model, save_trained_model
+from ddlcore.score.settings import ScoreSettings
 
 #: the camera names of the deployment (as many as --cameras asks for)
 NAMES = ["entrance", "yard", "platform", "gate", "hall", "stairs", "lobby", "car-park"]
@@ -75,7 +77,8 @@ def model_file(cfg: dict, folder: Path, normal: list[np.ndarray], fps: float) ->
     model = build_model("c3dsu", cfg["model"], channels)
     save_trained_model(path, model, meta, [0.5])
     videos = {f"n{i}": (np.stack([resize_frame(x, height, width, channels) for x in v]), fps) for i, v in enumerate(normal)}
-    save_calibration(calibrate(model.eval(), meta, videos, cfg, path), sidecar_path(path))
+    calibration = calibrate(model.eval(), meta, videos, ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg), path)
+    save_calibration(calibration, sidecar_path(path))
     return path
 
 

@@ -45,6 +45,7 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
     from ddlcore.evaluate.metrics import evaluate
     from ddlcore.model import load_trained_model
     from ddlcore.score.frame_stores import score_frame_stores
+    from ddlcore.score.settings import ScoreSettings
     from ddlcore.train.trainer import train_model
 
     seed, train, score = VARIANTS[name]
@@ -67,7 +68,7 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
         start = time.perf_counter()
         model, meta = load_trained_model(out, device)
         scores = out.with_suffix(".h5")
-        score_frame_stores(model, meta, test_sets[scene], scores, config["score"], out)
+        score_frame_stores(model, meta, test_sets[scene], scores, ScoreSettings.from_config(config), out)
         score_s += time.perf_counter() - start
         score_files.append(scores)
         torch._dynamo.reset()

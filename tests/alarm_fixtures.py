@@ -68,13 +68,15 @@ def calibrated_copy(scene: dict, folder: Path, settings: dict):
     import torch
 
     from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
+    from ddlcore.alarm.settings import AlarmSettings
     from ddlcore.score.inference import load_model
+    from ddlcore.score.settings import ScoreSettings
 
     model_path = folder / "m.pt"
     shutil.copy(scene["model"], model_path)
     cfg = load_config(None, json.dumps(settings))
     model, meta = load_model(model_path, torch.device("cpu"))
     normal = {f"n{i}": (v, scene["fps"]) for i, v in enumerate(scene["normal"][:3])}
-    calibration = calibrate(model, meta, normal, cfg, model_path)
+    calibration = calibrate(model, meta, normal, ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg), model_path)
     save_calibration(calibration, sidecar_path(model_path))
     return model_path, calibration, cfg

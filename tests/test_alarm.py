@@ -13,11 +13,14 @@ from alarm_fixtures import frame_store
 from ddlcore.alarm.calibration import apply_calibration, calibrate, load_calibration, sidecar_path
 from ddlcore.alarm.causal import trailing_median
 from ddlcore.alarm.events import AlarmRule, EventTracker, detect_events
+from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.alarm.threshold import choose_threshold, events_per_hour
 from ddlcore.config import load_config
 from ddlcore.errors import DDLError
+from ddlcore.evaluate.settings import MetricsSettings
 from ddlcore.score.inference import load_model
 from ddlcore.score.patches import patch_peaks, patch_scores
+from ddlcore.score.settings import ScoreSettings
 
 torch.set_num_threads(1)
 FPS = 10.0
@@ -76,13 +79,14 @@ def test_tracker_reports_start_when_confirmed_and_end_after_the_gap():
 def test_threshold_from_a_quantile_and_from_a_budget():
     rng = np.random.default_rng(1)
     videos = [rng.random(3600) for _ in range(2)]  # 2 x 6 min at 10 fps
-    cfg = load_config(None, json.dumps({"alarm": {"quantile": 0.9}}))["alarm"]
+    cfg = AlarmSettings.from_config(load_config(None, json.dumps({"alarm": {"quantile": 0.9}})))
     assert choose_threshold(videos, FPS, cfg) == pytest.approx(np.quantile(np.concatenate(videos), 0.9))
-    cfg = load_config(None, json.dumps({"alarm": {"false_alarms_per_hour": 30.0, "smooth_frames": 1}}))["alarm"]
+    cfg = AlarmSettings.from_config(load_config(None, json.dumps({"alarm": {"false_alarms_per_hour": 30.0,
+                                                                             "smooth_frames": 1}})))
     threshold = choose_threshold(videos, FPS, cfg)
-    _, rate = events_per_hour(videos, AlarmRule.from_config(threshold, cfg), FPS)
+    _, rate = events_per_hour(videos, AlarmRule.from_settings(threshold, cfg), FPS)
     assert rate <= 30.0
-    _, rate_below = events_per_hour(videos, AlarmRule.from_config(threshold * 0.99, cfg), FPS)
+    _, rate_below = events_per_hour(videos, AlarmRule.from_settings(threshold * 0.99, cfg), FPS)
     assert rate_below > 30.0 * 0.8  # the lowest threshold within the budget, not any threshold
     with pytest.raises(DDLError, match="no frame score"):
         choose_threshold([np.full(5, np.nan)], FPS, cfg)
@@ -100,8 +104,10 @@ def test_threshold_from_a_quantile_and_from_a_budget():
 def test_calibration_gives_the_requested_false_alarm_rate_on_held_out_normal_video(alarm_scene, alarm, check):
     cfg = load_config(None, json.dumps({"score": {"patch": 8}, "alarm": alarm}))
     model, meta = load_model(alarm_scene["model"], torch.device("cpu"))
-    calibration = calibrate(model, meta, {f"n{i}": (v, FPS) for i, v in enumerate(alarm_scene["normal"][:3])}, cfg)
-    held = [apply_calibration(model, v, calibration, cfg["score"], torch.device("cpu")) for v in alarm_scene["normal"][3:]]
+    score, alarm_settings = ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg)
+    calibration = calibrate(model, meta, {f"n{i}": (v, FPS) for i, v in enumerate(alarm_scene["normal"][:3])}, score,
+                            alarm_settings)
+    held = [apply_calibration(model, v, calibration, score, torch.device("cpu")) for v in alarm_scene["normal"][3:]]
     if check == "frames":
         scores = np.concatenate([s for s, _, _ in held])
         alarmed = float(np.mean(scores[np.isfinite(scores)] > calibration.threshold))
@@ -235,6 +241,8 @@ def test_a_model_with_nan_weights_is_one_line_and_nan_scores_stop_the_live_score
             scorer.push(frame)
     from ddlcore.score.footage import score_footage
 
+    config = load_config()
     with pytest.raises(DDLError, match=r"v\.avi: the model's scores are not finite"):
-        score_footage(model, meta, video, load_config(), tmp_path / "s.csv")
+        score_footage(model, meta, video, ScoreSettings.from_config(config), MetricsSettings.from_config(config),
+                      AlarmSettings.from_config(config), tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()

@@ -181,10 +181,11 @@ def test_a_killed_recording_leaves_only_whole_segments(tmp_path):
 
 def test_camera_table_rows_carry_footage_calibration_and_no_labels(tmp_path):
     from ddlcore.alarm.calibration import Calibration, save_calibration
+    from ddlcore.alarm.settings import AlarmSettings
     from ddlcore.data.framestore import write_frame_store
     from ddlcore.evaluate.camera_table import camera_table
 
-    alarm = validate_config({})["alarm"]
+    alarm = AlarmSettings.from_config(validate_config({}))
     stores = {}
     for split, camera, n in (("train", "door", 30), ("train", "door", 20), ("calibration", "door", 12),
                              ("train", "yard", 25), ("calibration", "yard", 6)):

@@ -22,6 +22,7 @@ from ci_required import skip_unless_ci
 from ddlcore.alarm.calibration import apply_calibration
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
+from ddlcore.score.settings import ScoreSettings
 from ddlcore.live.scorer import LiveScorer
 from mjpeg_server import MJPEGServer
 
@@ -44,7 +45,7 @@ def calibrated(alarm_scene, tmp_path_factory):
 
 def _offline(model_path, calibration, cfg, frames):
     model, _ = load_model(model_path, CPU)
-    return apply_calibration(model, to_model_frames(frames), calibration, cfg["score"], CPU)
+    return apply_calibration(model, to_model_frames(frames), calibration, ScoreSettings.from_config(cfg), CPU)
 
 
 @pytest.mark.parametrize("share_encoder", [True, False])

@@ -31,6 +31,7 @@ from ddlcore.score.regions import (
     regions_path,
     video_regions,
 )
+from ddlcore.score.settings import ScoreSettings
 
 CRITERIA = LocalisationCriteria(region_iou=0.1, track_fraction=0.1, track_link_iou=0.1, region_min_pixels=1)
 BOX = [10.0, 10.0, 20.0, 20.0]
@@ -177,7 +178,8 @@ def test_score_writes_regions_and_the_table_gains_rbdc(tmp_path):
     _store(tmp_path / "v1.h5", np.full((n, 32, 32, 1), 100, np.uint8), "v1")
     cfg = load_config(None, json.dumps({"score": {"patch": 8, "map_stride": 4}}))
     out = tmp_path / "s.h5"
-    score_frame_stores(MiddlePlusOffset(0.2, (8, 16, 8, 16)), _meta(), [tmp_path / "v1.h5"], out, cfg["score"])
+    score_frame_stores(MiddlePlusOffset(0.2, (8, 16, 8, 16)), _meta(), [tmp_path / "v1.h5"], out,
+                       ScoreSettings.from_config(cfg))
     regions = read_regions(regions_path(out))
     assert regions["v1"].n_frames == n and regions["v1"].frame(0)[0].shape[1] == 4
     masks = np.zeros((n, 32, 32), np.uint8)

@@ -17,6 +17,7 @@ from alarm_fixtures import frame_store
 from camera_fixtures import make_camera_root
 
 from ddlcore.alarm.calibration import apply_calibration, calibrate, load_calibration, save_calibration, sidecar_path
+from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.cli.main import main
 from ddlcore.config import load_config, validate_config
 from ddlcore.data.registry import list_videos, open_dataset
@@ -24,6 +25,7 @@ from ddlcore.data.roi import camera_rois, load_roi
 from ddlcore.errors import DDLError
 from ddlcore.live.scorer import BatchScorer, LiveScorer
 from ddlcore.score.inference import window_scores
+from ddlcore.score.settings import ScoreSettings
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -164,7 +166,8 @@ def test_without_a_roi_scores_are_bit_identical_to_a_roi_watching_everything(ala
 def flat_calibration(roi: np.ndarray | None):
     cfg = load_config(None, json.dumps(SETTINGS))
     videos = {f"n{i}": (gray_noise(60, seed=10 + i), FPS) for i in range(2)}
-    return calibrate(FlatReconstruction(), META, videos, cfg, roi=roi), cfg
+    return calibrate(FlatReconstruction(), META, videos, ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg),
+                     roi=roi), cfg
 
 
 def spans(events: list) -> list[tuple[int, int]]:
@@ -185,7 +188,7 @@ def test_calibration_keeps_its_roi_and_causal_scores_ignore_what_it_masks(tmp_pa
     assert np.array_equal(loaded.roi, RIGHT_HALF) and loaded.roi.dtype == bool
     assert float(loaded.background[:, : W // 2].max()) == 0.0 < float(loaded.background[:, W // 2 :].max())
     normal = gray_noise(50, seed=0)
-    runs = {x: apply_calibration(FlatReconstruction(), frames, loaded, cfg["score"], CPU)
+    runs = {x: apply_calibration(FlatReconstruction(), frames, loaded, ScoreSettings.from_config(cfg), CPU)
             for x, frames in (("plain", normal), ("masked", with_square(normal, MASKED_X)),
                               ("watched", with_square(normal, WATCHED_X)))}
     assert np.array_equal(runs["masked"][0], runs["plain"][0], equal_nan=True)
@@ -211,12 +214,13 @@ def live_scores(scorer: LiveScorer, frames: np.ndarray) -> tuple[np.ndarray, lis
 def test_live_scoring_honours_the_calibrations_roi_and_equals_offline_causal_scoring():
     calibration, cfg = flat_calibration(RIGHT_HALF)
     normal = gray_noise(50, seed=0)
+    score = ScoreSettings.from_config(cfg)
     model = FlatReconstruction()
     plain, plain_events, _ = live_scores(LiveScorer(model, META, calibration, cfg["score"], CPU), normal)
     for x in (MASKED_X, WATCHED_X):
         frames = with_square(normal, x)
         live, events, left = live_scores(LiveScorer(model, META, calibration, cfg["score"], CPU), frames)
-        offline_scores, _, offline_events = apply_calibration(model, frames, calibration, cfg["score"], CPU)
+        offline_scores, _, offline_events = apply_calibration(model, frames, calibration, score, CPU)
         np.testing.assert_allclose(live, offline_scores, rtol=1e-6, atol=1e-7)
         assert spans(events) == spans(offline_events) and left == 0.0  # the overlay's error map is masked too
         if x == MASKED_X:
@@ -265,7 +269,8 @@ def causal_scores(model_path: Path, store: Path, calibration) -> np.ndarray:
     with h5py.File(store) as f:
         frames = f["frames"][:]
     model = load_model(model_path, CPU)[0]
-    return apply_calibration(model, frames, calibration, {"batch_size": 16, "share_encoder": True}, CPU)[0]
+    score = dataclasses.replace(ScoreSettings.from_config(load_config()), batch_size=16, share_encoder=True)
+    return apply_calibration(model, frames, calibration, score, CPU)[0]
 
 
 def test_cli_calibrate_and_score_take_the_roi(cli_setup, tmp_path, capsys):

@@ -10,6 +10,7 @@ import torch
 
 from alarm_fixtures import tiny_checkpoint
 from ddlcore.alarm.calibration import Calibration
+from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
@@ -111,7 +112,7 @@ def test_runtime_config_default_is_auto():
 
 
 def _calibration(path, threshold: float, background: np.ndarray | None) -> Calibration:
-    alarm = load_config(None, "{}")["alarm"]
+    alarm = AlarmSettings.from_config(load_config(None, "{}"))
     return Calibration(str(path), threshold, 25.0, 3, alarm, {"patch": 8, "shifted_grid": True}, background,
                        {"normal": np.zeros(1, np.float32)})
 

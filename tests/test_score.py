@@ -17,6 +17,7 @@ from ddlcore.score.inference import fill_border, pixel_error, window_scores
 from ddlcore.score.patches import patch_scores
 from ddlcore.score.frame_stores import score_frame_stores
 from ddlcore.score.scores_io import read_scores
+from ddlcore.score.settings import ScoreSettings
 
 torch.set_num_threads(1)
 
@@ -167,7 +168,8 @@ def test_scores_file_layout_and_border_alignment(tmp_path):
     for name, n in (("v1", 9), ("v2", 5)):
         paths.append(tmp_path / f"{name}.h5")
         _store(paths[-1], rng.integers(0, 255, size=(n, 32, 32, 1), dtype=np.uint8), name)
-    cfg = load_config(None, json.dumps({"score": {"border": "drop", "save_maps": True, "map_stride": 8}}))["score"]
+    settings = {"score": {"border": "drop", "save_maps": True, "map_stride": 8}}
+    cfg = ScoreSettings.from_config(load_config(None, json.dumps(settings)))
     out = tmp_path / "scores.h5"
     written = score_frame_stores(MiddlePlusOffset(0.1, (0, 4, 0, 4)), _meta(), paths, out, cfg, "m.pt")
     assert written == {"v1": 9, "v2": 5}
@@ -181,7 +183,7 @@ def test_scores_file_layout_and_border_alignment(tmp_path):
 
 def test_scoring_refuses_wrong_size_and_short_video(tmp_path):
     rng = np.random.default_rng(3)
-    cfg = load_config(None, None)["score"]
+    cfg = ScoreSettings.from_config(load_config(None, None))
     wrong = tmp_path / "wrong.h5"
     _store(wrong, rng.integers(0, 255, size=(5, 16, 16, 1), dtype=np.uint8), "wrong")
     with pytest.raises(DDLError, match="wrong.h5: frames are"):

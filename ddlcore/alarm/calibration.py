@@ -33,9 +33,11 @@ import torch
 from ..config import FIXED_SCORE_KEYS
 from ..errors import DDLError
 from ..score.inference import FrameSource, window_errors
+from ..score.settings import ScoreSettings
 from ..io_utils import atomic_path
 from .causal import background_map, causal_frame_scores, causal_peaks, frame_scores, latency_frames
 from .events import AlarmRule, Event, detect_events
+from .settings import AlarmSettings
 from .threshold import choose_threshold, events_per_hour
 
 FORMAT_VERSION = 2
@@ -45,8 +47,9 @@ FORMAT_VERSION = 2
 class Calibration:
     """A model's alarm calibration: threshold, the rule around it, and the footage it came from.
 
-    background float32 (H, W) or None; videos: {name: scores float32 (N,)}; alarm and score: the
-    config sections it was made with (score: only ``FIXED_SCORE_KEYS``); model_sha256: SHA-256 of the
+    background float32 (H, W) or None; videos: {name: scores float32 (N,)}; alarm: the alarm settings it was
+    made with; score: the score settings it fixes, {key: value} of ``FIXED_SCORE_KEYS`` (under a calibration
+    they replace the job's: ``dataclasses.replace(score, **calibration.score)``); model_sha256: SHA-256 of the
     model file (:func:`model_fingerprint`; empty when made without one); size: the model's (height,
     width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame.
     """
@@ -55,7 +58,7 @@ class Calibration:
     threshold: float
     fps: float
     clip: int
-    alarm: dict[str, Any]
+    alarm: AlarmSettings
     score: dict[str, Any]
     background: np.ndarray | None
     videos: dict[str, np.ndarray]
@@ -66,7 +69,7 @@ class Calibration:
     @property
     def rule(self) -> AlarmRule:
         """The alarm rule: threshold, hysteresis, minimum length, merge gap."""
-        return AlarmRule.from_config(self.threshold, self.alarm)
+        return AlarmRule.from_settings(self.threshold, self.alarm)
 
     @property
     def latency(self) -> int:
@@ -81,7 +84,7 @@ class Calibration:
             "model": self.model, "threshold": self.threshold, "fps": self.fps, "latency_frames": self.latency,
             "calibration_videos": len(self.videos), "calibration_frames": frames,
             "calibration_hours": frames / self.fps / 3600.0, "calibration_events": events,
-            "calibration_events_per_hour": rate, "alarm": self.alarm, "score": self.score,
+            "calibration_events_per_hour": rate, "alarm": self.alarm.as_config(), "score": self.score,
         }
 
 
@@ -138,7 +141,8 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
             fps=calibration.fps, latency_frames=calibration.latency, clip_frames=calibration.clip,
             calibration_frames=facts["calibration_frames"], calibration_hours=facts["calibration_hours"],
             calibration_events=facts["calibration_events"],
-            alarm=json.dumps(calibration.alarm, sort_keys=True), score=json.dumps(calibration.score, sort_keys=True),
+            alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),
+            score=json.dumps(calibration.score, sort_keys=True),
         )
         if calibration.background is not None:
             f.create_dataset("background", data=calibration.background.astype(np.float32), compression="gzip")
@@ -162,7 +166,7 @@ def load_calibration(path: str | Path) -> Calibration:
             a = f.attrs
             return Calibration(
                 model=str(a["model"]), threshold=float(a["threshold"]), fps=float(a["fps"]), clip=int(a["clip_frames"]),
-                alarm=json.loads(a["alarm"]), score=json.loads(a["score"]),
+                alarm=AlarmSettings.from_section(json.loads(a["alarm"]), f"{p}: alarm"), score=json.loads(a["score"]),
                 background=f["background"][:] if "background" in f else None,
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
@@ -173,15 +177,15 @@ def load_calibration(path: str | Path) -> Calibration:
 
 
 @torch.no_grad()
-def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, score_cfg: dict[str, Any],
+def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, score: ScoreSettings,
                       device: torch.device) -> tuple[np.ndarray, np.ndarray, list[Event]]:
     """Causal scores and events of one video under ``calibration``.
 
-    frames: uint8 (N, H, W, C) at the model's size. ``score_cfg`` supplies batch size and encoder
+    frames: uint8 (N, H, W, C) at the model's size. ``score`` supplies batch size and encoder
     sharing only; patch and shifted grid are the calibration's (the one source of those settings for
     causal scores). Returns :func:`calibrated_events`.
     """
-    errors = window_errors(model, frames, calibration.clip, score_cfg["batch_size"], device, score_cfg["share_encoder"],
+    errors = window_errors(model, frames, calibration.clip, score.batch_size, device, score.share_encoder,
                            roi=calibration.roi)
     return calibrated_events(errors, len(frames), calibration)
 
@@ -193,17 +197,20 @@ def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
 
     Returns (scores float64 (N,), boxes int32 (N, 4) in model pixels, events).
     """
-    raw, raw_boxes = causal_peaks(errors, calibration.score, calibration.background)
-    scores, boxes = causal_frame_scores(raw, raw_boxes, n_frames, calibration.clip, calibration.alarm["smooth_frames"])
+    raw, raw_boxes = causal_peaks(errors, calibration.score["patch"], calibration.score["shifted_grid"],
+                                  calibration.background)
+    scores, boxes = causal_frame_scores(raw, raw_boxes, n_frames, calibration.clip, calibration.alarm.smooth_frames)
     return scores, boxes, detect_events(scores, boxes, calibration.rule)
 
 
 def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tuple[FrameSource, float]],
-              cfg: dict[str, Any], model_path: str | Path = "", roi: np.ndarray | None = None) -> Calibration:
-    """Score normal ``videos`` causally and choose the threshold of the ``alarm`` config section.
+              score: ScoreSettings, alarm: AlarmSettings, model_path: str | Path = "",
+              roi: np.ndarray | None = None) -> Calibration:
+    """Score normal ``videos`` causally and choose the threshold of the ``alarm`` settings.
 
-    videos: {name: (uint8 frames (N, H, W, C) at the model's size, fps)}; cfg: the full config
-    (``score`` and ``alarm`` sections); meta: the checkpoint meta (``frames``: clip length, frame size);
+    videos: {name: (uint8 frames (N, H, W, C) at the model's size, fps)}; score, alarm: the settings the
+    causal scores and the threshold are made with (kept in the calibration: alarm whole, score its
+    ``FIXED_SCORE_KEYS``); meta: the checkpoint meta (``frames``: clip length, frame size);
     model_path: the model's file (its fingerprint goes into the calibration); roi: bool (H, W), the camera's
     watched pixels (:mod:`ddlcore.data.roi`), kept in the calibration so that every causal score made
     under it ignores the same pixels; None: the whole frame. The footage's frame rate is the median of
@@ -216,19 +223,16 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     if not videos:
         raise DDLError("ddl calibrate: no calibration footage given")
     device = next(model.parameters()).device
-    alarm_cfg = cfg["alarm"]
-    score_cfg = cfg["score"]
     sources = [frames for frames, _ in videos.values()]
     background = None
-    if alarm_cfg["background"] == "calibration":
-        background = background_map(model, sources, clip, alarm_cfg["background_windows"], device,
-                                    score_cfg["batch_size"], roi)
-    scores = {name: frame_scores(model, frames, clip, score_cfg, alarm_cfg, background, device, roi)[0]
+    if alarm.background == "calibration":
+        background = background_map(model, sources, clip, alarm.background_windows, device, score.batch_size, roi)
+    scores = {name: frame_scores(model, frames, clip, score, alarm, background, device, roi)[0]
               for name, (frames, _) in videos.items()}
     fps = float(np.median([fps for _, fps in videos.values()]))
     return Calibration(
-        model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm_cfg), fps=fps, clip=clip,
-        alarm=dict(alarm_cfg), score={k: score_cfg[k] for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
+        model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm), fps=fps, clip=clip,
+        alarm=alarm, score={k: getattr(score, k) for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
         model_sha256=model_fingerprint(model_path), size=(int(meta["height"]), int(meta["width"]), int(meta["channels"])),
         roi=roi,
     )

@@ -16,7 +16,7 @@ interest (:mod:`ddlcore.data.roi`) is the calibration's: it masks the error befo
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -24,6 +24,8 @@ import torch
 from ..errors import DDLError
 from ..score.inference import FrameSource, autocast_for, pixel_error, roi_tensor, to_tensor, window_errors
 from ..score.patches import patch_peaks
+from ..score.settings import ScoreSettings
+from .settings import AlarmSettings
 
 
 def latency_frames(clip: int) -> int:
@@ -59,12 +61,13 @@ def background_map(model: torch.nn.Module, videos: list[FrameSource], clip: int,
     return torch.cat(errors).median(dim=0).values.numpy().astype(np.float32)
 
 
-def causal_peaks(errors: Iterable[torch.Tensor], patch_cfg: dict[str, Any],
+def causal_peaks(errors: Iterable[torch.Tensor], patch: int, shifted_grid: bool,
                  background: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Raw causal scores of one video's window errors (no smoothing yet).
 
     errors: float (b, H, W) batches in window order (:func:`ddlcore.score.inference.window_errors`);
-    patch_cfg: ``patch`` and ``shifted_grid`` (a calibration's); background float (H, W) or None,
+    patch, shifted_grid: the patch pooling (``score.patch``, ``score.shifted_grid``; under a calibration, its
+    own); background float (H, W) or None,
     subtracted before pooling. Returns (scores float32 (W,), boxes int32 (W, 4) x0, y0, x1, y1 in
     model pixels) for the W windows, entry j belonging to frame j + clip//2. DDLError when a window's
     score is not finite.
@@ -74,7 +77,7 @@ def causal_peaks(errors: Iterable[torch.Tensor], patch_cfg: dict[str, Any],
     for error in errors:
         if background is not None and bg is None:
             bg = torch.from_numpy(background).to(error.device)
-        s, b = patch_peaks(subtract_background(error, bg), patch_cfg["patch"], patch_cfg["shifted_grid"])
+        s, b = patch_peaks(subtract_background(error, bg), patch, shifted_grid)
         scores.append(s.cpu().numpy())
         boxes.append(b.cpu().numpy())
     raw = np.concatenate(scores).astype(np.float32)
@@ -118,15 +121,15 @@ def causal_frame_scores(raw: np.ndarray, raw_boxes: np.ndarray, n_frames: int, c
 
 
 @torch.no_grad()
-def frame_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score_cfg: dict[str, Any],
-                 alarm_cfg: dict[str, Any], background: np.ndarray | None,
+def frame_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score: ScoreSettings,
+                 alarm: AlarmSettings, background: np.ndarray | None,
                  device: torch.device, roi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Causal, smoothed score of every frame of one video, as live scoring computes it.
 
-    frames: uint8 (N, H, W, C), N >= clip; score_cfg: patch, shifted_grid, batch_size,
-    share_encoder; roi: bool (H, W) watched pixels or None. Returns :func:`causal_frame_scores`
-    (smoothed over ``alarm.smooth_frames``).
+    frames: uint8 (N, H, W, C), N >= clip; score: its patch, shifted_grid, batch_size and share_encoder;
+    alarm: its smooth_frames; background float (H, W) or None; roi: bool (H, W) watched pixels or None.
+    Returns :func:`causal_frame_scores`.
     """
-    errors = window_errors(model, frames, clip, score_cfg["batch_size"], device, score_cfg["share_encoder"], roi=roi)
-    raw, raw_boxes = causal_peaks(errors, score_cfg, background)
-    return causal_frame_scores(raw, raw_boxes, len(frames), clip, alarm_cfg["smooth_frames"])
+    errors = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder, roi=roi)
+    raw, raw_boxes = causal_peaks(errors, score.patch, score.shifted_grid, background)
+    return causal_frame_scores(raw, raw_boxes, len(frames), clip, alarm.smooth_frames)

@@ -15,6 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .settings import AlarmSettings
+
 
 @dataclass(frozen=True)
 class AlarmRule:
@@ -26,9 +28,9 @@ class AlarmRule:
     merge_gap: int
 
     @classmethod
-    def from_config(cls, threshold: float, alarm_cfg: dict[str, Any]) -> "AlarmRule":
-        """The rule of ``threshold`` with the ``alarm`` config section's hysteresis, min_frames, merge_gap."""
-        return cls(float(threshold), float(alarm_cfg["hysteresis"]), int(alarm_cfg["min_frames"]), int(alarm_cfg["merge_gap"]))
+    def from_settings(cls, threshold: float, alarm: AlarmSettings) -> "AlarmRule":
+        """The rule of ``threshold`` with the alarm settings' hysteresis, min_frames, merge_gap."""
+        return cls(float(threshold), float(alarm.hysteresis), int(alarm.min_frames), int(alarm.merge_gap))
 
 
 @dataclass

@@ -15,6 +15,7 @@ scores file (:mod:`ddlcore.score.scores_io`), so AUCs apply to it unchanged, wit
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,6 +26,7 @@ import torch
 from ..data.framestore import FrameStore
 from ..io_utils import atomic_path
 from ..score.scores_io import model_attrs, video_of_store
+from ..score.settings import ScoreSettings
 from .calibration import Calibration, apply_calibration
 from .events import Event
 
@@ -44,25 +46,28 @@ def events_from_array(rows: np.ndarray) -> list[Event]:
 
 
 def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths: Sequence[str | Path], out: str | Path,
-                      calibration: Calibration, calibration_path: str | Path, score_cfg: dict[str, Any],
+                      calibration: Calibration, calibration_path: str | Path, score: ScoreSettings,
                       model_path: str | Path = "") -> dict[str, int]:
     """Score frame stores causally under ``calibration``; write the live scores file ``out``.
 
+    meta: the checkpoint meta; score: the job's score settings (batch size, encoder sharing; the file's
+    ``settings`` records them with the calibration's fixed keys in place); model_path: the model file, recorded.
     Each store must hold frames of the model's size, at least T of them. Returns {video: events}.
     """
     device = next(model.parameters()).device
     found: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
-            model_attrs(meta, model_path), settings=json.dumps({**score_cfg, **calibration.score}, sort_keys=True),
+            model_attrs(meta, model_path),
+            settings=json.dumps(replace(score, **calibration.score).as_config(), sort_keys=True),
             runtime=getattr(model, "runtime", "torch"),
             threshold=calibration.threshold, latency_frames=calibration.latency, fps=calibration.fps,
-            calibration=str(calibration_path), alarm=json.dumps(calibration.alarm, sort_keys=True),
+            calibration=str(calibration_path), alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),
         )
         for path in frame_paths:
             with FrameStore(path) as store:
                 name = video_of_store(store, path, meta)
-                scores, boxes, events = apply_calibration(model, store, calibration, score_cfg, device)
+                scores, boxes, events = apply_calibration(model, store, calibration, score, device)
             group = f.create_group(f"videos/{name}")
             group.attrs.update(frames=str(path), n_frames=len(scores))
             group.create_dataset("score", data=scores.astype(np.float32))

@@ -11,12 +11,13 @@ Quantile (``alarm.quantile``, when set): the threshold is that quantile of the f
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import DDLError
 from .events import AlarmRule, detect_events
+from .settings import AlarmSettings
 
 #: candidate thresholds searched for a budget (quantiles of the calibration scores)
 CANDIDATES = 1025
@@ -29,23 +30,23 @@ def events_per_hour(videos: Sequence[np.ndarray], rule: AlarmRule, fps: float) -
     return events, events / hours
 
 
-def choose_threshold(videos: Sequence[np.ndarray], fps: float, alarm_cfg: dict[str, Any]) -> float:
-    """The threshold for the ``alarm`` section's budget or quantile over normal videos' scores.
+def choose_threshold(videos: Sequence[np.ndarray], fps: float, alarm: AlarmSettings) -> float:
+    """The threshold for the alarm settings' budget or quantile over normal videos' scores.
 
-    videos: per-video causal scores float (N_i,), NaN where a frame has no score. DDLError when
-    no frame has a score.
+    videos: per-video causal scores float (N_i,), NaN where a frame has no score, at ``fps``; alarm: its
+    ``quantile`` when set, else ``false_alarms_per_hour`` with the rule's shaping. DDLError when no frame has a score.
     """
     finite = np.concatenate([v[np.isfinite(v)] for v in videos]) if videos else np.empty(0)
     if finite.size == 0:
         raise DDLError("calibration footage gave no frame score (videos shorter than the model's clip?)")
-    if alarm_cfg["quantile"] is not None:
-        return float(np.quantile(finite, alarm_cfg["quantile"]))
+    if alarm.quantile is not None:
+        return float(np.quantile(finite, alarm.quantile))
     candidates = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, CANDIDATES)))
     hours = sum(len(v) for v in videos) / fps / 3600.0
-    allowed = alarm_cfg["false_alarms_per_hour"] * hours
+    allowed = alarm.false_alarms_per_hour * hours
 
     def within(threshold: float) -> bool:
-        return events_per_hour(videos, AlarmRule.from_config(threshold, alarm_cfg), fps)[0] <= allowed
+        return events_per_hour(videos, AlarmRule.from_settings(threshold, alarm), fps)[0] <= allowed
 
     lo, hi = 0, len(candidates) - 1  # the highest candidate (the top score) never alarms: within budget
     while lo < hi:

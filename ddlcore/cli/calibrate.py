@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..alarm.calibration import calibrate, save_calibration, sidecar_path
+from ..alarm.settings import AlarmSettings
+from ..score.settings import ScoreSettings
 from .args import add_config_args, config_from_args
 
 
@@ -16,11 +18,12 @@ def _run(args: argparse.Namespace) -> None:
     from ..score.inference import load_model
 
     cfg = config_from_args(args)
-    device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(args.model, device, cfg["score"]["runtime"])
+    score, alarm = ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg)
+    device = resolve_device(score.device, "score.device")
+    model, meta = load_model(args.model, device, score.runtime)
     roi = model_roi(args.roi, meta, args.inputs) if args.roi else None
-    with open_inputs(args.inputs, meta, cfg["alarm"]["fps"]) as videos:
-        calibration = calibrate(model, meta, videos, cfg, args.model, roi)
+    with open_inputs(args.inputs, meta, alarm.fps) as videos:
+        calibration = calibrate(model, meta, videos, score, alarm, args.model, roi)
     out = Path(args.out) if args.out else sidecar_path(args.model)
     save_calibration(calibration, out)
     facts = calibration.summary()
@@ -28,9 +31,9 @@ def _run(args: argparse.Namespace) -> None:
     print(f"threshold {calibration.threshold:.6g}: {facts['calibration_events']} events in "
           f"{60 * facts['calibration_hours']:.1f} min of normal footage "
           f"({facts['calibration_events_per_hour']:.2f} per hour) -> {out}{watched}")
-    if cfg["alarm"]["quantile"] is None and cfg["alarm"]["false_alarms_per_hour"] * facts["calibration_hours"] < 1:
+    if alarm.quantile is None and alarm.false_alarms_per_hour * facts["calibration_hours"] < 1:
         print(f"note: {60 * facts['calibration_hours']:.1f} min of footage cannot show a rate of "
-              f"{cfg['alarm']['false_alarms_per_hour']} per hour; the threshold allows no event on it")
+              f"{alarm.false_alarms_per_hour} per hour; the threshold allows no event on it")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

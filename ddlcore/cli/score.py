@@ -8,11 +8,14 @@ from typing import Any
 
 import torch
 
+from ..alarm.settings import AlarmSettings
 from ..data.roi import model_roi
 from ..devices import resolve_device
 from ..errors import DDLError
+from ..evaluate.settings import MetricsSettings
 from ..score.frame_stores import score_frame_stores
 from ..score.inference import load_model
+from ..score.settings import ScoreSettings
 from .args import add_config_args, config_from_args
 
 
@@ -30,11 +33,12 @@ def _run(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     if (args.input is None) == (not args.frames):
         raise DDLError("ddl score: give either --frames F.h5 ... (test frame stores) or one VIDEO_OR_FOLDER, not both")
+    score = ScoreSettings.from_config(cfg)
     calibration, calibration_path = _calibration_for(args)
-    device = resolve_device(cfg["score"]["device"], "score.device")
+    device = resolve_device(score.device, "score.device")
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = bool(cfg["score"]["cudnn_benchmark"])
-    model, meta = load_model(args.model, device, cfg["score"]["runtime"],
+        torch.backends.cudnn.benchmark = bool(score.cudnn_benchmark)
+    model, meta = load_model(args.model, device, score.runtime,
                              None if calibration is None else (calibration, calibration_path))
     roi = model_roi(args.roi, meta, args.frames or [args.input]) if args.roi else None
     if calibration is not None:  # causal scores ignore what their calibration's ROI masks out, and only that
@@ -49,17 +53,18 @@ def _run(args: argparse.Namespace) -> None:
         if calibration is not None:
             from ..alarm.live_scores import write_live_scores
 
-            found = write_live_scores(model, meta, args.frames, args.out, calibration, calibration_path, cfg["score"], args.model)
+            found = write_live_scores(model, meta, args.frames, args.out, calibration, calibration_path, score, args.model)
             print(f"scored {len(found)} videos live, {sum(found.values())} events -> {args.out}")
             return
-        written = score_frame_stores(model, meta, args.frames, args.out, cfg["score"], args.model, roi)
+        written = score_frame_stores(model, meta, args.frames, args.out, score, args.model, roi)
         print(f"scored {len(written)} videos ({sum(written.values())} frames) -> {args.out}")
         return
     from ..score.footage import score_footage
 
     out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
     events_csv = args.events or Path(out_csv).with_suffix(".events.csv")
-    score_footage(model, meta, args.input, cfg, out_csv, args.overlay, calibration, events_csv, roi)
+    score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg), AlarmSettings.from_config(cfg), out_csv,
+                  args.overlay, calibration, events_csv, roi)
     print(f"scores -> {out_csv}" + (f", events -> {events_csv}" if calibration is not None else "")
           + (f", overlay -> {args.overlay}" if args.overlay else ""))
 

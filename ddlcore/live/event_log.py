@@ -39,7 +39,7 @@ class EventLog:
         self.state = state
         self.count = 0
         # read times of recent frames, as far back as an event's start can lie when it is confirmed
-        self.keep = calibration.clip + int(calibration.alarm["min_frames"]) * (int(calibration.alarm["merge_gap"]) + 1) + 2
+        self.keep = calibration.clip + int(calibration.alarm.min_frames) * (int(calibration.alarm.merge_gap) + 1) + 2
         self.walls: dict[int, float] = {}
         # (first frame number, (h, w)) at each change of the source's frame size, the newest last
         self.sizes: list[tuple[int, tuple[int, int]]] = []

@@ -275,7 +275,8 @@ def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, cfg: dict[str, Any
     state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if serving else None
     media = None
     if media_settings is not None and writer is not None:
-        media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.alarm, writer)
+        media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.alarm.as_config(),
+                           writer)
 
     def annotate(kind: str, event: Any, record: dict[str, Any]) -> dict[str, Any]:
         return {"camera": camera.name, **(media.event(kind, event, record) if media is not None else {})}

@@ -60,7 +60,7 @@ class _Stream:
         self.pushed = 0
         self.frames: deque[torch.Tensor] = deque(maxlen=clip)
         self.features: deque[list[torch.Tensor]] = deque(maxlen=clip)
-        self.recent: deque[float] = deque(maxlen=int(calibration.alarm["smooth_frames"]))
+        self.recent: deque[float] = deque(maxlen=int(calibration.alarm.smooth_frames))
 
     def reset(self) -> None:
         self.frames.clear()

@@ -28,12 +28,15 @@ import torch
 
 from ..alarm.calibration import Calibration, calibrated_events
 from ..alarm.events import alarm_mask, event_record
+from ..alarm.settings import AlarmSettings
 from ..data.footage_reader import footage_frames, load_footage
 from ..errors import DDLError
+from ..evaluate.settings import MetricsSettings
 from .heatmap import blend_heatmap
 from .inference import fill_border, pool_window_errors, window_errors
 from ..io_utils import atomic_path
 from .postprocess import median_smooth, minmax_normalise
+from .settings import ScoreSettings
 
 #: height in pixels of the score strip under each overlay frame
 STRIP_HEIGHT = 64
@@ -41,14 +44,15 @@ STRIP_HEIGHT = 64
 EVENT_COLUMNS = ["start", "end", "start_s", "end_s", "peak_frame", "peak_score", "x0", "y0", "x1", "y1"]
 
 
-def footage_scores(scores: np.ndarray, valid: np.ndarray, metrics_cfg: dict[str, Any]) -> pd.DataFrame:
-    """Per-frame table: scores float (N,), valid bool (N,) -> DataFrame frame, score, normalised, smoothed."""
+def footage_scores(scores: np.ndarray, valid: np.ndarray, metrics: MetricsSettings) -> pd.DataFrame:
+    """Per-frame table: scores float (N,), valid bool (N,) -> DataFrame frame, score, normalised, smoothed
+    (normalised, median-filtered over ``metrics.median_window``)."""
     table = pd.DataFrame({"frame": np.arange(len(scores)), "score": scores.astype(np.float64)})
     table["normalised"] = np.nan
     table["smoothed"] = np.nan
     norm = minmax_normalise(scores[valid])
     table.loc[valid, "normalised"] = norm
-    table.loc[valid, "smoothed"] = median_smooth(norm, metrics_cfg["median_window"])
+    table.loc[valid, "smoothed"] = median_smooth(norm, metrics.median_window)
     return table
 
 
@@ -102,37 +106,36 @@ def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: 
 
 
 def score_footage(
-    model: torch.nn.Module, meta: dict[str, Any], source: str | Path, cfg: dict[str, Any],
-    out_csv: str | Path, overlay: str | Path | None = None, calibration: Calibration | None = None,
-    events_csv: str | Path | None = None, roi: np.ndarray | None = None,
+    model: torch.nn.Module, meta: dict[str, Any], source: str | Path, score: ScoreSettings,
+    metrics: MetricsSettings, alarm: AlarmSettings, out_csv: str | Path, overlay: str | Path | None = None,
+    calibration: Calibration | None = None, events_csv: str | Path | None = None, roi: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Score a video file or frame folder with a loaded model; write the CSV (and the overlay video).
 
-    meta: checkpoint meta (frames, height, width, channels); cfg: the full config (score, metrics,
-    alarm sections). With a ``calibration`` the table gains ``live`` (the causal score) and
-    ``alarm`` (1 inside an event), and the events go to ``events_csv`` (one row per event, box in
-    the footage's pixels). ``roi`` bool (H, W) at the model's size: only its watched pixels' error counts, in
-    every column and the overlay (with a calibration, the ROI it was made with). Returns the per-frame table
-    written to ``out_csv``.
+    meta: checkpoint meta (frames, height, width, channels); score: how frames are scored; metrics: the
+    ``smoothed`` column's ``median_window``; alarm: a frame folder's frame rate (``fps``). With a
+    ``calibration`` the table gains ``live`` (the causal score) and ``alarm`` (1 inside an event), and the
+    events go to ``events_csv`` (one row per event, box in the footage's pixels). ``roi`` bool (H, W) at the
+    model's size: only its watched pixels' error counts, in every column and the overlay (with a calibration,
+    the ROI it was made with). Returns the per-frame table written to ``out_csv``.
     """
     clip, height, width, channels = (int(meta[k]) for k in ("frames", "height", "width", "channels"))
-    footage = load_footage(source, height, width, channels, cfg["alarm"]["fps"])
+    footage = load_footage(source, height, width, channels, alarm.fps)
     frames = footage.frames
     if len(frames) < clip:
         raise DDLError(f"{source}: {len(frames)} frames, fewer than the model's clip length {clip}")
-    sc = cfg["score"]
     device = next(model.parameters()).device
     with torch.no_grad():
-        errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, sc["batch_size"], device, sc["share_encoder"],
-                                                       desc=Path(source).name, autocast=sc["autocast_cuda"], roi=roi)
+        errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder,
+                                                       desc=Path(source).name, autocast=score.autocast_cuda, roi=roi)
         if calibration is not None:  # one pass of the model: the offline and the causal scores share the errors
             errors = [e.cpu() for e in errors]
-        windows, maps = pool_window_errors(errors, sc["patch"], sc["shifted_grid"], sc["batch_size"],
-                                           1 if overlay else None, sc["background"])
+        windows, maps = pool_window_errors(errors, score.patch, score.shifted_grid, score.batch_size,
+                                           1 if overlay else None, score.background)
     if not np.isfinite(windows).all():
         raise DDLError(f"{source}: the model's scores are not finite (NaN or infinity)")
-    scores, valid = fill_border(windows, len(frames), clip, sc["border"])
-    table = footage_scores(scores, valid, cfg["metrics"])
+    scores, valid = fill_border(windows, len(frames), clip, score.border)
+    table = footage_scores(scores, valid, metrics)
     if calibration is not None:
         live, _, events = calibrated_events(errors, len(frames), calibration)
         table["live"] = live
@@ -146,5 +149,5 @@ def score_footage(
         table.to_csv(tmp, index=False)
     if overlay:
         write_overlay(source, fill_border(maps, len(frames), clip, "nearest")[0], table["smoothed"].to_numpy(), overlay,
-                      cfg["alarm"]["fps"])
+                      alarm.fps)
     return table

@@ -26,6 +26,7 @@ from .regions import RegionSettings, RegionTable, regions_path, video_regions, w
 from .inference import fill_border, window_scores
 from ..io_utils import atomic_path
 from .scores_io import model_attrs, video_of_store
+from .settings import ScoreSettings
 
 
 def score_frame_stores(
@@ -33,7 +34,7 @@ def score_frame_stores(
     meta: dict[str, Any],
     frame_paths: Sequence[str | Path],
     out: str | Path,
-    score_cfg: dict[str, Any],
+    score: ScoreSettings,
     model_path: str | Path = "",
     roi: np.ndarray | None = None,
 ) -> dict[str, int]:
@@ -41,18 +42,18 @@ def score_frame_stores(
     beside it, the region file (:func:`ddlcore.score.regions.regions_path`).
 
     meta: the checkpoint meta (arch, variant, frames, height, width, channels, dataset, scene).
-    score_cfg: the ``score`` config section. Each store's frames must match the model's size and
-    channels and hold at least ``frames`` (T) frames, and the scores must be finite, else DDLError naming the store.
+    score: the score settings (recorded in the file's ``settings``). Each store's frames must match the model's
+    size and channels and hold at least ``frames`` (T) frames, and the scores must be finite, else DDLError naming the store.
     roi: bool (H, W), the camera's watched pixels (:mod:`ddlcore.data.roi`): the error elsewhere is 0 in scores,
     maps and regions; None: the whole frame. Returns {video name: frame count}.
     """
     clip = int(meta["frames"])
     device = next(model.parameters()).device
-    region_settings = RegionSettings.from_config(score_cfg)
+    region_settings = RegionSettings.from_settings(score)
     regions: dict[str, RegionTable] = {}
     written: dict[str, int] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        attrs = {**model_attrs(meta, model_path), "settings": json.dumps(score_cfg, sort_keys=True),
+        attrs = {**model_attrs(meta, model_path), "settings": json.dumps(score.as_config(), sort_keys=True),
                  "runtime": getattr(model, "runtime", "torch")}
         f.attrs.update(attrs)
         for path in frame_paths:
@@ -61,19 +62,19 @@ def score_frame_stores(
                 if name in written:
                     raise DDLError(f"{path}: video {name!r} given twice")
                 scores, maps = window_scores(
-                    model, store, clip, score_cfg["patch"], score_cfg["shifted_grid"], score_cfg["batch_size"],
-                    device, score_cfg["share_encoder"], score_cfg["map_stride"], desc=name, background=score_cfg["background"],
-                    autocast=score_cfg["autocast_cuda"], roi=roi,
+                    model, store, clip, score.patch, score.shifted_grid, score.batch_size,
+                    device, score.share_encoder, score.map_stride, desc=name, background=score.background,
+                    autocast=score.autocast_cuda, roi=roi,
                 )
                 if not np.isfinite(scores).all():
                     raise DDLError(f"{path}: the model's scores of video {name} are not finite (NaN or infinity)")
                 group = f.create_group(f"videos/{name}")
                 group.attrs.update(frames=str(path), n_frames=len(store))
-                score, valid = fill_border(scores, len(store), clip, score_cfg["border"])
-                group.create_dataset("score", data=score.astype(np.float32))
+                filled, valid = fill_border(scores, len(store), clip, score.border)
+                group.create_dataset("score", data=filled.astype(np.float32))
                 group.create_dataset("valid", data=valid)
                 maps = fill_border(maps, len(store), clip, "nearest")[0]
-                if score_cfg["save_maps"]:
+                if score.save_maps:
                     group.create_dataset("maps", data=maps, compression="gzip")
                 regions[name] = video_regions(maps, region_settings)
                 written[name] = len(store)

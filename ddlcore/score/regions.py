@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from ..errors import DDLError
 from ..io_utils import atomic_path
+from .settings import ScoreSettings
 
 FORMAT_VERSION = 1
 _EIGHT_CONNECTED = np.ones((3, 3), bool)
@@ -49,10 +50,9 @@ class RegionSettings:
     map_stride: int
 
     @classmethod
-    def from_config(cls, score_cfg: dict[str, Any]) -> "RegionSettings":
-        """From the ``score`` config section: patch, region_level, region_max, map_stride."""
-        return cls(int(score_cfg["patch"]), float(score_cfg["region_level"]), int(score_cfg["region_max"]),
-                   int(score_cfg["map_stride"]))
+    def from_settings(cls, score: ScoreSettings) -> "RegionSettings":
+        """From the score settings: patch, region_level, region_max, map_stride."""
+        return cls(int(score.patch), float(score.region_level), int(score.region_max), int(score.map_stride))
 
 
 @dataclass(frozen=True)
