@@ -44,7 +44,9 @@ from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
 from ddlcore.live.scorer import BatchScorer, LiveScorer
+from ddlcore.live.settings import WatchSettings
 from ddlcore.live.watch import watch
+from ddlcore.score.settings import ScoreSettings
 from ddlcore.model import build_model, save_trained_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,7 +117,7 @@ def throughput(path: Path, cfg: dict, frames: np.ndarray, runtime: str) -> tuple
     otherwise idle machine with enough cores, frames/s approaches 1000 / (CPU ms / threads).
     """
     model, meta = load_model(path, CPU, runtime)
-    scorer = LiveScorer(model, meta, load_calibration(sidecar_path(path)), cfg["score"], CPU)
+    scorer = LiveScorer(model, meta, load_calibration(sidecar_path(path)), ScoreSettings.from_config(cfg), CPU)
     for frame in frames[:5]:  # warm-up
         scorer.push(frame)
     times = []
@@ -137,7 +139,7 @@ def live(path: Path, cfg: dict, frames: np.ndarray, fps: float, seconds: float, 
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     cfg = {**cfg, "live": {**cfg["live"], "stats_every_s": 3600.0}}
-    return watch(str(video), path, cfg, io.StringIO(), duration_s=seconds)
+    return watch(str(video), path, WatchSettings.from_config(cfg), io.StringIO(), duration_s=seconds)
 
 
 def batch_call_ms(scorer: BatchScorer, frames: np.ndarray, cameras: int, repeats: int = 10) -> tuple[float, float]:
@@ -243,12 +245,13 @@ def main() -> None:
                 torch.set_num_threads(max(threads))
                 model, meta = load_model(path, CPU, args.camera_runtime)
                 calibration = load_calibration(sidecar_path(path))
-                scorer = BatchScorer(model, meta, [calibration] * args.cameras, cfg["score"], CPU)
+                score = ScoreSettings.from_config(cfg)
+                scorer = BatchScorer(model, meta, [calibration] * args.cameras, score, CPU)
                 calls = {k: batch_call_ms(scorer, frames, k) for k in sorted({1, 2, args.cameras})}
                 print(f"  one batched call, {args.camera_runtime}, {max(threads)} threads: "
                       + ", ".join(f"{k} camera(s) {ms:.0f} ms, {cpu:.0f} ms of CPU ({cpu / k:.0f} a camera)"
                                   for k, (ms, cpu) in calls.items()))
-                scorer = BatchScorer(model, meta, [calibration] * args.cameras, cfg["score"], CPU)
+                scorer = BatchScorer(model, meta, [calibration] * args.cameras, score, CPU)
                 s = cameras_live(scorer, frames, args.camera_fps, args.camera_seconds)
                 print(f"  {args.cameras} cameras at {args.camera_fps:g} frames/s each for {args.camera_seconds:g} s: "
                       f"{s['fps_per_camera']} frames/s scored per camera, dropped {s['dropped']} of {s['delivered']}, "

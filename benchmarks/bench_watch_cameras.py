@@ -44,6 +44,7 @@ from ddlcore.data.framestore import resize_frame
 from ddlcore.data.synthetic import generate
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.multi_watch import watch_cameras
+from ddlcore.live.settings import WatchSettings
 from ddlcore.model import build_model, save_trained_model
 from ddlcore.score.settings import ScoreSettings
 
@@ -124,7 +125,8 @@ def main() -> None:
         deploy = folder / "deploy.yaml"
         deploy.write_text(yaml.safe_dump({"cameras": [{"name": name, "source": server.url, "model": str(model)}
                                                       for name, server in zip(NAMES, servers)]}))
-        cameras = load_deployment(deploy, cfg["score"])
+        settings = WatchSettings.from_config(cfg)
+        cameras = load_deployment(deploy, settings.score)
         events_dir = args.events_dir or folder / "events"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -137,7 +139,7 @@ def main() -> None:
         print(f"CPU, {args.threads} torch thread(s); {args.cameras} MJPEG streams of {args.height}x{args.width} RGB at "
               f"{args.fps:g} frames/s; C3DSU {cfg['model']['widths']} at {cfg['frames']['height']}x{cfg['frames']['width']}")
         cpu = time.process_time()
-        summary = watch_cameras(cameras, cfg, io.StringIO(), events_dir, serve=f"127.0.0.1:{port}",
+        summary = watch_cameras(cameras, settings, io.StringIO(), events_dir, serve=f"127.0.0.1:{port}",
                                 duration_s=args.seconds)
         cpu = time.process_time() - cpu
         for server in servers:

@@ -43,6 +43,7 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
 
     from ddlcore.config import load_config
     from ddlcore.evaluate.metrics import evaluate
+    from ddlcore.evaluate.settings import MetricsSettings
     from ddlcore.model import load_trained_model
     from ddlcore.score.frame_stores import score_frame_stores
     from ddlcore.score.settings import ScoreSettings
@@ -72,7 +73,7 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
         score_s += time.perf_counter() - start
         score_files.append(scores)
         torch._dynamo.reset()
-    result = evaluate(root / "labels" / f"{dataset}.h5", score_files, config["metrics"])
+    result = evaluate(root / "labels" / f"{dataset}.h5", score_files, MetricsSettings.from_config(config))
     return {"variant": name, "scenes": scenes, "micro_auc": result["micro_auc"],
             "scene_median_auc": result["scene_median_auc"], "train_s": round(train_s, 1), "score_s": round(score_s, 1)}
 

@@ -235,7 +235,8 @@ def test_a_model_with_nan_weights_is_one_line_and_nan_scores_stop_the_live_score
     model, meta = load_model(sidecar[0], torch.device("cpu"))
     with torch.no_grad():
         next(model.parameters()).fill_(float("inf"))  # what a model overflowing at run time gives
-    scorer = LiveScorer(model, meta, load_calibration(sidecar[1]), load_config()["score"], torch.device("cpu"))
+    scorer = LiveScorer(model, meta, load_calibration(sidecar[1]), ScoreSettings.from_config(load_config()),
+                        torch.device("cpu"))
     with pytest.raises(DDLError, match="the model's score is not finite"):
         for frame in alarm_scene["test"][:3]:
             scorer.push(frame)

@@ -20,6 +20,7 @@ from ddlcore.data.video_io import read_video_file
 from ddlcore.errors import DDLError
 from ddlcore.live.deployment_writer import write_deployment
 from ddlcore.live.record import record
+from ddlcore.live.settings import DeploymentSettings, LiveSettings, RecordSettings
 
 
 def cameras_config(root: Path, share: float = 0.25, clip: int = 7, batch: int = 4) -> dict:
@@ -119,7 +120,7 @@ def test_malformed_labels_rows_name_the_file_and_line(tmp_path):
 def test_deployment_file_lists_each_camera_with_its_model_and_config(tmp_path):
     out, config_out = tmp_path / "deploy" / "cameras.yaml", tmp_path / "deploy" / "cameras.config.yaml"
     models = ["results/models/cameras/entrance/c3dsu-ddl-seed0.pt", "results/models/cameras/yard/c3dsu-ddl-seed0.pt"]
-    write_deployment(["entrance", "yard"], models, out, {"score": {"patch": 8}}, config_out)
+    write_deployment(["entrance", "yard"], models, out, config={"score": {"patch": 8}}, config_out=config_out)
     text = out.read_text()
     assert text.startswith("# written by the workflow from the config's deployment.sources")
     cameras = yaml.safe_load(text)["cameras"]
@@ -134,26 +135,30 @@ def test_deployment_sources_come_from_the_config_so_a_rewrite_keeps_them(tmp_pat
     models = ["m/entrance.pt", "m/yard.pt"]
     config = {"deployment": {"sources": {"entrance": "rtsp://user:pw@10.0.0.5/stream", "yard": 0}}}
     for _ in range(2):  # the workflow's re-run writes the file again: the sources are still there
-        write_deployment(["entrance", "yard"], models, out, config, config_out)
+        write_deployment(["entrance", "yard"], models, out, DeploymentSettings.from_section(config["deployment"]),
+                         config, config_out)
         cameras = yaml.safe_load(out.read_text())["cameras"]
         assert [c["source"] for c in cameras] == ["rtsp://user:pw@10.0.0.5/stream", "0"]
     partial = {"deployment": {"sources": {"yard": "/srv/yard"}}}
-    write_deployment(["entrance", "yard"], models, out, partial, config_out)
+    write_deployment(["entrance", "yard"], models, out, DeploymentSettings.from_section(partial["deployment"]),
+                     partial, config_out)
     assert [c["source"] for c in yaml.safe_load(out.read_text())["cameras"]] == ["", "/srv/yard"]
     before = out.read_text()
     with pytest.raises(DDLError, match=r"^deployment.sources names 'gate', not a trained camera \(cameras: entrance, yard\)$"):
-        write_deployment(["entrance", "yard"], models, out, {"deployment": {"sources": {"gate": "x"}}}, config_out)
+        write_deployment(["entrance", "yard"], models, out, DeploymentSettings.from_section({"sources": {"gate": "x"}}),
+                         {"deployment": {"sources": {"gate": "x"}}}, config_out)
     assert out.read_text() == before  # nothing written
 
 
-def record_config(segment_s: float) -> dict:
-    return validate_config({"record": {"segment_s": segment_s, "fourcc": "MJPG", "suffix": ".avi"}})
+def record_settings(segment_s: float) -> tuple[RecordSettings, LiveSettings]:
+    config = validate_config({"record": {"segment_s": segment_s, "fourcc": "MJPG", "suffix": ".avi"}})
+    return RecordSettings.from_config(config), LiveSettings.from_config(config)
 
 
 def test_record_writes_whole_segments_holding_every_frame(tmp_path):
     source = write_video(tmp_path / "cam.avi", walking_frames(24, 48, 64, seed=0), fps=20.0)
     out = tmp_path / "door" / "normal"
-    segments = record(str(source), out, time.time() + 60, record_config(0.4))
+    segments = record(str(source), out, time.time() + 60, *record_settings(0.4))
     assert len(segments) >= 2 and sorted(out.iterdir()) == sorted(segments)
     assert sum(len(list(read_video_file(s))) for s in segments) == 24
 
@@ -175,7 +180,7 @@ def test_a_killed_recording_leaves_only_whole_segments(tmp_path):
     whole = [p for p in out.iterdir() if not p.name.startswith(".")]
     assert whole and all(len(list(read_video_file(p))) > 0 for p in whole)
     assert any(p.name.startswith(".") for p in out.iterdir())  # the open one stayed hidden
-    record(str(source), out, time.time() + 0.3, record_config(0.5))
+    record(str(source), out, time.time() + 0.3, *record_settings(0.5))
     assert not any(p.name.startswith(".") for p in out.iterdir())  # and the next recording removed it
 
 

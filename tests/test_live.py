@@ -24,6 +24,8 @@ from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
 from ddlcore.score.settings import ScoreSettings
 from ddlcore.live.scorer import LiveScorer
+from ddlcore.live.settings import LiveSettings, WatchSettings
+from ddlcore.score.settings import ScoreSettings
 from mjpeg_server import MJPEGServer
 
 torch.set_num_threads(1)
@@ -55,7 +57,7 @@ def test_live_scorer_equals_offline_causal_scoring(alarm_scene, calibrated, shar
     frames = alarm_scene["test"]
     scores, boxes, events = _offline(model_path, calibration, cfg, frames)
     model, meta = load_model(model_path, CPU)
-    scorer = LiveScorer(model, meta, calibration, cfg["score"], CPU)
+    scorer = LiveScorer(model, meta, calibration, ScoreSettings.from_config(cfg), CPU)
     live = np.full(len(frames), np.nan)
     live_boxes = np.full((len(frames), 4), -1)
     ended = []
@@ -77,7 +79,8 @@ def _run_watch(source, model_path, cfg, out, **kwargs):
     from ddlcore.live.watch import watch
 
     result = {}
-    thread = threading.Thread(target=lambda: result.update(watch(source, model_path, cfg, out, **kwargs)), daemon=True)
+    settings = WatchSettings.from_config(cfg)
+    thread = threading.Thread(target=lambda: result.update(watch(source, model_path, settings, out, **kwargs)), daemon=True)
     thread.start()
     return thread, result
 
@@ -241,8 +244,8 @@ def test_reader_keeps_a_bounded_backlog_and_drops_the_oldest(tmp_path):
     for i in range(60):
         writer.write(np.full((32, 32, 3), 4 * i, np.uint8))
     writer.release()
-    cfg = load_config(None, json.dumps({"live": {"max_backlog": 5}}))["live"]
-    reader = FrameReader(str(video), cfg, 25.0).start()
+    live = LiveSettings.from_config(load_config(None, json.dumps({"live": {"max_backlog": 5}})))
+    reader = FrameReader(str(video), live, 25.0).start()
     assert _wait_for(lambda: reader.read == 60, 60)
     taken = [reader.get(timeout=1) for _ in range(5)]
     # the reader thread marks the end after its last frame (closing the file): wait for it, do not race it
@@ -258,9 +261,9 @@ def test_a_stream_url_password_stays_off_the_reader_messages_and_name():
     assert redacted("rtsp://10.0.0.5/live") == "rtsp://10.0.0.5/live" and redacted("0") == "0"
     assert redacted("http://u:p@[::1/x") == "http://***@[::1/x"  # not parseable: the whole credentials part goes
     url = f"http://admin:hunter2@127.0.0.1:{_free_port()}/cam.mjpg"  # nobody listens
-    cfg = load_config(None, json.dumps({"live": {"reconnect_attempts": 0, "open_timeout_s": 1}}))["live"]
+    live = LiveSettings.from_config(load_config(None, json.dumps({"live": {"reconnect_attempts": 0, "open_timeout_s": 1}})))
     statuses = []
-    reader = FrameReader(url, cfg, 25.0, on_status=statuses.append).start()
+    reader = FrameReader(url, live, 25.0, on_status=statuses.append).start()
     assert _wait_for(lambda: reader.finished, 30)
     assert statuses and reader.error and "hunter2" not in " ".join(statuses + [reader.error, reader.name])
     assert "admin:***@" in reader.name
@@ -270,10 +273,10 @@ def test_a_stream_giving_fewer_frames_than_a_clip_per_connection_counts_as_faile
     from ddlcore.live.sources import FrameReader
 
     server = MJPEGServer(alarm_scene["test"][:2], fps=50, hold_s=0).start()  # 2 frames, then the connection closes
-    cfg = load_config(None, json.dumps({"live": {"reconnect_attempts": 2, "reconnect_delay_s": 0.05,
-                                                 "open_timeout_s": 2}}))["live"]
+    live = LiveSettings.from_config(load_config(None, json.dumps({"live": {"reconnect_attempts": 2, "reconnect_delay_s": 0.05,
+                                                                          "open_timeout_s": 2}})))
     try:
-        reader = FrameReader(server.url, cfg, 25.0, on_status=lambda _: None, min_frames=3).start()
+        reader = FrameReader(server.url, live, 25.0, on_status=lambda _: None, min_frames=3).start()
         assert _wait_for(lambda: reader.get(timeout=0.1) is None and reader.finished, 60), "never gave up"
     finally:
         server.stop()

@@ -16,10 +16,11 @@ import pytest
 from ddlcore.config import load_config
 from ddlcore.errors import DDLError
 from ddlcore.live.server import LiveState, PageSettings, start_server
+from ddlcore.live.settings import LiveSettings
 
 #: a short connection timeout keeps the idle-connection checks quick
-LIVE = load_config(None, json.dumps({"live": {"page_threads": 3, "page_timeout_s": 1.0, "page_connections": 8,
-                                               "page_events": 5}}))["live"]
+LIVE = LiveSettings.from_config(load_config(None, json.dumps({"live": {"page_threads": 3, "page_timeout_s": 1.0,
+                                                                        "page_connections": 8, "page_events": 5}})))
 
 
 def _free_port() -> int:
@@ -31,7 +32,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served():
     """(port, state, server) of a page server on loopback with a few scores, a frame and 12 events."""
-    state = LiveState("rtsp://cam/1", 0.5, 100, LIVE["page_events"])
+    state = LiveState("rtsp://cam/1", 0.5, 100, LIVE.page_events)
     state.frame(np.zeros((16, 16, 3), np.uint8), 0, 0.25, False)
     for i in range(12):
         state.event({"id": i + 1, "event": "start"})
@@ -95,7 +96,7 @@ def test_page_server_keeps_answering_hostile_requests_with_bounded_threads(serve
     assert outcomes["/events/"] == 404  # no events folder
     assert outcomes["long URL"] == b"414" and outcomes["garbage"] == b"400" and outcomes["POST"] == b"501"
     assert status == 200 and json.loads(body)["cameras"][0]["threshold"] == 0.5
-    assert peak - before <= LIVE["page_threads"]  # idle connections hold no thread
+    assert peak - before <= LIVE.page_threads  # idle connections hold no thread
     time.sleep(0.3)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Error" not in err, err
@@ -106,7 +107,7 @@ def test_an_idle_connection_is_closed_after_the_timeout(served):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         start = time.monotonic()
         assert s.recv(10) == b""  # closed by the server
-        assert time.monotonic() - start < LIVE["page_timeout_s"] + 2
+        assert time.monotonic() - start < LIVE.page_timeout_s + 2
 
 
 def test_foreign_host_headers_are_refused(served):
@@ -170,8 +171,8 @@ def test_a_port_out_of_range_is_one_line():
 def test_several_cameras_share_the_bounds_the_token_and_the_redaction(tmp_path):
     """Two cameras: every route (frames, events folder) asks for the token; the page lists the newest
     ``page_events`` events of all cameras together; no camera's source shows its password."""
-    entrance = LiveState("rtsp://admin:hunter2@cam1/stream", 0.5, 100, LIVE["page_events"])
-    yard = LiveState("rtsp://cam2/stream", 0.7, 100, LIVE["page_events"])
+    entrance = LiveState("rtsp://admin:hunter2@cam1/stream", 0.5, 100, LIVE.page_events)
+    yard = LiveState("rtsp://cam2/stream", 0.7, 100, LIVE.page_events)
     for i, state in enumerate((entrance, yard)):
         state.frame(np.full((16, 16, 3), 40 * i, np.uint8), 0, 0.25, False)
     for i in range(8):  # alternating cameras, each event later than the one before

@@ -4,6 +4,7 @@ region file written by ``ddl score`` feeding the AUC table."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -23,6 +24,7 @@ from ddlcore.evaluate.localisation import (
     match_frame,
     truth_regions,
 )
+from ddlcore.evaluate.settings import MetricsSettings
 from ddlcore.score.regions import (
     RegionSettings,
     RegionTable,
@@ -193,7 +195,7 @@ def test_score_writes_regions_and_the_table_gains_rbdc(tmp_path):
         g.attrs["scene"] = "s0"
         g.create_dataset("labels", data=labels)
         g.create_dataset("masks", data=masks)
-    result = evaluate(tmp_path / "labels.h5", [out], {**cfg["metrics"], "normalise": False})
+    result = evaluate(tmp_path / "labels.h5", [out], replace(MetricsSettings.from_config(cfg), normalise=False))
     # every frame's one region lies on the box: frames 2-9 true positives, frames 0-1 false positives of the
     # same score as the true ones -> 2 false positives over 10 frames enter with all 8 true regions
     assert result["localisation"]["truth_regions"] == 8 and result["localisation"]["truth_tracks"] == 1

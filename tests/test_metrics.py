@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -15,9 +17,11 @@ from ddlcore.evaluate.metrics import (
     mask_cells,
     pixel_auc,
 )
+from ddlcore.evaluate.settings import MetricsSettings
 from ddlcore.score.postprocess import effective_window, median_smooth, minmax_normalise, process_scores
 
-CFG = {**load_config()["metrics"], "normalise": True, "median_window": 1, "pixel_threshold": 0.5}
+CFG = MetricsSettings.from_section({**load_config()["metrics"], "normalise": True, "median_window": 1,
+                                    "pixel_threshold": 0.5})
 
 
 def test_minmax_normalise_by_hand():
@@ -85,8 +89,8 @@ def test_border_alignment_drop_vs_nearest():
     drop = VideoScores("all", labels, np.array([np.nan, 0.1, 0.2, 0.9, 0.8, np.nan]),
                        np.array([False, True, True, True, True, False]))
     near = VideoScores("all", labels, np.array([0.1, 0.1, 0.2, 0.9, 0.8, 0.8]), np.ones(6, bool))
-    r_drop = evaluate_videos({"v": drop}, {**CFG, "normalise": False})
-    r_near = evaluate_videos({"v": near}, {**CFG, "normalise": False})
+    r_drop = evaluate_videos({"v": drop}, replace(CFG, normalise=False))
+    r_near = evaluate_videos({"v": near}, replace(CFG, normalise=False))
     assert r_drop["n_frames"] == 4 and r_drop["n_dropped_frames"] == 2
     assert r_drop["micro_auc"] == pytest.approx(1.0)  # labels of frames 1..4: 0,0,1,1
     assert r_near["micro_auc"] == pytest.approx(roc_auc_score(labels, near.score))

@@ -24,9 +24,12 @@ from ddlcore.evaluate.figures import qualitative_figure, qualitative_rows, read_
 from ddlcore.track.mask_cache import write_mask_cache
 from ddlcore.evaluate.metrics import evaluate
 from ddlcore.evaluate.aggregate import aggregate
+from ddlcore.evaluate.settings import MetricsSettings
+from ddlcore.train.settings import TrainSettings
 
 torch.set_num_threads(1)
-METRICS = {**load_config()["metrics"], "normalise": True, "median_window": 1, "pixel_threshold": 0.5}
+METRICS = MetricsSettings.from_section({**load_config()["metrics"], "normalise": True, "median_window": 1,
+                                        "pixel_threshold": 0.5})
 
 # video -> (scene, labels)
 LABELS = {
@@ -189,13 +192,13 @@ def test_qualitative_figure_from_files(tmp_path):
     tracks = BoxTable(frame=np.arange(8, dtype=np.int32), box=boxes, score=np.ones(8, np.float32),
                       ident=np.ones(8, np.int32), n_frames=8, height=32, width=32, kind="tracks")
     write_mask_cache(tmp_path / "c.h5", tracks, 3)
-    n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "c.h5", tmp_path / "q.png", cfg["train"], 3)
+    n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "c.h5", tmp_path / "q.png", TrainSettings.from_config(cfg), 3)
     assert n == 3 and (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
 
     # a video without any tracked window still gets its panel, on a centred box
     write_mask_cache(tmp_path / "empty.h5", BoxTable.empty(8, 32, 32, "tracks"), 3)
     n = qualitative_figure(tmp_path / "m.pt", tmp_path / "f.h5", tmp_path / "empty.h5", tmp_path / "e.png",
-                           cfg["train"], 3)
+                           TrainSettings.from_config(cfg), 3)
     assert n == 3 and (tmp_path / "e.png").stat().st_size > 1000
 
 
@@ -228,8 +231,8 @@ def test_tables_record_commit_and_config_and_the_summary_lists_the_datasets_give
     for dataset, scores in (("avenue", [0.9, 0.2, 0.8, 0.1]), ("ped2", [0.1, 0.2, 0.8, 0.9])):
         write_labels(tmp_path / f"{dataset}.h5", dataset, {"v": ("all", [0, 0, 1, 1])})
         write_scores(tmp_path / f"s-{dataset}.h5", dataset, "c3dsu", "ddl", "all", {"v": scores})
-        aggregate([tmp_path / f"{dataset}.h5"], [tmp_path / f"s-{dataset}.h5"], cfg["metrics"], tmp_path / "tables",
-                  metrics_out=tmp_path / "metrics" / f"{dataset}.json", origin=origin)
+        aggregate([tmp_path / f"{dataset}.h5"], [tmp_path / f"s-{dataset}.h5"], MetricsSettings.from_config(cfg),
+                  tmp_path / "tables", metrics_out=tmp_path / "metrics" / f"{dataset}.json", origin=origin)
     assert set(pd.read_csv(tmp_path / "tables" / "auc-ped2.csv")["dataset"]) == {"ped2"}  # one dataset per table
     summary = summarise([tmp_path / "metrics" / "avenue.json", tmp_path / "metrics" / "ped2.json"], tmp_path / "tables",
                         origin)

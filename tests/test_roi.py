@@ -24,8 +24,8 @@ from ddlcore.data.registry import list_videos, open_dataset
 from ddlcore.data.roi import camera_rois, load_roi
 from ddlcore.errors import DDLError
 from ddlcore.live.scorer import BatchScorer, LiveScorer
-from ddlcore.score.inference import window_scores
 from ddlcore.score.settings import ScoreSettings
+from ddlcore.score.inference import window_scores
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -216,10 +216,10 @@ def test_live_scoring_honours_the_calibrations_roi_and_equals_offline_causal_sco
     normal = gray_noise(50, seed=0)
     score = ScoreSettings.from_config(cfg)
     model = FlatReconstruction()
-    plain, plain_events, _ = live_scores(LiveScorer(model, META, calibration, cfg["score"], CPU), normal)
+    plain, plain_events, _ = live_scores(LiveScorer(model, META, calibration, score, CPU), normal)
     for x in (MASKED_X, WATCHED_X):
         frames = with_square(normal, x)
-        live, events, left = live_scores(LiveScorer(model, META, calibration, cfg["score"], CPU), frames)
+        live, events, left = live_scores(LiveScorer(model, META, calibration, score, CPU), frames)
         offline_scores, _, offline_events = apply_calibration(model, frames, calibration, score, CPU)
         np.testing.assert_allclose(live, offline_scores, rtol=1e-6, atol=1e-7)
         assert spans(events) == spans(offline_events) and left == 0.0  # the overlay's error map is masked too
@@ -234,14 +234,15 @@ def test_a_batch_of_sources_with_and_without_a_roi_scores_each_as_alone():
     without, _ = flat_calibration(None)
     model = FlatReconstruction()
     frames = with_square(gray_noise(40, seed=3), MASKED_X)
-    batch = BatchScorer(model, META, [with_roi, without], cfg["score"], CPU)
+    score = ScoreSettings.from_config(cfg)
+    batch = BatchScorer(model, META, [with_roi, without], score, CPU)
     together = [np.full(len(frames), np.nan) for _ in range(2)]
     for frame in frames:
         for source, result in enumerate(batch.push([frame[:, :, 0], frame[:, :, 0]])):
             if result is not None:
                 together[source][result.frame] = result.score
     for source, calibration in enumerate((with_roi, without)):
-        alone = live_scores(LiveScorer(model, META, calibration, cfg["score"], CPU), frames)[0]
+        alone = live_scores(LiveScorer(model, META, calibration, score, CPU), frames)[0]
         assert np.array_equal(together[source], alone, equal_nan=True)
     anomalous = slice(ANOMALY.start + 2, ANOMALY.stop)  # past the trailing median's first frames
     assert (together[1][anomalous] > 3 * together[0][anomalous]).all()  # only the source without ROI sees it

@@ -19,6 +19,7 @@ from ddlcore.score.inference import load_model, window_scores
 from ddlcore.live.scorer import BatchScorer, LiveScorer
 from ddlcore.score import runtime as rt
 from ddlcore.score.scores_io import read_scores
+from ddlcore.score.settings import ScoreSettings
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -121,7 +122,7 @@ def _calibration(path, threshold: float, background: np.ndarray | None) -> Calib
 def test_batch_scorer_equals_one_scorer_per_source(exported, runtime):
     """Three cameras scored in one batched call give each camera's results of a scorer of its own."""
     model, meta = load_model(exported, CPU, runtime)
-    score_cfg = load_config(None, "{}")["score"]
+    score = ScoreSettings.from_config(load_config(None, "{}"))
     rng = np.random.default_rng(1)
     calibrations = [_calibration(exported, 1e9, None), _calibration(exported, 0.0, None),
                     _calibration(exported, 0.0, rng.uniform(0, 0.05, (32, 32)).astype(np.float32))]
@@ -129,8 +130,8 @@ def test_batch_scorer_equals_one_scorer_per_source(exported, runtime):
     # camera 1 misses frame 5 (None): its later frames keep their own count; camera 2 starts late
     pushes = [[v[t] if not (cam == 1 and t == 5) and not (cam == 2 and t < 4) else None for cam, v in enumerate(videos)]
               for t in range(14)]
-    batch = BatchScorer(model, meta, calibrations, score_cfg, CPU)
-    singles = [LiveScorer(model, meta, c, score_cfg, CPU) for c in calibrations]
+    batch = BatchScorer(model, meta, calibrations, score, CPU)
+    singles = [LiveScorer(model, meta, c, score, CPU) for c in calibrations]
     for frames in pushes:
         batched = batch.push(frames)
         for cam, frame in enumerate(frames):

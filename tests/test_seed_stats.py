@@ -11,10 +11,12 @@ from sklearn.metrics import roc_auc_score
 
 from ddlcore.config import load_config
 from ddlcore.evaluate.aggregate import aggregate, training_logs
+from ddlcore.evaluate.settings import MetricsSettings
 from ddlcore.evaluate.seed_stats import mean_interval, paired_comparisons, seed_summary, verdict
 from test_report import write_labels, write_scores
 
-METRICS = {**load_config()["metrics"], "normalise": False, "median_window": 1, "pixel_threshold": 0.5}
+METRICS = MetricsSettings.from_section({**load_config()["metrics"], "normalise": False, "median_window": 1,
+                                        "pixel_threshold": 0.5})
 LABELS = {"v1": ("all", [0] * 30 + [1] * 10 + [0] * 20), "v2": ("all", [0] * 25 + [1] * 15)}
 
 

@@ -26,6 +26,8 @@ from ddlcore.alarm.calibration import sidecar_path
 from ddlcore.errors import DDLError
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.event_media import MEDIA_NAME, media_stem
+from ddlcore.live.settings import WatchSettings
+from ddlcore.score.settings import ScoreSettings
 
 torch.set_num_threads(1)
 #: as in test_live: events on the test clip, no frame dropped however busy the machine; short clip margins
@@ -54,12 +56,13 @@ def test_deployment_file_reads_cameras_and_names_each_problem(calibrated, tmp_pa
     good = _deploy(tmp_path / "ok.yaml", [{"name": "entrance", "source": "rtsp://cam1/stream", "model": str(model_path),
                                            "config": str(trained)},
                                           {"name": "yard", "source": 0, "model": str(model_path)}])
-    entrance, yard = load_deployment(good, cfg["score"])
+    score = ScoreSettings.from_config(cfg)
+    entrance, yard = load_deployment(good, score)
     assert (entrance.name, entrance.source, yard.source) == ("entrance", "rtsp://cam1/stream", "0")
     assert entrance.calibration == sidecar_path(model_path)
     # the trained config's score section, except the watch's device and batch size
-    assert entrance.score["share_encoder"] is False and entrance.score["batch_size"] == cfg["score"]["batch_size"]
-    assert yard.score == cfg["score"]
+    assert entrance.score.share_encoder is False and entrance.score.batch_size == score.batch_size
+    assert yard.score == score
     cases = {
         "empty source": ([{"name": "entrance", "source": "", "model": str(model_path)}], "camera 'entrance' has no source"),
         "no model": ([{"name": "entrance", "source": "0", "model": str(tmp_path / "none.pt")}], "model file not found"),
@@ -71,13 +74,13 @@ def test_deployment_file_reads_cameras_and_names_each_problem(calibrated, tmp_pa
     for case, (cameras, message) in cases.items():
         path = _deploy(tmp_path / f"{case.replace(' ', '-')}.yaml", cameras)
         with pytest.raises(DDLError, match=message) as caught:
-            load_deployment(path, cfg["score"])
+            load_deployment(path, score)
         assert str(path) in str(caught.value) and "\n" not in str(caught.value), case
     uncalibrated = tmp_path / "u.pt"
     shutil.copy(model_path, uncalibrated)
     with pytest.raises(DDLError, match="calibration file not found"):
         load_deployment(_deploy(tmp_path / "u.yaml", [{"name": "u", "source": "0", "model": str(uncalibrated)}]),
-                        cfg["score"])
+                        score)
 
 
 def _wait_for(condition, timeout):
@@ -132,14 +135,14 @@ def test_watch_two_loopback_streams_one_going_away(alarm_scene, calibrated, tmp_
     n = len(clip)
     servers = {"entrance": MJPEGServer(clip, fps=20).start(), "yard": MJPEGServer(clip, fps=20).start()}
     cameras = load_deployment(_deploy(tmp_path / "deploy.yaml", [
-        {"name": name, "source": server.url, "model": str(model_path)} for name, server in servers.items()]), cfg["score"])
+        {"name": name, "source": server.url, "model": str(model_path)} for name, server in servers.items()]), ScoreSettings.from_config(cfg))
     events_dir = tmp_path / "events"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     out = io.StringIO()
     summary: dict = {}
     thread = threading.Thread(target=lambda: summary.update(watch_cameras(
-        cameras, cfg, out, events_dir, serve=f"127.0.0.1:{port}")), daemon=True)
+        cameras, WatchSettings.from_config(cfg), out, events_dir, serve=f"127.0.0.1:{port}")), daemon=True)
     thread.start()
     dom = ""
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..evaluate.aggregate import aggregate
 from ..evaluate.provenance import provenance
+from ..evaluate.settings import MetricsSettings
 from .args import add_config_args, config_from_args
 
 
@@ -15,8 +16,8 @@ def _run(args: argparse.Namespace) -> None:
     logs = list(args.train_logs or [])
     if args.models_dir:
         logs += sorted(str(p) for p in Path(args.models_dir).glob("*/*/*.csv"))
-    print(aggregate(args.labels, args.scores, cfg["metrics"], args.tables_dir, args.figures_dir, logs, args.metrics_out,
-                    provenance(cfg), args.unlabelled_scenes))
+    print(aggregate(args.labels, args.scores, MetricsSettings.from_config(cfg), args.tables_dir, args.figures_dir, logs,
+                    args.metrics_out, provenance(cfg), args.unlabelled_scenes))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..live.deployment_writer import write_deployment
+from ..live.settings import DeploymentSettings
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
     config = config_from_args(args)
-    write_deployment(args.cameras, args.models, args.out, config, args.config_out)
-    missing = [c for c in args.cameras if c not in config["deployment"]["sources"]]
+    deployment = DeploymentSettings.from_config(config)
+    write_deployment(args.cameras, args.models, args.out, deployment, config, args.config_out)
+    missing = [c for c in args.cameras if c not in deployment.sources]
     todo = f"fill in the sources of {', '.join(missing)} (or add them to deployment.sources), then: " if missing else ""
     print(f"{args.out}: {len(args.cameras)} cameras; {todo}ddl watch --cameras {args.out}")
 

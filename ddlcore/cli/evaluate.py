@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..evaluate.metrics import evaluate
+from ..evaluate.settings import MetricsSettings
 from ..io_utils import atomic_path
 from .args import add_config_args, config_from_args
 
@@ -16,7 +17,7 @@ def _percent(value: float | None) -> str:
 
 def _run(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
-    result = evaluate(args.labels, args.scores, cfg["metrics"])
+    result = evaluate(args.labels, args.scores, MetricsSettings.from_config(cfg))
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     line = f"{result['model']} (seed {result['seed']}) on {result['dataset']}: micro AUC {_percent(result['micro_auc'])}"

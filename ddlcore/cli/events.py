@@ -6,6 +6,7 @@ import argparse
 
 from ..alarm.evaluation import event_tables
 from ..evaluate.localisation import LocalisationCriteria
+from ..evaluate.settings import MetricsSettings
 from .args import add_config_args, config_from_args
 
 
@@ -14,7 +15,7 @@ def _run(args: argparse.Namespace) -> None:
 
     cfg = config_from_args(args)
     print(event_tables(args.labels, args.scores, args.tables_dir, args.figures_dir, provenance(cfg),
-                       LocalisationCriteria.from_config(cfg["metrics"]), args.unlabelled_scenes))
+                       LocalisationCriteria.from_settings(MetricsSettings.from_config(cfg)), args.unlabelled_scenes))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

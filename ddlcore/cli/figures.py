@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..evaluate.figures import qualitative_figure
+from ..train.settings import TrainSettings
 from .args import add_config_args, config_from_args
 
 
 def _run_qualitative(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
-    n = qualitative_figure(args.model, args.frames, args.masks, args.out, cfg["train"], args.windows)
+    n = qualitative_figure(args.model, args.frames, args.masks, args.out, TrainSettings.from_config(cfg), args.windows)
     print(f"qualitative panel ({n} windows) -> {args.out}")
 
 

@@ -7,12 +7,14 @@ import sys
 import time
 
 from ..live.record import record, stop_time
+from ..live.settings import LiveSettings, RecordSettings
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
     config = config_from_args(args)
-    segments = record(args.source, args.out, stop_time(args.minutes, args.until, time.time()), config)
+    segments = record(args.source, args.out, stop_time(args.minutes, args.until, time.time()),
+                      RecordSettings.from_config(config), LiveSettings.from_config(config))
     print(f"{args.out}: {len(segments)} segments recorded", file=sys.stderr)
 
 

@@ -8,15 +8,15 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
 
 from ..errors import DDLError
+from ..live.settings import WatchSettings
 from ..live.watch import watch
 from .args import add_config_args, config_from_args
 
 
-def _run_cameras(args: argparse.Namespace, cfg: dict[str, Any], token: str | None) -> None:
-    """``ddl watch --cameras FILE``: load the deployment, watch it; DDLError naming the cameras lost."""
+def _run_cameras(args: argparse.Namespace, settings: WatchSettings, token: str | None) -> None:
+    """``ddl watch --cameras FILE`` under ``settings``: load the deployment, watch it; DDLError naming the cameras lost."""
     from ..live.deployment import load_deployment
     from ..live.multi_watch import watch_cameras
 
@@ -24,28 +24,28 @@ def _run_cameras(args: argparse.Namespace, cfg: dict[str, Any], token: str | Non
                                           ("--calibration", args.calibration), ("--overlay", args.overlay)) if value]
     if misplaced:
         raise DDLError(f"--cameras {args.cameras}: {misplaced[0]} is given per camera in the deployment file, not here")
-    cameras = load_deployment(args.cameras, cfg["score"])
+    cameras = load_deployment(args.cameras, settings.score)
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
-        summary = watch_cameras(cameras, cfg, out, args.events_dir, args.serve, args.duration,
+        summary = watch_cameras(cameras, settings, out, args.events_dir, args.serve, args.duration,
                                 token=token, allow_hosts=tuple(args.allow_host))
     if summary["errors"]:  # exit status 1: a service manager can restart the watch
         raise DDLError("; ".join(f"camera {name}: {why}" for name, why in summary["errors"].items()))
 
 
 def _run(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)
+    settings = WatchSettings.from_config(config_from_args(args))
     token = args.token or os.environ.get("DDL_WATCH_TOKEN") or None
     if args.cameras:
-        _run_cameras(args, cfg, token)
+        _run_cameras(args, settings, token)
         return
     if not args.source or not args.model:
         raise DDLError("ddl watch: give SOURCE and --model M.pt, or --cameras DEPLOY.yaml")
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
-        figures = watch(args.source, args.model, cfg, out, args.calibration, args.overlay, args.serve, args.duration,
+        figures = watch(args.source, args.model, settings, out, args.calibration, args.overlay, args.serve, args.duration,
                         token=token, allow_hosts=tuple(args.allow_host))
     if figures["error"]:  # exit status 1: a service manager can restart the watch
         raise DDLError(figures["error"])

@@ -42,6 +42,7 @@ from ..io_utils import atomic_path
 from .provenance import provenance_footer
 from .seed_stats import comparisons_markdown, headline_metric, mean_sd, mean_sd_text, paired_comparisons, \
     seed_summary, summary_markdown
+from .settings import MetricsSettings
 
 #: the paper's AUCs (%): Table 1 (C3DSU with DDL) and Tables 2-3 (ablations)
 PAPER_AUC: dict[tuple[str, str, str], float] = {
@@ -255,10 +256,15 @@ def training_logs(train_logs: Sequence[str | Path]) -> dict[tuple[str, str], dic
     return grouped
 
 
-def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int], Any], metrics_cfg: dict[str, Any],
+def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int], Any], metrics: MetricsSettings,
                   train_logs: Sequence[str | Path], figures_dir: Path) -> int:
     """Score curves of every test video of each model's first seed, sigma plots of ``ddl`` models and the
-    seeds figure of each dataset; returns PNGs written."""
+    seeds figure of each dataset, into ``figures_dir``; returns PNGs written.
+
+    results: the runs' :func:`ddlcore.evaluate.metrics.evaluate_run` results; runs: {(dataset, model, seed):
+    {video: VideoScores}}; metrics: the ``metrics`` settings (post-processing of the curves); train_logs: the
+    training logs (see :func:`training_logs`).
+    """
     from .figures import plot_score_curve, plot_seed_aucs, plot_sigma, read_training_log
     from ..score.postprocess import process_scores
 
@@ -273,7 +279,7 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int]
             continue
         videos = runs[(r["dataset"], r["model"], r["seed"])]
         for name, v in tqdm(sorted(videos.items()), desc=f"curves {r['model']}", disable=None, leave=False):
-            processed = process_scores(v.score, v.valid, metrics_cfg["normalise"], metrics_cfg["median_window"])
+            processed = process_scores(v.score, v.valid, metrics.normalise, metrics.median_window)
             auc = r["video_aucs"][name]
             title = f"{r['dataset']} {v.scene}/{name}, {r['model']} seed {r['seed']}" + \
                 ("" if auc is None else f", AUC {100 * auc:.1f}%")
@@ -300,15 +306,15 @@ def write_figures(results: list[dict[str, Any]], runs: dict[tuple[str, str, int]
 
 
 def aggregate(
-    labels_paths: Sequence[str | Path], score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any],
+    labels_paths: Sequence[str | Path], score_paths: Sequence[str | Path], metrics: MetricsSettings,
     tables_dir: str | Path, figures_dir: str | Path | None = None, train_logs: Sequence[str | Path] = (),
     metrics_out: str | Path | None = None, origin: dict[str, Any] | None = None, unlabelled_scenes: Sequence[str] = (),
 ) -> str:
     """Evaluate every (dataset, model) among ``score_paths`` and write tables (and figures).
 
     Each group's labels file is the one in ``labels_paths`` whose ``dataset`` attribute matches
-    its scores files (the only one when a single file is given). Tables are per dataset
-    (``auc-{dataset}``, ``ablation-{dataset}``, ...); ``origin`` (provenance record) is stamped on every
+    its scores files (the only one when a single file is given); ``metrics``: the ``metrics`` settings. Tables
+    are per dataset (``auc-{dataset}``, ``ablation-{dataset}``, ...); ``origin`` (provenance record) is stamped on every
     table and stored in the metrics JSON ``metrics_out``. ``unlabelled_scenes``, the dataset's scenes that were
     trained but have no labelled test clips (scores of one dataset only), are rows of ``scenes-{dataset}``
     (written then even for one labelled scene) and a line under ``auc-{dataset}``. Returns each dataset's AUC
@@ -324,8 +330,8 @@ def aggregate(
         labels = by_dataset.get(dataset) or (next(iter(by_dataset.values())) if len(by_dataset) == 1 else None)
         if labels is None:
             raise DDLError(f"{files[0]}: no labels file for dataset {dataset!r} among {', '.join(map(str, labels_paths))}")
-        info, videos = load_run(labels, files, LocalisationCriteria.from_config(metrics_cfg))
-        results.append(evaluate_run(info, videos, metrics_cfg))
+        info, videos = load_run(labels, files, LocalisationCriteria.from_settings(metrics))
+        results.append(evaluate_run(info, videos, metrics))
         runs[(info["dataset"], info["model"], info["seed"])] = videos
     if not results:
         raise DDLError("ddl aggregate: no scores files given")
@@ -357,5 +363,5 @@ def aggregate(
         with atomic_path(metrics_out) as tmp:
             tmp.write_text(json.dumps({"provenance": origin, "results": results}, indent=2, sort_keys=True) + "\n")
     if figures_dir is not None:
-        write_figures(results, runs, metrics_cfg, train_logs, Path(figures_dir))
+        write_figures(results, runs, metrics, train_logs, Path(figures_dir))
     return printed

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -24,6 +23,7 @@ import torch  # noqa: E402
 
 from ..errors import DDLError  # noqa: E402
 from ..io_utils import atomic_path  # noqa: E402
+from ..train.settings import TrainSettings  # noqa: E402
 
 
 def _save(fig: plt.Figure, out: str | Path, dpi: int = 100) -> None:
@@ -190,9 +190,12 @@ def plot_qualitative(rows: list[dict[str, np.ndarray]], out: str | Path, title: 
 
 def qualitative_figure(
     model_path: str | Path, frames_path: str | Path, masks_path: str | Path, out: str | Path,
-    train_cfg: dict[str, Any], n_windows: int = 4,
+    train: TrainSettings, n_windows: int = 4,
 ) -> int:
-    """Write the qualitative panel of a trained model on ``n_windows`` training windows.
+    """Write the qualitative panel of a trained model on ``n_windows`` training windows to ``out``.
+
+    model_path: the checkpoint; frames_path, masks_path: a training frame store of its scene and that video's
+    mask cache; train: the ``train`` settings (``sdl_sigma``, ``random_box_size``, ``seed``).
 
     Windows are evenly spaced over the centres of ``masks_path`` that have a tracked object; the
     object is the first common track. A video with no tracked window gets a centred box of the mean
@@ -206,7 +209,7 @@ def qualitative_figure(
     model, meta = load_model(model_path, torch.device("cpu"))
     clip = int(meta["frames"])
     history = meta.get("sigma_history") or []
-    sigma = float(history[-1]) if meta["variant"] == "ddl" and history else float(train_cfg["sdl_sigma"])
+    sigma = float(history[-1]) if meta["variant"] == "ddl" and history else float(train.sdl_sigma)
     with FrameStore(frames_path) as store, MaskCache(masks_path) as cache:
         if cache.window != clip:
             raise DDLError(f"{masks_path}: mask windows of {cache.window} frames, the model reads {clip}")
@@ -214,7 +217,7 @@ def qualitative_figure(
         tracked = centres.size > 0
         if not tracked:
             centres = np.arange(clip // 2, len(store) - clip // 2)
-            side = float(np.mean(train_cfg["random_box_size"]))
+            side = float(np.mean(train.random_box_size))
             h, w = cache.height, cache.width
             box = np.array([w * (1 - side) / 2, h * (1 - side) / 2, w * (1 + side) / 2, h * (1 + side) / 2])
             centred = rasterise_boxes(np.repeat(box[None], clip, axis=0), h, w)
@@ -224,7 +227,7 @@ def qualitative_figure(
             clips.append(torch.from_numpy(store.window(int(c), clip)).permute(3, 0, 1, 2).float() / 255.0)
             mask = cache.window_mask(int(c), int(cache.tracks_in_window(int(c))[0])) if tracked else centred
             masks.append(torch.from_numpy(mask)[None])
-    rows = qualitative_rows(model, torch.stack(clips), torch.stack(masks), sigma, int(train_cfg["seed"]))
+    rows = qualitative_rows(model, torch.stack(clips), torch.stack(masks), sigma, int(train.seed))
     title = f"{meta['arch']}-{meta['variant']}, {meta['dataset']} scene {meta['scene']}, sigma = {sigma:.3f}"
     if not tracked:
         title += " (no tracked object in this video: centred box)"

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from scipy import ndimage
 
+from .settings import MetricsSettings
+
 if TYPE_CHECKING:
     from ..alarm.events import Event
     from ..score.regions import RegionTable
@@ -56,10 +58,10 @@ class LocalisationCriteria:
     region_min_pixels: int
 
     @classmethod
-    def from_config(cls, metrics_cfg: dict[str, Any]) -> "LocalisationCriteria":
-        """From the ``metrics`` config section."""
-        return cls(float(metrics_cfg["region_iou"]), float(metrics_cfg["track_fraction"]),
-                   float(metrics_cfg["track_link_iou"]), int(metrics_cfg["region_min_pixels"]))
+    def from_settings(cls, metrics: MetricsSettings) -> "LocalisationCriteria":
+        """The criteria of the ``metrics`` settings."""
+        return cls(float(metrics.region_iou), float(metrics.track_fraction),
+                   float(metrics.track_link_iou), int(metrics.region_min_pixels))
 
 
 @dataclass(frozen=True)

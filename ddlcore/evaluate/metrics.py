@@ -40,6 +40,8 @@ from sklearn.metrics import roc_auc_score
 from ..errors import DDLError
 from ..score.postprocess import process_scores
 
+from .settings import MetricsSettings
+
 if TYPE_CHECKING:
     from .localisation import LocalisationCriteria, TruthRegions
     from ..score.regions import RegionTable
@@ -104,8 +106,11 @@ def pixel_auc(videos: dict[str, VideoScores], threshold: float) -> tuple[float |
     return auc_or_none(np.concatenate(cell_labels), np.concatenate(cell_scores)), len(cell_scores)
 
 
-def localisation_figures(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any] | None:
-    """RBDC, TBDC and their counts over the videos with ground-truth regions and region detections, None without any."""
+def localisation_figures(videos: dict[str, VideoScores], metrics: MetricsSettings) -> dict[str, Any] | None:
+    """RBDC, TBDC and their counts over the videos with ground-truth regions and region detections, None without any.
+
+    videos: {name: VideoScores}; metrics: the ``metrics`` settings (``normalise`` and the localisation criteria).
+    """
     from .localisation import LocalisationCriteria, detection_criteria
     from ..score.regions import RegionTable
 
@@ -114,7 +119,7 @@ def localisation_figures(videos: dict[str, VideoScores], metrics_cfg: dict[str, 
         if v.truth is None or v.regions is None:
             continue
         table = v.regions
-        if metrics_cfg["normalise"]:
+        if metrics.normalise:
             valid_rows = np.repeat(v.valid, np.diff(table.frame_offsets))
             lo, hi = (table.scores[valid_rows].min(), table.scores[valid_rows].max()) if valid_rows.any() else (0, 0)
             scaled = (table.scores - lo) / (hi - lo) if hi > lo else np.zeros_like(table.scores)
@@ -122,16 +127,16 @@ def localisation_figures(videos: dict[str, VideoScores], metrics_cfg: dict[str, 
         chosen[name] = (v.truth, table, v.valid)
     if not chosen:
         return None
-    return {**detection_criteria(chosen, LocalisationCriteria.from_config(metrics_cfg)), "videos": len(chosen)}
+    return {**detection_criteria(chosen, LocalisationCriteria.from_settings(metrics)), "videos": len(chosen)}
 
 
-def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
+def evaluate_videos(videos: dict[str, VideoScores], metrics: MetricsSettings) -> dict[str, Any]:
     """All figures of one model on one dataset (see the module docstring); AUCs as fractions.
 
-    videos: {name: VideoScores}; metrics_cfg: the ``metrics`` config section.
+    videos: {name: VideoScores}; metrics: the ``metrics`` settings.
     """
     processed = {
-        name: process_scores(v.score, v.valid, metrics_cfg["normalise"], metrics_cfg["median_window"])
+        name: process_scores(v.score, v.valid, metrics.normalise, metrics.median_window)
         for name, v in videos.items()
     }
     labels = {name: np.asarray(v.labels)[v.valid] for name, v in videos.items()}
@@ -147,8 +152,8 @@ def evaluate_videos(videos: dict[str, VideoScores], metrics_cfg: dict[str, Any])
     defined_videos = [a for a in video_aucs.values() if a is not None]
     defined_scenes = [a for a in scene_aucs.values() if a is not None]
     all_labels = np.concatenate(list(labels.values()))
-    pix, pix_videos = pixel_auc(videos, metrics_cfg["pixel_threshold"])
-    located = localisation_figures(videos, metrics_cfg)
+    pix, pix_videos = pixel_auc(videos, metrics.pixel_threshold)
+    located = localisation_figures(videos, metrics)
     return {
         "micro_auc": auc_or_none(all_labels, np.concatenate(list(processed.values()))),
         "macro_auc": float(np.mean(defined_videos)) if defined_videos else None,
@@ -238,21 +243,23 @@ def load_run(labels_path: str | Path, score_paths: Sequence[str | Path],
     return info, videos
 
 
-def evaluate_run(info: dict[str, Any], videos: dict[str, VideoScores], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
-    """The JSON-able result of one run read by :func:`load_run`: its info, the protocol and all figures."""
+def evaluate_run(info: dict[str, Any], videos: dict[str, VideoScores], metrics: MetricsSettings) -> dict[str, Any]:
+    """The JSON-able result of one run read by :func:`load_run` (info, videos) under the ``metrics`` settings:
+    its info, the protocol and all figures."""
     settings = info["score_settings"]
     protocol = {
-        "normalise": metrics_cfg["normalise"],
-        "median_window": metrics_cfg["median_window"],
+        "normalise": metrics.normalise,
+        "median_window": metrics.median_window,
         "border": settings.get("border"),
         "patch": settings.get("patch"),
         "shifted_grid": settings.get("shifted_grid"),
     }
-    return {**info, "protocol": protocol, **evaluate_videos(videos, metrics_cfg)}
+    return {**info, "protocol": protocol, **evaluate_videos(videos, metrics)}
 
 
-def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics_cfg: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate one model's scores files against a labels file (see :func:`evaluate_run`)."""
+def evaluate(labels_path: str | Path, score_paths: Sequence[str | Path], metrics: MetricsSettings) -> dict[str, Any]:
+    """Evaluate one model's scores files against a labels file under the ``metrics`` settings; the result of
+    :func:`evaluate_run`."""
     from .localisation import LocalisationCriteria
 
-    return evaluate_run(*load_run(labels_path, score_paths, LocalisationCriteria.from_config(metrics_cfg)), metrics_cfg)
+    return evaluate_run(*load_run(labels_path, score_paths, LocalisationCriteria.from_settings(metrics)), metrics)

@@ -18,7 +18,7 @@ batch size from the watch's own config, as all cameras share them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import yaml
 from ..alarm.calibration import sidecar_path
 from ..config import load_config
 from ..errors import DDLError
+from ..score.settings import ScoreSettings
 from .event_media import camera_label
 
 #: the keys a camera entry may have
@@ -35,16 +36,16 @@ CAMERA_KEYS = ("name", "source", "model", "config", "calibration")
 
 @dataclass(frozen=True)
 class DeployedCamera:
-    """One camera of a deployment: its name, source, model file, calibration file and score settings."""
+    """One camera of a deployment: its name, source, model file, calibration file and ``score`` settings."""
 
     name: str
     source: str
     model: Path
     calibration: Path
-    score: dict[str, Any]
+    score: ScoreSettings
 
 
-def _camera(path: Path, number: int, entry: Any, watch_score: dict[str, Any]) -> DeployedCamera:
+def _camera(path: Path, number: int, entry: Any, watch_score: ScoreSettings) -> DeployedCamera:
     where = f"{path}: camera {number}"
     if not isinstance(entry, dict):
         raise DDLError(f"{where}: expected a mapping with {', '.join(CAMERA_KEYS)}")
@@ -69,20 +70,20 @@ def _camera(path: Path, number: int, entry: Any, watch_score: dict[str, Any]) ->
     calibration = Path(entry["calibration"]) if entry.get("calibration") else sidecar_path(model)
     if not calibration.is_file():
         raise DDLError(f"{where}: calibration file not found: {calibration} (run ddl calibrate on held-out normal footage)")
-    score = dict(watch_score)
+    score = watch_score
     if entry.get("config"):
         try:
-            trained = load_config(entry["config"])["score"]
+            trained = ScoreSettings.from_config(load_config(entry["config"]))
         except DDLError as exc:
             raise DDLError(f"{where}: {exc}") from exc
-        score.update({k: v for k, v in trained.items() if k not in ("device", "batch_size")})
+        score = replace(trained, device=watch_score.device, batch_size=watch_score.batch_size)
     return DeployedCamera(name.strip(), str(source).strip(), model, calibration, score)
 
 
-def load_deployment(path: str | Path, watch_score: dict[str, Any]) -> list[DeployedCamera]:
+def load_deployment(path: str | Path, watch_score: ScoreSettings) -> list[DeployedCamera]:
     """The cameras of the deployment file ``path`` (format in the module docstring).
 
-    watch_score: the watch's ``score`` section (device and batch size for all cameras; the rest unless a
+    watch_score: the watch's ``score`` settings (device and batch size for all cameras; the rest unless a
     camera's config gives it). DDLError, one line naming the file and the camera, when the file is not
     a deployment, a source is empty, names clash, or a model or calibration file is missing.
     """

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
 import yaml
 
 from ..errors import DDLError
 from ..io_utils import atomic_path
+from .settings import DeploymentSettings
 
 HEADER = ("# written by the workflow from the config's deployment.sources; fill in any empty source (a camera URL,\n"
           "# device index, file or folder), or better, add it to deployment.sources: a re-run rewrites this file\n")
 
 
 def deployment_text(cameras: list[str], models: list[str], config_path: str | None,
-                    sources: dict[str, str | int] | None = None) -> str:
+                    sources: Mapping[str, str | int] | None = None) -> str:
     """The deployment YAML for ``cameras`` and their ``models`` (same order); each camera's source from
     ``sources`` (camera -> source), empty for a camera it does not name.
 
@@ -57,11 +59,14 @@ def deployment_text(cameras: list[str], models: list[str], config_path: str | No
     return "".join(lines)
 
 
-def write_deployment(cameras: list[str], models: list[str], out: str | Path, config: dict | None = None,
+def write_deployment(cameras: list[str], models: list[str], out: str | Path,
+                     deployment: DeploymentSettings | None = None, config: Mapping[str, Any] | None = None,
                      config_out: str | Path | None = None) -> None:
-    """Write the deployment file ``out`` (sources from ``config["deployment"]["sources"]`` when given) and, when
-    given, ``config`` as YAML to ``config_out`` (which it names)."""
-    sources = dict(config.get("deployment", {}).get("sources", {})) if config is not None else {}
+    """Write the deployment file ``out`` for ``cameras`` and their ``models`` (sources from the ``deployment``
+    settings when given, else all empty) and, when both are given, the configuration ``config`` (the one the
+    models were trained with) as YAML to ``config_out``, which the file then names. DDLError as
+    :func:`deployment_text`, before anything is written."""
+    sources = deployment.sources if deployment is not None else {}
     config_path = str(config_out) if config is not None and config_out is not None else None
     text = deployment_text(cameras, models, config_path, sources)  # checked before anything is written
     if config_path is not None:

@@ -31,9 +31,10 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from ..alarm.events import Event, scale_box
+from ..alarm.events import AlarmRule, Event, scale_box
 from ..data.footage_reader import warn
 from ..errors import DDLError
+from .settings import LiveSettings
 
 #: the names of the files :class:`EventMedia` writes (what the page's ``/events/`` route serves)
 MEDIA_NAME = re.compile(r"[A-Za-z0-9_-]+-\d{8}T\d{6}Z-\d+\.(?:mkv|jpg)")
@@ -41,7 +42,7 @@ MEDIA_NAME = re.compile(r"[A-Za-z0-9_-]+-\d{8}T\d{6}Z-\d+\.(?:mkv|jpg)")
 
 @dataclass(frozen=True)
 class MediaSettings:
-    """Where event media go and how long and wide clips are (from the ``live`` config section)."""
+    """Where event media go and how long and wide clips are (from the ``live`` settings)."""
 
     folder: Path
     before_s: float
@@ -50,10 +51,11 @@ class MediaSettings:
     queue_frames: int
 
     @classmethod
-    def from_config(cls, live_cfg: dict[str, Any], folder: str | Path) -> MediaSettings:
-        """The settings of ``live_cfg`` (event_before_s, event_after_s, event_clip_width, event_queue_frames)."""
-        return cls(Path(folder), float(live_cfg["event_before_s"]), float(live_cfg["event_after_s"]),
-                   int(live_cfg["event_clip_width"]), int(live_cfg["event_queue_frames"]))
+    def from_settings(cls, live: LiveSettings, folder: str | Path) -> MediaSettings:
+        """The media settings of the events folder ``folder`` and the ``live`` settings (event_before_s,
+        event_after_s, event_clip_width, event_queue_frames)."""
+        return cls(Path(folder), float(live.event_before_s), float(live.event_after_s),
+                   int(live.event_clip_width), int(live.event_queue_frames))
 
 
 def camera_label(name: str) -> str:
@@ -153,19 +155,22 @@ def snapshot_image(image: np.ndarray, box: list[int], caption: str) -> np.ndarra
 class EventMedia:
     """The clips and snapshots of one camera's events.
 
-    Per scored frame the watch calls :meth:`frame` (before writing that frame's event changes); the event
-    log calls :meth:`event` for each start and end line and adds the fields it returns to the line.
+    camera: its name; settings: where the files go, clip length and width; fps: the source's frame rate (known
+    once it opened); model_size: the model's frame (h, w); rule: the calibration's alarm rule (how late an event
+    is confirmed); writer: the background writer. Per scored frame the watch calls :meth:`frame` (before writing
+    that frame's event changes); the event log calls :meth:`event` for each start and end line and adds the
+    fields it returns to the line.
     """
 
     def __init__(self, camera: str, settings: MediaSettings, fps: Callable[[], float], model_size: tuple[int, int],
-                 alarm_cfg: dict[str, Any], writer: MediaWriter) -> None:
+                 rule: AlarmRule, writer: MediaWriter) -> None:
         self.camera = camera
         self.settings = settings
         self.fps = fps  # the source's frame rate (known once it opened)
         self.model_size = model_size
         self.writer = writer
         # an event is confirmed up to min_frames * (merge_gap + 1) frames after its first frame
-        self.reach = int(alarm_cfg["min_frames"]) * (int(alarm_cfg["merge_gap"]) + 1) + 2
+        self.reach = int(rule.min_frames) * (int(rule.merge_gap) + 1) + 2
         self.recent: deque[tuple[int, np.ndarray]] = deque()
         self.clips: dict[int, _Clip] = {}  # id(event) -> its clip
         self.stems: dict[int, str] = {}  # id(event) -> its file stem

@@ -35,17 +35,18 @@ from .event_media import EventMedia, MediaSettings, MediaWriter
 from .overlay import overlay_frame
 from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import LiveState, PageSettings, start_server
+from .settings import LiveSettings, WatchSettings
 from .sources import Frame, FrameReader
 from .stats import Stats
 
 
 class SignallingReader(FrameReader):
     """A :class:`FrameReader` that sets ``ready`` whenever it has a new frame or ends (so one loop can wait on
-    many readers)."""
+    many readers); the arguments are :class:`FrameReader`'s and ``ready``."""
 
-    def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float, ready: threading.Event,
+    def __init__(self, source: str, live: LiveSettings, default_fps: float, ready: threading.Event,
                  on_status: Callable[[str], None] = warn, min_frames: int = 1) -> None:
-        super().__init__(source, live_cfg, default_fps, on_status, min_frames)
+        super().__init__(source, live, default_fps, on_status, min_frames)
         self.ready = ready
 
     def _offer(self, image: np.ndarray) -> None:
@@ -131,14 +132,14 @@ def score_round(pending: list[tuple[CameraWatch, Frame]]) -> list[FrameResult | 
     return results
 
 
-def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out: TextIO,
+def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events_out: TextIO,
                   events_dir: str | Path | None = None, serve: str | None = None, duration_s: float | None = None,
                   stop: threading.Event | None = None, token: str | None = None,
                   allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
     """Watch every camera until all have ended, ``duration_s`` passes, ``stop`` is set or Ctrl-C.
 
-    cfg: the watch's config (``score`` device and batch size, ``live``, ``alarm.fps``); event lines go to
-    ``events_out``, clips and snapshots to ``events_dir`` (none when None); ``serve`` HOST:PORT with
+    settings: the watch's ``live``, ``score`` (device, runtime) and ``alarm`` (``fps``) sections; event lines go
+    to ``events_out``, clips and snapshots to ``events_dir`` (none when None); ``serve`` HOST:PORT with
     ``token`` and ``allow_hosts``: the page of every camera (see :mod:`.server`). Each calibration must be
     its camera's model's (:func:`check_calibration`). Returns {"cameras": {name: figures (see
     :class:`Stats`) with events, fps and error}, "events": total, "errors": {name: why lost}}.
@@ -146,16 +147,16 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
     from ..devices import resolve_device
     from ..score.inference import load_model
 
-    live = cfg["live"]
+    live = settings.live
     page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
-    device = resolve_device(cfg["score"]["device"], "score.device")
+    device = resolve_device(settings.score.device, "score.device")
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
     calibrations: dict[str, Calibration] = {}
     for camera in cameras:
         try:
             calibrations[camera.name] = calibration = load_calibration(camera.calibration)
             if camera.model.resolve() not in models:
-                models[camera.model.resolve()] = load_model(camera.model, device, cfg["score"]["runtime"],
+                models[camera.model.resolve()] = load_model(camera.model, device, settings.score.runtime,
                                                             (calibration, camera.calibration))
             check_calibration(calibration, camera.calibration, camera.model, models[camera.model.resolve()][1])
         except DDLError as exc:
@@ -163,14 +164,14 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
     scorers = _shared_scorers(cameras, models, calibrations, device)
     ready = threading.Event()
     folder = Path(events_dir) if events_dir is not None else None
-    media_settings = MediaSettings.from_config(live, folder) if folder is not None else None
+    media_settings = MediaSettings.from_settings(live, folder) if folder is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     writer = MediaWriter(media_settings.queue_frames) if media_settings is not None else None
     watches: list[CameraWatch] = []
     try:
         for camera in cameras:
-            watches.append(_camera_watch(camera, scorers[camera.name], cfg, ready, events_out,
+            watches.append(_camera_watch(camera, scorers[camera.name], settings, ready, events_out,
                                          media_settings, writer, page is not None))
         states = {w.name: w.state for w in watches if w.state is not None}
         server = start_server(serve, states, page, folder) if serve and page else None
@@ -186,7 +187,7 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
           f"model{'s' * (len(models) != 1)} on {device}" + (f"; events folder {folder}" if folder else ""),
           file=sys.stderr, flush=True)
     deadline = None if duration_s is None else time.monotonic() + duration_s
-    next_report = time.monotonic() + live["stats_every_s"]
+    next_report = time.monotonic() + live.stats_every_s
     errors: dict[str, str] = {}
     try:
         while any(not w.ended for w in watches) and (deadline is None or time.monotonic() < deadline) \
@@ -215,7 +216,7 @@ def watch_cameras(cameras: list[DeployedCamera], cfg: dict[str, Any], events_out
                         print("stats: " + json.dumps({"camera": w.name, **figures}), file=sys.stderr, flush=True)
                         if w.state is not None:
                             w.state.stats(figures)
-                next_report = time.monotonic() + live["stats_every_s"]
+                next_report = time.monotonic() + live.stats_every_s
             if not pending:
                 ready.wait(0.5)
     except KeyboardInterrupt:
@@ -259,24 +260,25 @@ def _shared_scorers(cameras: list[DeployedCamera], models: dict[Path, tuple[Any,
     return scorers
 
 
-def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, cfg: dict[str, Any],
+def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSettings,
                   ready: threading.Event, events_out: TextIO, media_settings: MediaSettings | None,
                   writer: MediaWriter | None, serving: bool) -> CameraWatch:
-    """The parts of one camera's watch (its reader not started yet)."""
+    """The parts of one camera's watch (its reader not started yet): its reader under ``settings`` (``live``,
+    ``alarm.fps``), signalling ``ready``; its event log writing to ``events_out``; its media (with
+    ``media_settings`` and ``writer``) and page state (when ``serving``)."""
     calibration = scorer.calibration
+    live = settings.live
     try:
-        reader = SignallingReader(camera.source, cfg["live"], cfg["alarm"]["fps"], ready,
+        reader = SignallingReader(camera.source, live, settings.alarm.fps, ready,
                                   on_status=lambda message: warn(f"camera {camera.name}: {message}"),
                                   min_frames=scorer.clip)
     except DDLError as exc:
         raise DDLError(f"camera {camera.name}: {exc}") from exc
-    live = cfg["live"]
     # the reader's name: the source without its password
-    state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if serving else None
+    state = LiveState(reader.name, calibration.threshold, live.curve_frames, live.page_events) if serving else None
     media = None
     if media_settings is not None and writer is not None:
-        media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.alarm.as_config(),
-                           writer)
+        media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.rule, writer)
 
     def annotate(kind: str, event: Any, record: dict[str, Any]) -> dict[str, Any]:
         return {"camera": camera.name, **(media.event(kind, event, record) if media is not None else {})}

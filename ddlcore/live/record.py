@@ -15,37 +15,21 @@ import datetime as dt
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import DDLError
+from .settings import LiveSettings, RecordSettings
 from .sources import FrameReader, quiet_capture_logs
 
 PARTIAL_MARK = ".partial"
 
 
-@dataclass(frozen=True)
-class RecordSettings:
-    """Segment length (s), FourCC codec, container suffix and the frame rate assumed when a source reports none."""
-
-    segment_s: float
-    fourcc: str
-    suffix: str
-    default_fps: float
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "RecordSettings":
-        """From the ``record`` section of a full configuration."""
-        rec = config["record"]
-        return cls(float(rec["segment_s"]), str(rec["fourcc"]), str(rec["suffix"]), float(rec["default_fps"]))
-
-
 class SegmentWriter:
-    """Writes RGB frames into ``folder`` as whole segment files (hidden while open, renamed on close)."""
+    """Writes RGB frames into ``folder`` as whole segment files (hidden while open, renamed on close), under the
+    ``record`` settings (segment length, codec, container suffix)."""
 
     def __init__(self, folder: Path, settings: RecordSettings) -> None:
         self.folder = folder
@@ -61,7 +45,7 @@ class SegmentWriter:
     def write(self, image: np.ndarray, wall: float, fps: float) -> None:
         """Add one uint8 (h, w, 3) RGB frame captured at ``wall`` (Unix time); opens and closes segments."""
         size = (image.shape[1], image.shape[0])
-        if self._writer is not None and (size != self._size or wall - self._started >= self.settings.segment_s):
+        if self._writer is not None and (size != self._size or wall - self._started >= float(self.settings.segment_s)):
             self.close()
         if self._writer is None:
             self._open(wall, size, fps)
@@ -71,15 +55,16 @@ class SegmentWriter:
 
     def _open(self, wall: float, size: tuple[int, int], fps: float) -> None:
         stamp = dt.datetime.fromtimestamp(wall).strftime("%Y%m%d-%H%M%S")
-        final = self.folder / f"{stamp}{self.settings.suffix}"
+        suffix, fourcc = str(self.settings.suffix), str(self.settings.fourcc)
+        final = self.folder / f"{stamp}{suffix}"
         n = 1
         while final.exists():
             n += 1
-            final = self.folder / f"{stamp}-{n}{self.settings.suffix}"
-        partial = self.folder / f".{final.stem}{PARTIAL_MARK}{self.settings.suffix}"
-        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*self.settings.fourcc), fps, size)
+            final = self.folder / f"{stamp}-{n}{suffix}"
+        partial = self.folder / f".{final.stem}{PARTIAL_MARK}{suffix}"
+        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if not writer.isOpened():
-            raise DDLError(f"{partial}: cannot write {self.settings.suffix} video with codec {self.settings.fourcc} "
+            raise DDLError(f"{partial}: cannot write {suffix} video with codec {fourcc} "
                            "(set record.fourcc / record.suffix, e.g. MJPG / .avi)")
         self._writer, self._partial, self._final = writer, partial, final
         self._started, self._size, self._frames = wall, size, 0
@@ -120,15 +105,15 @@ def stop_time(minutes: float | None, until: str | None, now: float) -> float:
     return end.timestamp()
 
 
-def record(source: str, folder: str | Path, stop_at: float, config: dict[str, Any]) -> list[Path]:
-    """Record ``source`` into ``folder`` until Unix time ``stop_at`` (or the source's end); return the segments."""
+def record(source: str, folder: str | Path, stop_at: float, settings: RecordSettings, live: LiveSettings) -> list[Path]:
+    """Record ``source`` into ``folder`` until Unix time ``stop_at`` (or the source's end) under the ``record``
+    settings, reading it under the ``live`` ones; return the segments written."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     if remove_partials(out):
         print(f"{out}: removed the unfinished segment of an earlier recording", file=sys.stderr)
-    settings = RecordSettings.from_config(config)
     quiet_capture_logs()
-    reader = FrameReader(source, config["live"], settings.default_fps).start()
+    reader = FrameReader(source, live, float(settings.default_fps)).start()
     writer = SegmentWriter(out, settings)
     try:
         while time.time() < stop_at and not reader.finished:

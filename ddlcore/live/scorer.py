@@ -14,7 +14,7 @@ one-source form.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -27,6 +27,7 @@ from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
 from ..errors import DDLError
 from ..score.inference import autocast_for, can_share_encoder, pixel_error, roi_tensor, to_tensor
+from ..score.settings import ScoreSettings
 
 
 @dataclass
@@ -48,12 +49,12 @@ class FrameResult:
 
 
 class _Stream:
-    """One source's state: its calibration (ROI and background map on the device), buffered frames and features,
-    recent scores, events."""
+    """One source's state: its calibration (ROI and background map on the device), its ``score`` settings (patch
+    and grid the calibration's), buffered frames and features, recent scores, events."""
 
-    def __init__(self, calibration: Calibration, score_cfg: dict[str, Any], clip: int, device: torch.device) -> None:
+    def __init__(self, calibration: Calibration, score: ScoreSettings, clip: int, device: torch.device) -> None:
         self.calibration = calibration
-        self.cfg = {**score_cfg, **calibration.score}
+        self.score = replace(score, **calibration.score)
         self.roi = roi_tensor(calibration.roi, device)
         self.background = None if calibration.background is None else torch.from_numpy(calibration.background).to(device)
         self.tracker = EventTracker(calibration.rule)
@@ -74,7 +75,7 @@ class BatchScorer:
     model, meta: a loaded model (torch or :class:`ddlcore.score.runtime.RuntimeModel`) and its checkpoint
     meta; calibrations: one per source (the same one may serve several), all made for this model, any
     with a region of interest (:mod:`ddlcore.data.roi`: its source's error outside it is 0, in the result too);
-    score_cfg: the ``score`` config section (``share_encoder``); device: the model's device.
+    score: the ``score`` settings (``share_encoder``); device: the model's device.
 
     Call :meth:`push` with one entry per source: a uint8 frame (h, w) or (h, w, 3) RGB of any size (resized
     to the model's), or None for a source without a new frame. It returns one entry per source: the
@@ -83,16 +84,16 @@ class BatchScorer:
     """
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any], calibrations: Sequence[Calibration],
-                 score_cfg: dict[str, Any], device: torch.device) -> None:
+                 score: ScoreSettings, device: torch.device) -> None:
         if not calibrations:
             raise DDLError("live scorer: no sources given")
         self.model = model
         self.device = device
         self.clip = int(meta["frames"])
         self.size = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
-        self.share = score_cfg["share_encoder"] and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
+        self.share = score.share_encoder and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
         self.read = list(getattr(model, "read_frames", range(self.clip)))
-        self.streams = [_Stream(c, score_cfg, self.clip, device) for c in calibrations]
+        self.streams = [_Stream(c, score, self.clip, device) for c in calibrations]
         # with any source's ROI, a mask for every row of a batch (all ones for a source without one: the same error)
         self.masks: list[torch.Tensor] | None = None
         if any(s.roi is not None for s in self.streams):
@@ -159,7 +160,7 @@ class BatchScorer:
 
         DDLError when the model's score is not finite."""
         error = subtract_background(error, stream.background)
-        raw, box = patch_peaks(error, stream.cfg["patch"], stream.cfg["shifted_grid"])
+        raw, box = patch_peaks(error, stream.score.patch, stream.score.shifted_grid)
         index = stream.pushed - 1 - self.clip // 2
         if not np.isfinite(float(raw[0])):
             raise DDLError(f"frame {index}: the model's score is not finite (NaN or infinity)")
@@ -173,13 +174,14 @@ class BatchScorer:
 class LiveScorer:
     """Scores one stream of frames causally under a calibration: one source of a :class:`BatchScorer`.
 
-    Built from a model it is a batch of that source alone; :meth:`of_source` gives the view of one source
-    of a shared batch (``ddl watch --cameras``: the cameras of one model file scored in one call).
+    Built from a model (model, meta, calibration, ``score`` settings, device: as for :class:`BatchScorer`) it is a
+    batch of that source alone; :meth:`of_source` gives the view of one source of a shared batch
+    (``ddl watch --cameras``: the cameras of one model file scored in one call).
     """
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any], calibration: Calibration,
-                 score_cfg: dict[str, Any], device: torch.device) -> None:
-        self._bind(BatchScorer(model, meta, [calibration], score_cfg, device), 0)
+                 score: ScoreSettings, device: torch.device) -> None:
+        self._bind(BatchScorer(model, meta, [calibration], score, device), 0)
 
     @classmethod
     def of_source(cls, batch: BatchScorer, source: int) -> "LiveScorer":

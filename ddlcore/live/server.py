@@ -50,6 +50,7 @@ import numpy as np
 
 from ..errors import DDLError
 from .event_media import MEDIA_NAME
+from .settings import LiveSettings
 from .sources import redacted
 
 PAGE = Path(__file__).with_name("page.html")
@@ -74,9 +75,9 @@ class PageSettings:
     token: str | None
 
     @classmethod
-    def build(cls, live_cfg: dict[str, Any], address: str, token: str | None = None,
+    def build(cls, live: LiveSettings, address: str, token: str | None = None,
               allow_hosts: tuple[str, ...] = ()) -> "PageSettings":
-        """Settings from the ``live`` config section, the ``--serve`` address, ``--token`` and ``--allow-host``.
+        """Settings from the ``live`` settings, the ``--serve`` address, ``--token`` and ``--allow-host``.
 
         DDLError when the address is not HOST:PORT, or is not a loopback one and no token is given.
         """
@@ -89,8 +90,8 @@ class PageSettings:
         hosts = {host.strip("[]").lower(), *LOOPBACK_NAMES, *(h.lower() for h in allow_hosts)}
         if host in WILDCARD_HOSTS:
             hosts |= {socket.gethostname().lower(), socket.getfqdn().lower()}
-        return cls(int(live_cfg["page_threads"]), float(live_cfg["page_timeout_s"]), int(live_cfg["page_connections"]),
-                   int(live_cfg["page_events"]), frozenset(hosts), token)
+        return cls(int(live.page_threads), float(live.page_timeout_s), int(live.page_connections),
+                   int(live.page_events), frozenset(hosts), token)
 
     def host_allowed(self, header: str | None, bound_host: str) -> bool:
         """Whether a request's ``Host`` header (name[:port]) is one this server answers."""

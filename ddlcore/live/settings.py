@@ -1,10 +1,13 @@
-"""Live watching's typed settings: the live, deployment and record sections (see ddlcore.settings)."""
+"""Live watching's typed settings: the live, deployment and record sections (see ddlcore.settings), and
+:class:`WatchSettings`, the sections a watch reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
+from ..alarm.settings import AlarmSettings
+from ..score.settings import ScoreSettings
 from ..settings import Section
 
 
@@ -51,3 +54,18 @@ class RecordSettings(Section):
     fourcc: str
     suffix: str
     default_fps: float
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """What ``ddl watch`` reads: the ``live`` section, the ``score`` one (scoring device, runtime, encoder
+    sharing) and the ``alarm`` one (``fps``: the frame rate assumed for a source that reports none)."""
+
+    live: LiveSettings
+    score: ScoreSettings
+    alarm: AlarmSettings
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WatchSettings:
+        """The three sections of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
+        return cls(LiveSettings.from_config(config), ScoreSettings.from_config(config), AlarmSettings.from_config(config))

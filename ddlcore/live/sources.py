@@ -24,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -33,6 +33,7 @@ import numpy as np
 from ..data.footage_reader import warn
 from ..data.video_io import IMAGE_SUFFIXES, natural_key
 from ..errors import DDLError
+from .settings import LiveSettings
 
 
 @dataclass
@@ -164,17 +165,18 @@ def _settled(path: Path, pending: dict[str, tuple[tuple[int, int], float]], sett
 
 class FrameReader:
     """A thread reading SOURCE; :meth:`get` returns the oldest frame not yet taken, of at most
-    ``live.max_backlog`` (older ones are dropped). ``min_frames``: frames a connection must deliver to
-    count as a working one (the scorer's clip length)."""
+    ``live.max_backlog`` (older ones are dropped). live: the ``live`` settings (backlog, timeouts,
+    reconnection); default_fps: the frame rate assumed until the source reports one; ``min_frames``: frames a
+    connection must deliver to count as a working one (the scorer's clip length)."""
 
-    def __init__(self, source: str, live_cfg: dict[str, Any], default_fps: float,
+    def __init__(self, source: str, live: LiveSettings, default_fps: float,
                  on_status: Callable[[str], None] = warn, min_frames: int = 1) -> None:
         self.source = source
         #: SOURCE as messages and the page show it (no password)
         self.name = redacted(source)
         self.kind = source_kind(source)
         self.min_frames = min_frames
-        self.cfg = live_cfg
+        self.live = live
         self.on_status = on_status
         #: the source's frame rate as it reports it (``default_fps`` until known, or when it reports none)
         self.fps = default_fps
@@ -199,7 +201,7 @@ class FrameReader:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(timeout=self.cfg["open_timeout_s"] + 2)
+        self._thread.join(timeout=self.live.open_timeout_s + 2)
 
     def get(self, timeout: float) -> Frame | None:
         """The oldest frame not yet taken, waiting up to ``timeout`` s; None on timeout or when the source ended."""
@@ -216,7 +218,7 @@ class FrameReader:
 
     def _offer(self, image: np.ndarray) -> None:
         with self._cond:
-            if len(self._waiting) >= self.cfg["max_backlog"]:
+            if len(self._waiting) >= self.live.max_backlog:
                 self._waiting.popleft()
                 self.dropped += 1
             self.read += 1
@@ -229,9 +231,9 @@ class FrameReader:
     def _frames_once(self) -> Iterator[np.ndarray]:
         """Frames of one connection to the source."""
         if self.kind == "folder":
-            return folder_frames(Path(self.source), self.cfg["folder_poll_s"], self.cfg["folder_settle_s"], self._stop)
+            return folder_frames(Path(self.source), self.live.folder_poll_s, self.live.folder_settle_s, self._stop)
         self._rates.clear()
-        frames = capture_frames(self.source, self.kind, self.cfg["open_timeout_s"], self._rates)
+        frames = capture_frames(self.source, self.kind, self.live.open_timeout_s, self._rates)
         return self._paced(frames) if self.kind == "file" else frames
 
     def _paced(self, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -263,15 +265,15 @@ class FrameReader:
                 if self.kind == "file" or self._stop.is_set():
                     return
                 failures = 0 if delivered >= self.min_frames else failures + 1
-                limit = self.cfg["reconnect_attempts"]
+                limit = self.live.reconnect_attempts
                 short = f" (each delivered fewer than the {self.min_frames} frames a clip needs)" if 0 < delivered < self.min_frames else ""
                 if limit is not None and failures > limit:
                     self.error = f"{self.name}: gave up after {limit} failed reconnection attempts{short}"
                     return
                 self.on_status(f"{self.name}: stream stopped after {delivered} frames; reconnecting in "
-                               f"{self.cfg['reconnect_delay_s']} s")
+                               f"{self.live.reconnect_delay_s} s")
                 self.reconnects += 1
-                if self._stop.wait(self.cfg["reconnect_delay_s"]):
+                if self._stop.wait(self.live.reconnect_delay_s):
                     return
         except DDLError as exc:
             self.error = str(exc)

@@ -26,11 +26,12 @@ from .event_log import EventLog
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import LiveScorer
 from .server import LiveState, PageSettings, start_server
+from .settings import WatchSettings
 from .sources import Frame, FrameReader
 from .stats import Stats
 
 
-def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: TextIO,
+def watch(source: str, model_path: str | Path, settings: WatchSettings, events_out: TextIO,
           calibration_path: str | Path | None = None, overlay_path: str | Path | None = None,
           serve: str | None = None, duration_s: float | None = None,
           stop: threading.Event | None = None, token: str | None = None,
@@ -38,23 +39,25 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     """Watch ``source`` until it ends (file end, or reconnection given up), ``duration_s`` passes, ``stop``
     is set (by another thread of a program embedding the watch) or Ctrl-C.
 
-    ``serve`` HOST:PORT with ``token`` and ``allow_hosts``: the page (see :mod:`.server`). The calibration
-    must be the model's (:func:`check_calibration`). Writes event JSON lines to ``events_out``; returns
-    the final figures (see :class:`Stats`) with ``events``, the number of events, and ``error``: why the
-    source was lost for good (reconnection given up, a file that stopped decoding), or None.
+    settings: the ``live``, ``score`` (device, runtime) and ``alarm`` (``fps``) sections. ``serve`` HOST:PORT
+    with ``token`` and ``allow_hosts``: the page (see :mod:`.server`). The calibration (default: the model's
+    sidecar) must be the model's (:func:`check_calibration`); ``overlay_path``: where the overlay video goes.
+    Writes event JSON lines to ``events_out``; returns the final figures (see :class:`Stats`) with ``events``,
+    the number of events, and ``error``: why the source was lost for good (reconnection given up, a file that
+    stopped decoding), or None.
     """
     from ..devices import resolve_device
     from ..score.inference import load_model
 
-    live = cfg["live"]
+    live, score = settings.live, settings.score
     page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
     calibration_path = calibration_path or sidecar_path(model_path)
     calibration = load_calibration(calibration_path)
-    device = resolve_device(cfg["score"]["device"], "score.device")
-    model, meta = load_model(model_path, device, cfg["score"]["runtime"], (calibration, calibration_path))
-    scorer = LiveScorer(model, meta, calibration, cfg["score"], device)
-    reader = FrameReader(source, live, cfg["alarm"]["fps"], min_frames=scorer.clip)
-    state = LiveState(reader.name, calibration.threshold, live["curve_frames"], live["page_events"]) if page else None
+    device = resolve_device(score.device, "score.device")
+    model, meta = load_model(model_path, device, score.runtime, (calibration, calibration_path))
+    scorer = LiveScorer(model, meta, calibration, score, device)
+    reader = FrameReader(source, live, settings.alarm.fps, min_frames=scorer.clip)
+    state = LiveState(reader.name, calibration.threshold, live.curve_frames, live.page_events) if page else None
     server = start_server(serve, {"": state}, page) if serve and state and page else None
     reader.start()
     stats = Stats()
@@ -62,7 +65,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
     writer = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
     log = EventLog(events_out, calibration, scorer.size[:2], state)
     connection = -1
-    next_report = time.monotonic() + live["stats_every_s"]
+    next_report = time.monotonic() + live.stats_every_s
     deadline = None if duration_s is None else time.monotonic() + duration_s
 
     def running() -> bool:
@@ -98,7 +101,7 @@ def watch(source: str, model_path: str | Path, cfg: dict[str, Any], events_out: 
                 print("stats: " + json.dumps(figures), file=sys.stderr, flush=True)
                 if state is not None:
                     state.stats(figures)
-                next_report = time.monotonic() + live["stats_every_s"]
+                next_report = time.monotonic() + live.stats_every_s
     except KeyboardInterrupt:
         pass
     finally:
