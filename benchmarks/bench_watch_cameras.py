@@ -44,6 +44,7 @@ from ddlcore.data.synthetic import generate
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.multi_watch import watch_cameras
 from ddlcore.model import build_model, save_trained_model
+from ddlcore.model.settings import ModelSettings
 
 #: the camera names of the deployment (as many as --cameras asks for)
 NAMES = ["entrance", "yard", "platform", "gate", "hall", "stairs", "lobby", "car-park"]
@@ -72,7 +73,7 @@ def model_file(cfg: dict, folder: Path, normal: list[np.ndarray], fps: float) ->
             "frames": cfg["model"]["frames"], "model_cfg": cfg["model"], "dataset": "bench", "scene": "01"}
     path = folder / "m.pt"
     torch.manual_seed(0)
-    model = build_model("c3dsu", cfg["model"], channels)
+    model = build_model("c3dsu", ModelSettings.from_config(cfg), channels)
     save_trained_model(path, model, meta, [0.5])
     videos = {f"n{i}": (np.stack([resize_frame(x, height, width, channels) for x in v]), fps) for i, v in enumerate(normal)}
     save_calibration(calibrate(model.eval(), meta, videos, cfg, path), sidecar_path(path))
