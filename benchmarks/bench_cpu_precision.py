@@ -53,6 +53,8 @@ def step_seconds(autocast: bool, steps: int, warmup: int) -> float:
 
     from benchlib import make_video
     from ddlcore.config import validate_config
+    from ddlcore.model.settings import ModelSettings
+    from ddlcore.train.settings import TrainSettings
     from ddlcore.train.trainer import Trainer
     from ddlcore.train.clips import ClipDataset
 
@@ -63,7 +65,8 @@ def step_seconds(autocast: bool, steps: int, warmup: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         frames, masks = make_video(Path(tmp), (height, width), 1, 64, config["model"]["frames"])
         dataset = ClipDataset([frames], [masks], config["model"]["frames"], "skip", (0.125, 0.25))
-        trainer = Trainer(config, "c3dsu", "ddl", dataset, torch.device("cpu"))
+        trainer = Trainer(TrainSettings.from_config(config), ModelSettings.from_config(config), "c3dsu", "ddl", dataset,
+                          torch.device("cpu"))
         trainer.sampler.set_epoch(0)
         gen = torch.Generator().manual_seed(0)
         times = []

@@ -48,6 +48,7 @@ from ddlcore.live.settings import WatchSettings
 from ddlcore.live.watch import watch
 from ddlcore.score.settings import ScoreSettings
 from ddlcore.model import build_model, save_trained_model
+from ddlcore.model.settings import ModelSettings
 
 REPO = Path(__file__).resolve().parent.parent
 #: (name, config file, overrides): the default config's model, the Ped2 CPU setting, and its earlier
@@ -76,7 +77,7 @@ def model_files(cfg: dict, folder: Path) -> Path:
     meta = dict(arch="c3dsu", variant="ddl", channels=channels, height=height, width=width,
                 frames=cfg["model"]["frames"], model_cfg=cfg["model"], dataset="bench", scene="01")
     path = folder / "m.pt"
-    save_trained_model(path, build_model("c3dsu", cfg["model"], channels), meta, [0.5])
+    save_trained_model(path, build_model("c3dsu", ModelSettings.from_config(cfg), channels), meta, [0.5])
     calibration = Calibration(str(path), 1e9, 25.0, cfg["model"]["frames"], AlarmSettings.from_config(cfg),
                               {"patch": cfg["score"]["patch"], "shifted_grid": cfg["score"]["shifted_grid"]},
                               np.zeros((height, width), np.float32), {"bench": np.zeros(1, np.float32)},
@@ -222,7 +223,8 @@ def main() -> None:
             folder = Path(tmp) / name.replace(" ", "_")
             folder.mkdir()
             path = model_files(cfg, folder)
-            params = sum(p.numel() for p in build_model("c3dsu", cfg["model"], cfg["frames"]["channels"]).parameters())
+            untrained = build_model("c3dsu", ModelSettings.from_config(cfg), cfg["frames"]["channels"])
+            params = sum(p.numel() for p in untrained.parameters())
             gflop = gflop_per_frame(path)
             print(f"\n{name}: C3DSU widths {cfg['model']['widths']} ({params / 1e6:.2f} M parameters), input {size}, "
                   f"T = {cfg['model']['frames']}, {gflop:.2f} GFLOP per frame")

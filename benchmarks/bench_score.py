@@ -20,6 +20,7 @@ import torch
 from ddlcore.config import load_config
 from ddlcore.score.inference import window_scores
 from ddlcore.model import build_model
+from ddlcore.model.settings import ModelSettings
 
 SETTINGS = [
     ("narrow C3DSU, 64x64 gray", {"widths": [16, 32, 64, 128]}, 64, 1),
@@ -48,8 +49,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"device {device}, {args.threads} thread(s), {args.frames} frames, batch {args.batch}, T = 3")
     for name, widths, size, channels in SETTINGS:
-        cfg = load_config(None, json.dumps({"model": widths}))["model"]
-        model = build_model("c3dsu", cfg, channels).to(device).eval()
+        model_settings = ModelSettings.from_config(load_config(None, json.dumps({"model": widths})))
+        model = build_model("c3dsu", model_settings, channels).to(device).eval()
         frames = rng.integers(0, 255, size=(args.frames, size, size, channels), dtype=np.uint8)
         for share in (False, True):  # warm-up
             measure(model, frames[: args.batch + 2], share, args.batch, device)

@@ -39,6 +39,8 @@ def run_one(args: argparse.Namespace) -> dict:
     import torch
 
     from ddlcore.config import validate_config
+    from ddlcore.model.settings import ModelSettings
+    from ddlcore.train.settings import TrainSettings
     from ddlcore.train.trainer import Trainer, resolve_device
     from ddlcore.train.clips import ClipDataset
 
@@ -52,7 +54,8 @@ def run_one(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         frames, masks = make_video(Path(tmp), args.size, channels, 64, config["model"]["frames"])
         dataset = ClipDataset([frames], [masks], config["model"]["frames"], "skip", (0.125, 0.25))
-        trainer = Trainer(config, "c3dsu", "ddl", dataset, device)
+        trainer = Trainer(TrainSettings.from_config(config), ModelSettings.from_config(config), "c3dsu", "ddl", dataset,
+                          device)
         params = sum(p.numel() for p in trainer.model.parameters())
         trainer.sampler.set_epoch(0)
         start = time.perf_counter()

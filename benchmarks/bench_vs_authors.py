@@ -85,13 +85,16 @@ class DdlStep:
 
     def __init__(self, mode: str, stores: tuple[Path, Path], args: argparse.Namespace, device: torch.device) -> None:
         from ddlcore.config import validate_config
+        from ddlcore.model.settings import ModelSettings
+        from ddlcore.train.settings import TrainSettings
         from ddlcore.train.trainer import Trainer
         from ddlcore.train.clips import ClipDataset
 
         train = dict(AUTHORS_TRAIN, batch_size=args.batch, device=str(device), **MODES[mode])
         config = validate_config({"model": dict(AUTHORS_MODEL), "train": train})
         dataset = ClipDataset([stores[0]], [stores[1]], config["model"]["frames"], "skip", (0.125, 0.25))
-        self.trainer = Trainer(config, "c3dsu", "ddl", dataset, device)
+        self.trainer = Trainer(TrainSettings.from_config(config), ModelSettings.from_config(config), "c3dsu", "ddl",
+                               dataset, device)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(0)
 

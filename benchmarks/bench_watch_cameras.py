@@ -46,6 +46,7 @@ from ddlcore.live.deployment import load_deployment
 from ddlcore.live.multi_watch import watch_cameras
 from ddlcore.live.settings import WatchSettings
 from ddlcore.model import build_model, save_trained_model
+from ddlcore.model.settings import ModelSettings
 from ddlcore.score.settings import ScoreSettings
 
 #: the camera names of the deployment (as many as --cameras asks for)
@@ -75,7 +76,7 @@ def model_file(cfg: dict, folder: Path, normal: list[np.ndarray], fps: float) ->
             "frames": cfg["model"]["frames"], "model_cfg": cfg["model"], "dataset": "bench", "scene": "01"}
     path = folder / "m.pt"
     torch.manual_seed(0)
-    model = build_model("c3dsu", cfg["model"], channels)
+    model = build_model("c3dsu", ModelSettings.from_config(cfg), channels)
     save_trained_model(path, model, meta, [0.5])
     videos = {f"n{i}": (np.stack([resize_frame(x, height, width, channels) for x in v]), fps) for i, v in enumerate(normal)}
     calibration = calibrate(model.eval(), meta, videos, ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg), path)

@@ -46,7 +46,10 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
     from ddlcore.evaluate.settings import MetricsSettings
     from ddlcore.model import load_trained_model
     from ddlcore.score.frame_stores import score_frame_stores
+    from ddlcore.model.settings import ModelSettings
     from ddlcore.score.settings import ScoreSettings
+    from ddlcore.track.settings import MasksSettings
+    from ddlcore.train.settings import TrainSettings
     from ddlcore.train.trainer import train_model
 
     seed, train, score = VARIANTS[name]
@@ -64,7 +67,8 @@ def run_variant(name: str, args: argparse.Namespace, dataset: str, work: Path) -
         masks = [root / "masks" / dataset / "train" / p.name for p in frames]
         out = work / f"{name.replace(' ', '_')}-{scene}.pt"
         start = time.perf_counter()
-        train_model(config, scene, "c3dsu", "ddl", frames, masks, out)
+        train_model(TrainSettings.from_config(config), ModelSettings.from_config(config), MasksSettings.from_config(config),
+                    scene, "c3dsu", "ddl", frames, masks, out)
         train_s += time.perf_counter() - start
         start = time.perf_counter()
         model, meta = load_trained_model(out, device)

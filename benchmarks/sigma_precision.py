@@ -22,7 +22,10 @@ import yaml
 
 from ddlcore.config import validate_config
 from ddlcore.model import load_trained_model
+from ddlcore.model.settings import ModelSettings
 from ddlcore.evaluate.seed_stats import mean_interval, mean_sd
+from ddlcore.track.settings import MasksSettings
+from ddlcore.train.settings import TrainSettings
 from ddlcore.train.trainer import train_model
 
 PRESET = Path(__file__).resolve().parent.parent / "config" / "ped2-authors.yaml"
@@ -30,7 +33,8 @@ PRESET = Path(__file__).resolve().parent.parent / "config" / "ped2-authors.yaml"
 
 def sigma_per_epoch(config: dict, frames: list[str], masks: list[str], out: Path, steps: int) -> list[float]:
     """Train one model; return sigma(l) at the end of each epoch (from its sigma history)."""
-    train_model(config, "bench", "c3dsu", "ddl", frames, masks, out)
+    train_model(TrainSettings.from_config(config), ModelSettings.from_config(config), MasksSettings.from_config(config),
+                "bench", "c3dsu", "ddl", frames, masks, out)
     _, meta = load_trained_model(out)
     history = meta["sigma_history"]
     return [float(history[min(len(history), (e + 1) * steps) - 1]) for e in range(config["train"]["epochs"])]

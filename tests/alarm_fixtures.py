@@ -21,12 +21,13 @@ def tiny_checkpoint(path: Path, frames: int = 3, seed: int = 0) -> Path:
     import torch
 
     from ddlcore.model import build_model, save_trained_model
+    from ddlcore.model.settings import ModelSettings
 
     model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8], "frames": frames}}))["model"]
     meta = dict(arch="c3dsu", variant="ddl", channels=1, height=SIZE, width=SIZE, frames=frames, model_cfg=model_cfg,
                 dataset="synthetic", scene="01")
     torch.manual_seed(seed)
-    save_trained_model(path, build_model("c3dsu", model_cfg, 1), meta, [0.5])
+    save_trained_model(path, build_model("c3dsu", ModelSettings.from_section(model_cfg), 1), meta, [0.5])
     return path
 
 

@@ -32,9 +32,11 @@ from ddlcore.data.framestore import write_frame_store
 from ddlcore.train.losses import ddl_loss
 from ddlcore.track.mask_cache import write_mask_cache
 from ddlcore.model import build_model
+from ddlcore.model.settings import ModelSettings
 from ddlcore.train.pseudo import AnomalyWeight, pseudo_anomaly
 from ddlcore.score.inference import pixel_error
 from ddlcore.score.patches import patch_scores
+from ddlcore.train.settings import TrainSettings
 from ddlcore.train.trainer import Trainer
 from ddlcore.train.clips import ClipDataset
 
@@ -101,7 +103,7 @@ def mapped_pair(latent: int = LATENT, seed: int = 0) -> tuple[torch.nn.Module, t
     """The authors' Conv3dSkipUNet and ddl's preset C3DSU holding the same weights (float64)."""
     torch.manual_seed(seed)
     theirs = Conv3dSkipUNet(latent_dim=latent, channels=C, temporal=T)
-    ours = build_model("c3dsu", preset_model_cfg(latent), C)
+    ours = build_model("c3dsu", ModelSettings.from_section(preset_model_cfg(latent)), C)
     mapped = {ddl_name(k): v for k, v in theirs.state_dict().items() if ddl_name(k) is not None}
     assert set(mapped) == set(ours.state_dict())
     ours.load_state_dict(mapped)
@@ -133,7 +135,7 @@ def test_preset_has_the_authors_parameter_count():
     torch.set_default_dtype(torch.float32)  # 2 x 99 M parameters: build them in float32
     torch.manual_seed(0)
     theirs = Conv3dSkipUNet(latent_dim=512, channels=C, temporal=T)
-    ours = build_model("c3dsu", preset()["model"], C)
+    ours = build_model("c3dsu", ModelSettings.from_config(preset()), C)
     unused = theirs.decoder.conv_4.batch_norm_2
     count = sum(p.numel() for p in theirs.parameters()) - sum(p.numel() for p in unused.parameters())
     assert sum(p.numel() for p in ours.parameters()) == count == 99_001_802
@@ -241,7 +243,8 @@ def test_three_adam_steps_through_the_trainer(tmp_path, monkeypatch):
     config["train"].update(batch_size=B, threads=1, device="cpu", workers=0)
     frames, masks = write_training_video(tmp_path)
     dataset = ClipDataset([frames], [masks], T, config["masks"]["no_track"], config["train"]["random_box_size"])
-    trainer = Trainer(config, "c3dsu", "ddl", dataset, torch.device("cpu"))
+    trainer = Trainer(TrainSettings.from_config(config), ModelSettings.from_config(config), "c3dsu", "ddl", dataset,
+                      torch.device("cpu"))
     trainer.model.double()
     trainer.weight.double()
     theirs, _ = mapped_pair()
@@ -301,7 +304,8 @@ def test_learning_rate_schedule_over_a_run(tmp_path, epochs):
     config["train"].update(epochs=epochs, batch_size=B, threads=1, device="cpu", workers=0)
     frames, masks = write_training_video(tmp_path)
     dataset = ClipDataset([frames], [masks], T, "skip", (0.125, 0.25))
-    trainer = Trainer(config, "c3dsu", "ddl", dataset, torch.device("cpu"))
+    trainer = Trainer(TrainSettings.from_config(config), ModelSettings.from_config(config), "c3dsu", "ddl", dataset,
+                      torch.device("cpu"))
     their_optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=AUTHORS_LR)
     their_schedule = torch.optim.lr_scheduler.StepLR(their_optimizer, step_size=int(epochs * 0.8), gamma=0.5)
     ours, theirs = [], []

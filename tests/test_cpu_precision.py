@@ -18,7 +18,7 @@ from ddlcore.errors import DDLError
 from ddlcore.model import load_trained_model
 from ddlcore.evaluate.provenance import provenance, provenance_footer
 from ddlcore.train.trainer import train_model
-from test_train import make_config, videos  # noqa: F401  (the videos fixture)
+from test_train import make_config, sections, videos  # noqa: F401  (the videos fixture)
 
 NATIVE = CpuBf16Support("AVX512", bf16_instructions=True, onednn_bf16=True)
 NO_BF16 = CpuBf16Support("AVX2", bf16_instructions=False, onednn_bf16=False)
@@ -95,13 +95,13 @@ def test_training_uses_and_records_the_resolved_precision(cpu, videos, tmp_path,
     frames, masks = videos
     cpu(NO_BF16)
     config = make_config(autocast_cpu="auto", epochs=1, steps_per_epoch=2)
-    out = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
+    out = train_model(*sections(config), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
     _, meta = load_trained_model(out)
     assert meta["cpu_precision"] == "float32" and meta["cpu"] == NO_BF16.describe()
     assert meta["train_cfg"]["autocast_cpu"] == "auto"
     assert "training on the CPU (AVX2, bf16 emulated (no AVX512-BF16 or AMX)) in float32" in capsys.readouterr().err
     cpu(NATIVE)
-    out = train_model(make_config(autocast_cpu="auto", epochs=1, steps_per_epoch=2), "s0", "c3dsu", "ddl",
+    out = train_model(*sections(make_config(autocast_cpu="auto", epochs=1, steps_per_epoch=2)), "s0", "c3dsu", "ddl",
                       frames, masks, tmp_path / "n.pt")
     assert load_trained_model(out)[1]["cpu_precision"] == "bf16"
 

@@ -19,6 +19,7 @@ from ddlcore.errors import DDLError
 from ddlcore.track.evaluation import mot_scores
 from ddlcore.track.ocsort import iou_matrix, linear_assignment
 from ddlcore.track.run import track_table, tracker_params
+from ddlcore.track.settings import TrackSettings
 
 H, W, N = 72, 96, 80
 
@@ -90,7 +91,7 @@ def test_bgsub_recall_precision_and_tracking_quality(blobs):
     recall, precision = recall_precision(truth, detections)
     assert recall >= 0.9 and precision >= 0.9, (recall, precision)
     detections.attrs["score_threshold"] = cfg["detect"]["bgsub"]["min_fill"]
-    tracks = track_table(detections, tracker_params(cfg["track"], detections))
+    tracks = track_table(detections, tracker_params(TrackSettings.from_config(cfg), detections))
     scores = mot_scores(truth, tracks)
     assert scores.mota >= 0.85 and scores.idf1 >= 0.85, scores
     assert scores.id_switches == 0
@@ -284,7 +285,7 @@ def test_bgsub_and_ocsort_on_the_synthetic_benchmark(synthetic_videos):
         false += (1 - precision) * len(detections)
         n_found += len(detections)
         detections.attrs["score_threshold"] = cfg["detect"]["bgsub"]["min_fill"]
-        mot.append(mot_scores(visible, track_table(detections, tracker_params(cfg["track"], detections))))
+        mot.append(mot_scores(visible, track_table(detections, tracker_params(TrackSettings.from_config(cfg), detections))))
     recall, precision = hits / n_visible, 1 - false / n_found
     n_true = sum(m.true_boxes for m in mot)
     mota = 1 - sum(m.misses + m.false_positives + m.id_switches for m in mot) / n_true

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -9,21 +11,22 @@ from torch import nn
 from ddlcore.errors import DDLError
 from ddlcore.model import build_model, frozen_batchnorm_statistics, load_trained_model, save_trained_model
 from ddlcore.model.blocks import MultiHeadConv2d, TemporalSkip
+from ddlcore.model.settings import ModelSettings
 
 torch.set_num_threads(1)
 
-PAPER = {"frames": 3, "widths": [4, 8, 8, 16], "heads": [3, 3, 3, 3], "resize": "pool", "post_conv_kernel": 3,
-         "conv3d_bottleneck": False, "output": "sigmoid"}
-AUTHORS = {"frames": 3, "widths": [4, 8, 8, 16], "heads": [3, 5, 7], "resize": "pixelshuffle", "post_conv_kernel": 1,
-           "conv3d_bottleneck": True, "output": "sigmoid"}
+PAPER = ModelSettings(frames=3, widths=(4, 8, 8, 16), heads=(3, 3, 3, 3), resize="pool", post_conv_kernel=3,
+                      conv3d_bottleneck=False, input="clip", coarse_levels=1, output="sigmoid")
+AUTHORS = ModelSettings(frames=3, widths=(4, 8, 8, 16), heads=(3, 5, 7), resize="pixelshuffle", post_conv_kernel=1,
+                        conv3d_bottleneck=True, input="clip", coarse_levels=1, output="sigmoid")
 
 
 @pytest.mark.parametrize("cfg", [PAPER, AUTHORS], ids=["paper", "authors"])
 @pytest.mark.parametrize("frames", [1, 3, 5])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_c3dsu_output_shape(cfg: dict, frames: int, channels: int) -> None:
+def test_c3dsu_output_shape(cfg: ModelSettings, frames: int, channels: int) -> None:
     torch.manual_seed(0)
-    model = build_model("c3dsu", dict(cfg, frames=frames), channels)
+    model = build_model("c3dsu", replace(cfg, frames=frames), channels)
     x = torch.rand(2, channels, frames, 16, 48)
     with torch.no_grad():
         y = model(x)
@@ -33,7 +36,7 @@ def test_c3dsu_output_shape(cfg: dict, frames: int, channels: int) -> None:
 
 @pytest.mark.parametrize("cfg", [PAPER, AUTHORS], ids=["paper", "authors"])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_unet_reads_only_the_middle_frame(cfg: dict, channels: int) -> None:
+def test_unet_reads_only_the_middle_frame(cfg: ModelSettings, channels: int) -> None:
     torch.manual_seed(0)
     model = build_model("unet", cfg, channels).eval()
     x = torch.rand(2, channels, 3, 32, 32)
@@ -48,14 +51,14 @@ def test_unet_reads_only_the_middle_frame(cfg: dict, channels: int) -> None:
 
 def test_linear_output_is_unbounded() -> None:
     torch.manual_seed(0)
-    model = build_model("c3dsu", dict(PAPER, output="linear"), 1).eval()
+    model = build_model("c3dsu", replace(PAPER, output="linear"), 1).eval()
     with torch.no_grad():
         y = model(torch.rand(4, 1, 3, 16, 16) * 10)
     assert float(y.min()) < 0.0 or float(y.max()) > 1.0
 
 
 @pytest.mark.parametrize("arch,cfg", [("c3dsu", PAPER), ("c3dsu", AUTHORS), ("unet", PAPER)])
-def test_decode_of_shared_encoding_equals_forward(arch: str, cfg: dict) -> None:
+def test_decode_of_shared_encoding_equals_forward(arch: str, cfg: ModelSettings) -> None:
     torch.manual_seed(1)
     model = build_model(arch, cfg, 3)
     model.train()
@@ -72,7 +75,7 @@ def test_decode_of_shared_encoding_equals_forward(arch: str, cfg: dict) -> None:
 @pytest.mark.parametrize("frames", [3, 5])
 def test_neighbours_input_ignores_the_middle_frame(frames: int) -> None:
     torch.manual_seed(0)
-    model = build_model("c3dsu", dict(PAPER, frames=frames, input="neighbours"), 1).eval()
+    model = build_model("c3dsu", replace(PAPER, frames=frames, input="neighbours"), 1).eval()
     assert model.read_frames == [i for i in range(frames) if i != frames // 2]
     x = torch.rand(2, 1, frames, 32, 32)
     middle_changed, outer_changed = x.clone(), x.clone()
@@ -94,7 +97,7 @@ def test_coarse_middle_reads_the_middle_frame_only_at_the_deepest_levels(deep: i
     """input coarse_middle: the shallow skips combine the neighbours only; the middle frame reaches the
     output through the ``deep`` deepest skips, so zeroing their weights on it makes the output blind to it."""
     torch.manual_seed(0)
-    model = build_model("c3dsu", dict(PAPER, input="coarse_middle", coarse_levels=deep), 1)
+    model = build_model("c3dsu", replace(PAPER, input="coarse_middle", coarse_levels=deep), 1)
     # give BatchNorm running statistics of such clips (at their start they scale the bottleneck's signal down to
     # rounding level), then compare in eval mode, where one frame cannot shift the others' batch statistics
     with torch.no_grad():
@@ -166,7 +169,7 @@ def test_frozen_batchnorm_statistics_keep_running_stats_but_normalise_by_batch()
 
 
 def test_authors_configuration_has_99m_parameters() -> None:
-    cfg = dict(AUTHORS, widths=[64, 128, 256, 512])
+    cfg = replace(AUTHORS, widths=(64, 128, 256, 512))
     with torch.device("meta"):
         model = build_model("c3dsu", cfg, 3)
     assert abs(sum(p.numel() for p in model.parameters()) - 99.0e6) < 0.1e6
@@ -176,14 +179,14 @@ def test_bad_arguments_raise_ddlerror() -> None:
     with pytest.raises(DDLError, match="architecture"):
         build_model("resnet", PAPER, 1)
     with pytest.raises(DDLError, match="model.frames"):
-        build_model("c3dsu", dict(PAPER, frames=4), 1)
+        build_model("c3dsu", replace(PAPER, frames=4), 1)
     with pytest.raises(DDLError, match="channels"):
         build_model("c3dsu", PAPER, 2)
 
 
 def _meta(arch: str = "c3dsu") -> dict:
     return {"arch": arch, "variant": "ddl", "channels": 1, "height": 32, "width": 32, "frames": 3,
-            "model_cfg": dict(PAPER), "dataset": "synthetic", "scene": "s0"}
+            "model_cfg": PAPER.as_config(), "dataset": "synthetic", "scene": "s0"}
 
 
 def test_model_file_round_trip(tmp_path) -> None:
@@ -196,6 +199,19 @@ def test_model_file_round_trip(tmp_path) -> None:
     loaded, meta = load_trained_model(path)
     assert not loaded.training
     assert meta["scene"] == "s0" and meta["frames"] == 3 and meta["sigma_history"] == pytest.approx([0.5, 0.6])
+    x = torch.rand(1, 1, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_model_file_from_before_model_input_loads_as_a_clip_model(tmp_path) -> None:
+    """Files written before model.input and model.coarse_levels existed lack them: they are C3DSUs of whole clips."""
+    torch.manual_seed(0)
+    model = build_model("c3dsu", PAPER, 1).eval()
+    old = {k: v for k, v in PAPER.as_config().items() if k not in ("input", "coarse_levels")}
+    path = tmp_path / "old.pt"
+    save_trained_model(path, model, dict(_meta(), model_cfg=old), [])
+    loaded, meta = load_trained_model(path)
+    assert loaded.read_frames == [0, 1, 2] and meta["model_cfg"] == old
     x = torch.rand(1, 1, 3, 32, 32)
     torch.testing.assert_close(loaded(x), model(x))
 
@@ -213,7 +229,7 @@ def test_corrupt_or_foreign_model_file_raises_ddlerror(tmp_path) -> None:
     with pytest.raises(DDLError, match="not a ddl-model file"):
         load_trained_model(foreign)
     wrong = tmp_path / "wrong.pt"
-    save_trained_model(wrong, model, dict(_meta(), model_cfg=dict(PAPER, widths=[8, 8, 8, 8])), [])
+    save_trained_model(wrong, model, dict(_meta(), model_cfg=replace(PAPER, widths=(8, 8, 8, 8)).as_config()), [])
     with pytest.raises(DDLError, match="do not fit"):
         load_trained_model(wrong)
     with pytest.raises(DDLError, match="missing"):

@@ -10,6 +10,7 @@ import torch
 from ddlcore.errors import DDLError
 from ddlcore.train.losses import ddl_loss, distinction_terms, reconstruction_loss
 from ddlcore.model import build_model
+from ddlcore.model.settings import ModelSettings
 from ddlcore.train.pseudo import AnomalyWeight, blend_noise, draw_noise, pseudo_anomaly
 
 EPS = 1e-6
@@ -118,8 +119,9 @@ def test_samples_without_mask_add_no_distinction_term() -> None:
 
 def test_gradient_reaches_l_under_ddl_only() -> None:
     torch.manual_seed(0)
-    model = build_model("c3dsu", {"frames": 3, "widths": [4, 4, 8, 8], "heads": [3], "resize": "pool",
-                                  "post_conv_kernel": 3, "conv3d_bottleneck": False, "output": "sigmoid"}, 1)
+    model = build_model("c3dsu", ModelSettings(frames=3, widths=(4, 4, 8, 8), heads=(3,), resize="pool",
+                                               post_conv_kernel=3, conv3d_bottleneck=False, input="clip",
+                                               coarse_levels=1, output="sigmoid"), 1)
     x = torch.rand(2, 1, 3, 16, 16)
     mask = torch.zeros(2, 1, 3, 16, 16)
     mask[..., 4:10, 4:10] = 1.0

@@ -179,9 +179,10 @@ def test_qualitative_rows_identity_model():
 
 def test_qualitative_figure_from_files(tmp_path):
     from ddlcore.model import build_model, save_trained_model
+    from ddlcore.model.settings import ModelSettings
 
     cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))
-    model = build_model("c3dsu", cfg["model"], 1)
+    model = build_model("c3dsu", ModelSettings.from_config(cfg), 1)
     meta = dict(arch="c3dsu", variant="ddl", channels=1, height=32, width=32, frames=3, model_cfg=cfg["model"],
                 dataset="synthetic", scene="s1")
     save_trained_model(tmp_path / "m.pt", model, meta, [0.5, 0.42])

@@ -206,9 +206,10 @@ def test_read_scores_rejects_other_files(tmp_path):
 @pytest.mark.parametrize("model_input", ["clip", "neighbours", "coarse_middle"])
 def test_encoder_sharing_equals_plain_path_with_c3dsu(model_input):
     from ddlcore.model import build_model
+    from ddlcore.model.settings import ModelSettings
 
     model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8], "input": model_input}}))["model"]
-    model = build_model("c3dsu", model_cfg, 1).eval()
+    model = build_model("c3dsu", ModelSettings.from_section(model_cfg), 1).eval()
     frames = np.random.default_rng(4).integers(0, 255, size=(9, 32, 32, 1), dtype=np.uint8)
     kwargs = dict(clip=3, patch=16, shifted_grid=False, batch_size=4, device=torch.device("cpu"))
     shared, _ = window_scores(model, frames, share_encoder=True, **kwargs)
@@ -220,12 +221,13 @@ def test_encoder_sharing_equals_plain_path_with_c3dsu(model_input):
 def tiny_checkpoint(tmp_path):
     """A real (untrained) narrow C3DSU checkpoint for 32x32 gray frames."""
     from ddlcore.model import build_model, save_trained_model
+    from ddlcore.model.settings import ModelSettings
 
     model_cfg = load_config(None, json.dumps({"model": {"widths": [4, 4, 8, 8]}}))["model"]
     meta = dict(arch="c3dsu", variant="ddl", channels=1, height=32, width=32, frames=3, model_cfg=model_cfg,
                 dataset="synthetic", scene="s0")
     path = tmp_path / "m.pt"
-    save_trained_model(path, build_model("c3dsu", model_cfg, 1), meta, [0.5])
+    save_trained_model(path, build_model("c3dsu", ModelSettings.from_section(model_cfg), 1), meta, [0.5])
     return path
 
 

@@ -17,6 +17,9 @@ from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
 from ddlcore.track.mask_cache import write_mask_cache
 from ddlcore.model import load_trained_model
+from ddlcore.model.settings import ModelSettings
+from ddlcore.track.settings import MasksSettings
+from ddlcore.train.settings import TrainSettings
 from ddlcore.train.trainer import LOG_COLUMNS, checkpoint_path_of, compiles, log_path_of, train_model
 from ddlcore.train.clips import ClipDataset, EpochSampler
 
@@ -74,6 +77,11 @@ def make_config(**train: object) -> dict:
     return validate_config({"model": dict(MODEL), "train": settings})
 
 
+def sections(config: dict) -> tuple[TrainSettings, ModelSettings, MasksSettings]:
+    """The train, model and masks settings of a configuration, as train_model takes them."""
+    return TrainSettings.from_config(config), ModelSettings.from_config(config), MasksSettings.from_config(config)
+
+
 def test_dataset_items_and_sampler_are_deterministic(videos, tmp_path) -> None:
     frames, masks = videos
     ds = ClipDataset(frames, masks, 3, "skip", (0.125, 0.25))
@@ -113,7 +121,7 @@ def test_dataset_rejects_mismatched_inputs(videos, tmp_path) -> None:
 def test_short_ddl_training_learns_and_moves_sigma(videos, tmp_path) -> None:
     frames, masks = videos
     config = make_config(epochs=5, steps_per_epoch=12, batch_size=8)
-    out = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "c3dsu-ddl.pt")
+    out = train_model(*sections(config), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "c3dsu-ddl.pt")
     log = pd.read_csv(log_path_of(out))
     assert list(log.columns) == LOG_COLUMNS and len(log) == 60 and log["step"].tolist() == list(range(60))
     assert log["l_recon"].tail(5).mean() < 0.5 * log["l_recon"].head(5).mean()
@@ -141,12 +149,12 @@ def test_short_ddl_training_learns_and_moves_sigma(videos, tmp_path) -> None:
 def test_sdl_keeps_sigma_fixed(videos, tmp_path) -> None:
     frames, masks = videos
     config = make_config(epochs=1, steps_per_epoch=3, sdl_sigma=0.3)
-    out = train_model(config, "s0", "unet", "sdl", frames, masks, tmp_path / "unet-sdl.pt")
+    out = train_model(*sections(config), "s0", "unet", "sdl", frames, masks, tmp_path / "unet-sdl.pt")
     log = pd.read_csv(log_path_of(out))
     assert np.allclose(log["sigma"], 0.3) and log["p"].notna().all()
     model, meta = load_trained_model(out)
     assert meta["frames"] == 1 and meta["sigma"] == pytest.approx(0.3)
-    none = train_model(config, "s0", "unet", "none", frames, masks, tmp_path / "unet-none.pt")
+    none = train_model(*sections(config), "s0", "unet", "none", frames, masks, tmp_path / "unet-none.pt")
     assert pd.read_csv(log_path_of(none))["p"].isna().all()
 
 
@@ -163,7 +171,7 @@ def _anomalous(frames: np.ndarray) -> np.ndarray:
 def test_anomalies_get_higher_reconstruction_error(videos, tmp_path) -> None:
     frames, masks = videos
     config = make_config(epochs=5, steps_per_epoch=12, batch_size=8)
-    out = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
+    out = train_model(*sections(config), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
     model, _ = load_trained_model(out)
     normal, _ = square_frames(30, seed=11)
     abnormal = _anomalous(square_frames(30, seed=12)[0])
@@ -187,7 +195,7 @@ def test_resume_after_kill_equals_uninterrupted_run(videos, tmp_path) -> None:
     frames, masks = videos
     # with the weights' moving average on, so that its state is resumed too
     config = make_config(epochs=2, steps_per_epoch=4, lr_step_fraction=0.5, ema_decay=0.9)
-    whole = train_model(config, "s0", "c3dsu", "ddl", frames, masks, tmp_path / "a" / "m.pt")
+    whole = train_model(*sections(config), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "a" / "m.pt")
 
     def kill_after_first(epochs_done: int) -> None:
         if epochs_done == 1:
@@ -195,12 +203,12 @@ def test_resume_after_kill_equals_uninterrupted_run(videos, tmp_path) -> None:
 
     out = tmp_path / "b" / "m.pt"
     with pytest.raises(Killed):
-        train_model(config, "s0", "c3dsu", "ddl", frames, masks, out, epoch_end_hook=kill_after_first)
+        train_model(*sections(config), "s0", "c3dsu", "ddl", frames, masks, out, epoch_end_hook=kill_after_first)
     assert checkpoint_path_of(out).exists() and not out.exists()
     assert len(pd.read_csv(log_path_of(out))) == 4
     # the job selectors (which models the workflow trains) do not belong to this model's training state
     reselected = dict(config, train=dict(config["train"], models=["unet-none", "c3dsu-ddl"], ablation=True))
-    resumed = train_model(reselected, "s0", "c3dsu", "ddl", frames, masks, out)
+    resumed = train_model(*sections(reselected), "s0", "c3dsu", "ddl", frames, masks, out)
     a, meta_a = load_trained_model(whole)
     b, meta_b = load_trained_model(resumed)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
@@ -220,10 +228,10 @@ def test_model_file_keeps_the_moving_average_of_the_weights(videos, tmp_path) ->
         state = torch.load(checkpoint_path_of(tmp_path / "plain.pt"), weights_only=True)
         steps.append({k: v.clone() for k, v in state["model"].items()})
 
-    plain = train_model(make_config(epochs=3, steps_per_epoch=1), "s0", "c3dsu", "ddl", frames, masks,
+    plain = train_model(*sections(make_config(epochs=3, steps_per_epoch=1)), "s0", "c3dsu", "ddl", frames, masks,
                         tmp_path / "plain.pt", epoch_end_hook=keep_weights)
-    averaged = train_model(make_config(epochs=3, steps_per_epoch=1, ema_decay=0.5), "s0", "c3dsu", "ddl", frames,
-                           masks, tmp_path / "ema.pt")
+    averaged = train_model(*sections(make_config(epochs=3, steps_per_epoch=1, ema_decay=0.5)), "s0", "c3dsu", "ddl",
+                           frames, masks, tmp_path / "ema.pt")
     pd.testing.assert_frame_equal(pd.read_csv(log_path_of(plain)), pd.read_csv(log_path_of(averaged)))
     saved = load_trained_model(averaged)[0].state_dict()
     last = load_trained_model(plain)[0].state_dict()
@@ -237,8 +245,9 @@ def test_model_file_keeps_the_moving_average_of_the_weights(videos, tmp_path) ->
 
 def test_loader_workers_give_the_same_training(videos, tmp_path) -> None:
     frames, masks = videos
-    a = train_model(make_config(epochs=1, steps_per_epoch=3), "s0", "c3dsu", "sdl", frames, masks, tmp_path / "a.pt")
-    b = train_model(make_config(epochs=1, steps_per_epoch=3, workers=1), "s0", "c3dsu", "sdl", frames, masks,
+    a = train_model(*sections(make_config(epochs=1, steps_per_epoch=3)), "s0", "c3dsu", "sdl", frames, masks,
+                    tmp_path / "a.pt")
+    b = train_model(*sections(make_config(epochs=1, steps_per_epoch=3, workers=1)), "s0", "c3dsu", "sdl", frames, masks,
                     tmp_path / "b.pt")
     pd.testing.assert_frame_equal(pd.read_csv(log_path_of(a)), pd.read_csv(log_path_of(b)))
 
@@ -249,11 +258,12 @@ def test_compiled_training_follows_the_eager_one(videos, tmp_path) -> None:
     step (same weights); after that Adam amplifies rounding differences of near-zero gradients, so the later
     steps are compared to 5% (the masked terms P and N are the most sensitive). Slow: compiling."""
     frames, masks = videos
-    eager = train_model(make_config(epochs=1, steps_per_epoch=3), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "e.pt")
+    eager = train_model(*sections(make_config(epochs=1, steps_per_epoch=3)), "s0", "c3dsu", "ddl", frames, masks,
+                        tmp_path / "e.pt")
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
-    compiled = train_model(make_config(epochs=1, steps_per_epoch=3, compile=True), "s0", "c3dsu", "ddl", frames, masks,
-                           tmp_path / "c.pt")
+    compiled = train_model(*sections(make_config(epochs=1, steps_per_epoch=3, compile=True)), "s0", "c3dsu", "ddl",
+                           frames, masks, tmp_path / "c.pt")
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the model was compiled
     a, b = pd.read_csv(log_path_of(eager)), pd.read_csv(log_path_of(compiled))
     for column in ("l_recon", "p", "n", "loss"):
@@ -265,10 +275,10 @@ def test_log_read_every_few_steps_keeps_every_step(videos, tmp_path) -> None:
     """train.log_every: the figures read from the device in groups (and a last short group) give the same log
     as reading them after every step."""
     frames, masks = videos
-    each = train_model(make_config(epochs=1, steps_per_epoch=5, log_every=1), "s0", "c3dsu", "ddl", frames, masks,
-                       tmp_path / "a.pt")
-    grouped = train_model(make_config(epochs=1, steps_per_epoch=5, log_every=2), "s0", "c3dsu", "ddl", frames, masks,
-                          tmp_path / "b.pt")
+    each = train_model(*sections(make_config(epochs=1, steps_per_epoch=5, log_every=1)), "s0", "c3dsu", "ddl",
+                       frames, masks, tmp_path / "a.pt")
+    grouped = train_model(*sections(make_config(epochs=1, steps_per_epoch=5, log_every=2)), "s0", "c3dsu", "ddl",
+                          frames, masks, tmp_path / "b.pt")
     log = pd.read_csv(log_path_of(grouped))
     assert log["step"].tolist() == list(range(5)) and log["p"].notna().all()
     pd.testing.assert_frame_equal(pd.read_csv(log_path_of(each)), log)
@@ -276,10 +286,11 @@ def test_log_read_every_few_steps_keeps_every_step(videos, tmp_path) -> None:
 
 
 def test_compile_auto_only_for_long_gpu_runs() -> None:
-    cfg = make_config(compile="auto", compile_min_steps=100)["train"]
+    cfg = TrainSettings.from_config(make_config(compile="auto", compile_min_steps=100))
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     assert not compiles(cfg, cpu, 10**6) and not compiles(cfg, gpu, 99) and compiles(cfg, gpu, 100)
-    assert compiles(make_config(compile=True)["train"], cpu, 1) and not compiles(make_config(compile=False)["train"], gpu, 10**6)
+    assert compiles(TrainSettings.from_config(make_config(compile=True)), cpu, 1) and \
+        not compiles(TrainSettings.from_config(make_config(compile=False)), gpu, 10**6)
 
 
 def test_corrupted_checkpoint_gives_a_clear_error(videos, tmp_path) -> None:
@@ -287,7 +298,7 @@ def test_corrupted_checkpoint_gives_a_clear_error(videos, tmp_path) -> None:
     out = tmp_path / "m.pt"
     checkpoint_path_of(out).write_bytes(b"PK\x03\x04 not really a checkpoint")
     with pytest.raises(DDLError, match=r"m\.pt\.ckpt is not a readable ddl-train-state file"):
-        train_model(make_config(epochs=1, steps_per_epoch=1), "s0", "c3dsu", "ddl", frames, masks, out)
+        train_model(*sections(make_config(epochs=1, steps_per_epoch=1)), "s0", "c3dsu", "ddl", frames, masks, out)
 
 
 def test_non_finite_loss_stops_with_one_line(videos, tmp_path, monkeypatch) -> None:
@@ -303,7 +314,8 @@ def test_non_finite_loss_stops_with_one_line(videos, tmp_path, monkeypatch) -> N
 
     monkeypatch.setattr(train_module, "ddl_loss", poisoned)
     with pytest.raises(DDLError) as info:
-        train_model(make_config(epochs=1, steps_per_epoch=2), "s0", "c3dsu", "ddl", frames, masks, tmp_path / "m.pt")
+        train_model(*sections(make_config(epochs=1, steps_per_epoch=2)), "s0", "c3dsu", "ddl", frames, masks,
+                    tmp_path / "m.pt")
     message = str(info.value)
     assert "step 0" in message and "l_recon=" in message and "loss=nan" in message and "\n" not in message
 
@@ -329,12 +341,12 @@ def test_batches_without_any_mask_are_skipped_on_request(tmp_path) -> None:
     empty = write_video(tmp_path, "empty", frames, None)
     config = make_config(epochs=1, steps_per_epoch=3, empty_mask_batch="skip")
     config["masks"]["no_track"] = "skip"
-    skipped = train_model(config, "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "skip.pt")
+    skipped = train_model(*sections(config), "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "skip.pt")
     assert len(pd.read_csv(log_path_of(skipped))) == 0  # every batch is mask-free: no step at all
     _, meta = load_trained_model(skipped)
     assert meta["sigma"] == pytest.approx(0.5)  # l never moved
     config["train"]["empty_mask_batch"] = "reconstruct"
-    stepped = train_model(config, "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "step.pt")
+    stepped = train_model(*sections(config), "s0", "c3dsu", "ddl", [empty[0]], [empty[1]], tmp_path / "step.pt")
     log = pd.read_csv(log_path_of(stepped))
     assert len(log) == 3 and log["l_dist"].eq(0).all()  # reconstruction-only steps
 
@@ -346,7 +358,8 @@ def _one_step_in_float64(videos, **train: object) -> tuple[list[torch.Tensor], d
     frames, masks = videos
     config = make_config(autocast_cpu=False, channels_last=False, **train)
     dataset = ClipDataset(frames, masks, 3, "skip", (0.125, 0.25))
-    trainer = Trainer(config, "c3dsu", "ddl", dataset, torch.device("cpu"))
+    trainer = Trainer(TrainSettings.from_config(config), ModelSettings.from_config(config), "c3dsu", "ddl", dataset,
+                      torch.device("cpu"))
     trainer.model.double().train()
     trainer.weight.double()
     batch = next(iter(trainer.loader))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..track.mask_stage import build_mask_cache
+from ..track.settings import WindowSettings
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    build_mask_cache(config_from_args(args), args.tracks, args.out)
+    build_mask_cache(WindowSettings.from_config(config_from_args(args)), args.tracks, args.out)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..track.run import track_video
+from ..track.settings import TrackSettings
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    track_video(config_from_args(args)["track"], args.detections, args.out)
+    track_video(TrackSettings.from_config(config_from_args(args)), args.detections, args.out)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

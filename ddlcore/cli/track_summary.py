@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..io_utils import atomic_path
+from ..track.settings import WindowSettings
 from ..track.summary import summarise, warn_trackless_scenes
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)
-    summary = summarise(args.detections, args.tracks, cfg)
-    warn_trackless_scenes(summary, cfg["masks"]["no_track"])
+    settings = WindowSettings.from_config(config_from_args(args))
+    summary = summarise(args.detections, args.tracks, settings)
+    warn_trackless_scenes(summary, settings.masks.no_track)
     with atomic_path(args.out) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.4g")
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..model.settings import ModelSettings
+from ..track.settings import MasksSettings
+from ..train.settings import TrainSettings
 from ..train.trainer import train_model
 from .args import add_config_args, config_from_args
 
@@ -23,4 +26,5 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     config = config_from_args(args)
-    train_model(config, args.scene, args.arch, args.variant, args.frames, args.masks, args.out, args.threads)
+    train_model(TrainSettings.from_config(config), ModelSettings.from_config(config), MasksSettings.from_config(config),
+                args.scene, args.arch, args.variant, args.frames, args.masks, args.out, args.threads)

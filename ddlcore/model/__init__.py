@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 from torch import nn
@@ -13,6 +12,7 @@ from ..errors import DDLError
 from .blocks import SplitBatchNorm2d
 from .c3dsu import C3DSU
 from .checkpoint import load_trained_model, save_trained_model
+from .settings import ModelSettings
 from .unet import UNet
 
 ARCHS = ("c3dsu", "unet")
@@ -23,22 +23,22 @@ __all__ = ["ARCHS", "C3DSU", "UNet", "build_model", "frozen_batchnorm_statistics
            "save_trained_model", "split_batchnorm", "use_channels_last"]
 
 
-def build_model(arch: str, model_cfg: dict[str, Any], channels: int) -> nn.Module:
-    """A new model. ``arch`` "c3dsu" | "unet"; ``model_cfg`` the config's ``model`` section; channels 1 or 3.
+def build_model(arch: str, model: ModelSettings, channels: int) -> nn.Module:
+    """A new model. ``arch`` "c3dsu" | "unet"; ``model`` the ``model`` settings; channels 1 or 3.
 
-    C3DSU reads clips of ``model_cfg["frames"]`` (odd) frames (with ``model_cfg["input"]`` "neighbours" it
+    C3DSU reads clips of ``model.frames`` (odd) frames (with ``model.input`` "neighbours" it
     encodes all but the middle one); UNet reads T = 1 (the middle frame).
     ``forward(x)``: x float (B, channels, T, H, W) in [0, 1], H and W divisible by 16 -> (B, channels, H, W).
     """
     if channels not in (1, 3):
         raise DDLError(f"model: channels must be 1 or 3, got {channels}")
     if arch == "c3dsu":
-        frames = int(model_cfg["frames"])
+        frames = int(model.frames)
         if frames < 1 or frames % 2 != 1:
             raise DDLError(f"config: key 'model.frames': clip length must be odd, got {frames}")
-        return C3DSU(channels, frames, model_cfg)
+        return C3DSU(channels, frames, model)
     if arch == "unet":
-        return UNet(channels, model_cfg)
+        return UNet(channels, model)
     raise DDLError(f"unknown model architecture {arch!r} (expected one of {', '.join(ARCHS)})")
 
 

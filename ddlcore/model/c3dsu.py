@@ -9,17 +9,17 @@ frame's features unchanged; true (authors) puts a Conv3D on it too.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from .blocks import ConvBlock, TemporalSkip
+from .settings import ModelSettings
 
 
 class SkipUNet(nn.Module):
     """The shared encoder/decoder of C3DSU and the UNet baseline.
 
+    ``model``: the ``model`` settings (widths, heads, resize, post_conv_kernel and output are read here).
     ``temporal_levels[i]`` says whether skip level i (0 = first encoder block, 3 = bottleneck) has a
     Conv3D over the T frames; a level without one passes the middle frame's features.
     ``level_frames[i]`` (default: all) are the positions within ``read_frames`` that level i's Conv3D combines.
@@ -30,14 +30,14 @@ class SkipUNet(nn.Module):
         self,
         channels: int,
         frames: int,
-        model_cfg: dict[str, Any],
+        model: ModelSettings,
         temporal_levels: list[bool],
         read_frames: list[int] | None = None,
         level_frames: list[list[int]] | None = None,
     ) -> None:
         super().__init__()
-        widths, kernels = list(model_cfg["widths"]), list(model_cfg["heads"])
-        resize, post = model_cfg["resize"], model_cfg["post_conv_kernel"]
+        widths, kernels = list(model.widths), list(model.heads)
+        resize, post = model.resize, model.post_conv_kernel
         self.channels, self.frames = channels, frames
         #: indices of the clip's T frames the model encodes (all of them, or the neighbours of the middle one)
         self.read_frames = list(range(frames)) if read_frames is None else list(read_frames)
@@ -55,7 +55,7 @@ class SkipUNet(nn.Module):
         self.decoder = nn.ModuleList(
             ConvBlock(i, o, kernels, resize, "up", post, final=(n == 3)) for n, (i, o) in enumerate(zip(dec_in, dec_out))
         )
-        self.output = nn.Sigmoid() if model_cfg["output"] == "sigmoid" else nn.Identity()
+        self.output = nn.Sigmoid() if model.output == "sigmoid" else nn.Identity()
         #: feed the encoder channels-last frames (set with the Conv2d weights by ddlcore.train.trainer.use_channels_last)
         self.channels_last = False
 
@@ -104,22 +104,23 @@ class SkipUNet(nn.Module):
 class C3DSU(SkipUNet):
     """Conv3DSkipUNet: Conv3D on the three skip levels (and on the bottleneck if ``conv3d_bottleneck``).
 
-    ``model_cfg["input"]`` "clip" (paper) reads all T frames; "neighbours" reads the T - 1 frames
+    ``model.input`` "clip" (paper) reads all T frames; "neighbours" reads the T - 1 frames
     around the middle one, so the middle frame has to be interpolated rather than copied through the
     skips (the bottleneck then always has a Conv3D: there is no middle frame to pass). "coarse_middle"
-    encodes all T frames, but only the ``model_cfg["coarse_levels"]`` deepest skip levels (the bottleneck
+    encodes all T frames, but only the ``model.coarse_levels`` deepest skip levels (the bottleneck
     first, at 1/16 of the frame size) combine the middle frame with its neighbours; the shallower ones
     see the neighbours alone, so the fine detail of the middle frame cannot be copied.
+    ``frames``: the clip length T; ``model``: the ``model`` settings.
     """
 
-    def __init__(self, channels: int, frames: int, model_cfg: dict[str, Any]) -> None:
-        mode = model_cfg.get("input", "clip")
+    def __init__(self, channels: int, frames: int, model: ModelSettings) -> None:
+        mode = model.input
         neighbours = mode == "neighbours"
         around = [i for i in range(frames) if i != frames // 2]
-        levels = [True, True, True, mode != "clip" or bool(model_cfg["conv3d_bottleneck"])]
+        levels = [True, True, True, mode != "clip" or bool(model.conv3d_bottleneck)]
         read = around if neighbours else None
         coarse = None
         if mode == "coarse_middle":
-            deep = int(model_cfg["coarse_levels"])
+            deep = int(model.coarse_levels)
             coarse = [around if level < 4 - deep else list(range(frames)) for level in range(4)]
-        super().__init__(channels, frames, model_cfg, levels, read, coarse)
+        super().__init__(channels, frames, model, levels, read, coarse)

@@ -20,10 +20,14 @@ from torch import nn
 
 from ..errors import DDLError
 from ..io_utils import atomic_path
+from .settings import ModelSettings
 
 FORMAT_VERSION = 1
 MODEL_KIND = "ddl-model"
 REQUIRED_META = ("arch", "variant", "channels", "height", "width", "frames", "model_cfg", "dataset", "scene")
+#: ``model`` keys that model files written before them lack: the value those files were built with
+#: (``coarse_levels`` is read only with ``input: coarse_middle``, which came with it)
+MODEL_KEYS_ADDED = {"input": "clip", "coarse_levels": 1}
 
 
 def load_torch_file(path: str | Path, kind: str) -> dict[str, Any]:
@@ -65,8 +69,10 @@ def save_trained_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
 def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """The model of a model file in eval mode on ``device``, and its metadata dict.
 
-    The metadata also carries ``sigma_history`` (list of floats). Raises DDLError on a corrupt or
-    foreign file, weights that are not finite, or weights that do not fit the architecture the metadata describes.
+    The model is built from the metadata's ``model_cfg`` (the keys of :data:`MODEL_KEYS_ADDED` it lacks take the
+    values given there) and ``frames``. The metadata also carries ``sigma_history`` (list of floats). Raises
+    DDLError on a corrupt or foreign file, a ``model_cfg`` with other keys than the ``model`` section's, weights
+    that are not finite, or weights that do not fit the architecture the metadata describes.
     """
     from . import build_model
 
@@ -75,8 +81,9 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise DDLError(f"{path}: model metadata lacks {', '.join(missing)}")
-    cfg = dict(meta["model_cfg"], frames=int(meta["frames"]))
-    model = build_model(str(meta["arch"]), cfg, int(meta["channels"]))
+    settings = ModelSettings.from_section({**MODEL_KEYS_ADDED, **meta["model_cfg"], "frames": int(meta["frames"])},
+                                          f"model_cfg of {path}")
+    model = build_model(str(meta["arch"]), settings, int(meta["channels"]))
     broken = [k for k, v in data["state_dict"].items()
               if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:

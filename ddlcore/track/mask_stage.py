@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..detect.boxes_io import read_boxes
 from .mask_cache import write_mask_cache
+from .settings import WindowSettings
 
 #: what training does with a window that has no common track, per ``masks.no_track``
 FALLBACKS = {
@@ -21,18 +21,19 @@ FALLBACKS = {
 }
 
 
-def build_mask_cache(cfg: dict[str, Any], tracks_path: str | Path, out_path: str | Path) -> int:
-    """Write the mask cache of the tracks file at ``tracks_path`` to ``out_path`` (full config ``cfg``).
+def build_mask_cache(settings: WindowSettings, tracks_path: str | Path, out_path: str | Path) -> int:
+    """Write the mask cache of the tracks file at ``tracks_path`` to ``out_path``, with windows of
+    ``settings.frames`` frames and the ``masks`` settings.
 
     Returns the number of window centres with at least one common track.
     """
     tracks = read_boxes(tracks_path, kind="tracks")
-    window = cfg["model"]["frames"]
+    window = settings.frames
     video = str(tracks.attrs.get("video") or Path(tracks_path).stem)
     carried = {k: tracks.attrs[k] for k in ("dataset", "split", "video", "scene") if k in tracks.attrs}
-    n_windows = write_mask_cache(out_path, tracks, window, cfg["masks"]["min_box_size"], attrs=carried)
+    n_windows = write_mask_cache(out_path, tracks, window, settings.masks.min_box_size, attrs=carried)
     if n_windows == 0:
-        policy = cfg["masks"]["no_track"]
+        policy = settings.masks.no_track
         print(f"warning: video {video}: no window of {window} frames has a track present in all of them; "
               f"training uses masks.no_track={policy} ({FALLBACKS[policy]})", file=sys.stderr)
     return n_windows

@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 from tqdm import tqdm
 
 from ..detect.boxes_io import BoxTable, read_boxes, write_boxes
 from .ocsort import OCSort, OCSortParams
+from .settings import TrackSettings
 
 #: detections-file attributes carried over to the tracks file
 CARRIED_ATTRS = ("dataset", "split", "video", "scene", "backend")
 
 
-def tracker_params(cfg: dict[str, Any], detections: BoxTable) -> OCSortParams:
-    """The ``track`` section -> tracker settings; a null ``det_thresh`` takes the detector's threshold."""
-    det_thresh = cfg["det_thresh"]
+def tracker_params(track: TrackSettings, detections: BoxTable) -> OCSortParams:
+    """The ``track`` settings -> the tracker's; a null ``det_thresh`` takes the detector's threshold
+    (``detections.attrs["score_threshold"]``, 0 when absent)."""
+    det_thresh = track.det_thresh
     if det_thresh is None:
         det_thresh = float(detections.attrs.get("score_threshold", 0.0))
-    return OCSortParams(det_thresh=float(det_thresh), max_age=cfg["max_age"], min_hits=cfg["min_hits"],
-                        iou_threshold=cfg["iou_threshold"], delta_t=cfg["delta_t"], inertia=cfg["inertia"],
-                        use_byte=cfg["use_byte"], low_thresh=cfg["low_thresh"])
+    return OCSortParams(det_thresh=float(det_thresh), max_age=track.max_age, min_hits=track.min_hits,
+                        iou_threshold=track.iou_threshold, delta_t=track.delta_t, inertia=track.inertia,
+                        use_byte=track.use_byte, low_thresh=track.low_thresh)
 
 
 def track_table(detections: BoxTable, params: OCSortParams, desc: str = "track") -> BoxTable:
@@ -58,11 +58,12 @@ def track_table(detections: BoxTable, params: OCSortParams, desc: str = "track")
     return table
 
 
-def track_video(cfg: dict[str, Any], detections_path: str | Path, out_path: str | Path) -> BoxTable:
-    """Track the detections file at ``detections_path`` with the ``track`` section ``cfg``; write ``out_path``."""
+def track_video(track: TrackSettings, detections_path: str | Path, out_path: str | Path) -> BoxTable:
+    """Track the detections file at ``detections_path`` with the ``track`` settings; write the tracks file
+    ``out_path`` and return its table (a warning line on stderr when it holds no track)."""
     detections = read_boxes(detections_path, kind="detections")
     video = str(detections.attrs.get("video") or Path(detections_path).stem)
-    params = tracker_params(cfg, detections)
+    params = tracker_params(track, detections)
     table = track_table(detections, params, desc=f"track {video}")
     table.attrs = {k: detections.attrs[k] for k in CARRIED_ATTRS if k in detections.attrs}
     table.attrs.update(video=video, det_thresh=params.det_thresh)

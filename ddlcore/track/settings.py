@@ -1,10 +1,12 @@
-"""The tracking and mask stage's typed settings: the track and masks sections (see ddlcore.settings)."""
+"""The tracking and mask stage's typed settings: the track and masks sections (see ddlcore.settings), and the
+window settings of the mask stage and the track summary."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
+from ..errors import DDLError
 from ..settings import Section
 
 
@@ -32,3 +34,22 @@ class MasksSettings(Section):
 
     no_track: str
     min_box_size: int
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """What the mask stage and the track summary read: the window length ``model.frames`` and the masks section.
+
+    Built without :mod:`ddlcore.model` (and torch), so that the mask jobs' code is the tracking stage's alone.
+    """
+
+    frames: int
+    masks: MasksSettings
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WindowSettings:
+        """The window settings of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
+        if "model" not in config:
+            raise DDLError("config: section 'model' is missing "
+                           "(load the configuration with ddlcore.config.load_config)")
+        return cls(frames=config["model"]["frames"], masks=MasksSettings.from_config(config))

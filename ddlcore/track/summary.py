@@ -20,6 +20,7 @@ from ..detect.boxes_io import BoxTable, read_boxes
 from ..errors import DDLError
 from .mask_cache import common_tracks
 from .mask_stage import FALLBACKS
+from .settings import WindowSettings
 
 DATASET_ROW = "ALL"
 
@@ -39,10 +40,11 @@ def _row(video: str, scene: str, frames: int, detections: int, lengths: np.ndarr
     }
 
 
-def summarise(detection_paths: list[str], track_paths: list[str], cfg: dict[str, Any]) -> pd.DataFrame:
+def summarise(detection_paths: list[str], track_paths: list[str], settings: WindowSettings) -> pd.DataFrame:
     """Summary table (one row per video, then the ``ALL`` row) of matching detection and tracks files.
 
-    Files are paired by video name. Raises DDLError when a video has one file but not the other.
+    Files are paired by video name; windows of ``settings.frames`` frames, boxes below
+    ``settings.masks.min_box_size`` left out. Raises DDLError when a video has one file but not the other.
     """
     detections = {}
     for p in detection_paths:
@@ -56,7 +58,7 @@ def summarise(detection_paths: list[str], track_paths: list[str], cfg: dict[str,
             raise DDLError(f"{p}: tracks of video {video} but no detections file of that video was given")
         seen.add(video)
         lengths = np.unique(tracks.ident, return_counts=True)[1]
-        windows = sum(len(w) > 0 for w in common_tracks(tracks, cfg["model"]["frames"], cfg["masks"]["min_box_size"]))
+        windows = sum(len(w) > 0 for w in common_tracks(tracks, settings.frames, settings.masks.min_box_size))
         rows.append(_row(video, str(tracks.attrs.get("scene", "all")), tracks.n_frames, len(detections[video]),
                          lengths, windows))
         all_lengths.append(lengths)

@@ -40,8 +40,11 @@ from ..io_utils import atomic_path
 from .losses import LossTerms, ddl_loss
 from ..model import build_model, frozen_batchnorm_statistics, save_trained_model, split_batchnorm, use_channels_last
 from ..model.checkpoint import FORMAT_VERSION, load_torch_file
+from ..model.settings import ModelSettings
+from ..track.settings import MasksSettings
 from .pseudo import AnomalyWeight, draw_noise, pseudo_anomaly
 from .clips import ClipDataset, EpochSampler
+from .settings import TrainSettings
 
 LOG_COLUMNS = ["epoch", "step", "l_recon", "p", "n", "l_dist", "loss", "sigma", "lr"]
 #: what :meth:`Trainer.train_step` returns, in order: the loss terms, sigma used in the step and sigma after it
@@ -102,54 +105,57 @@ def at_least_float32(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype == torch.float64 else x.float()
 
 
-def compiles(train_cfg: dict[str, Any], device: torch.device, steps: int) -> bool:
+def compiles(train: TrainSettings, device: torch.device, steps: int) -> bool:
     """Whether a run of ``steps`` training steps on ``device`` compiles its model (``train.compile``).
 
     true / false as set; auto: on a GPU when ``steps`` >= ``train.compile_min_steps``, never on the CPU.
     """
-    setting = train_cfg["compile"]
+    setting = train.compile
     if setting == "auto":
-        return device.type == "cuda" and steps >= int(train_cfg["compile_min_steps"])
+        return device.type == "cuda" and steps >= int(train.compile_min_steps)
     return bool(setting)
 
 
 class Trainer:
-    """The state of one training run: model, anomaly weight, optimizer, scheduler, loader, log."""
+    """The state of one training run: model, anomaly weight, optimizer, scheduler, loader, log.
 
-    def __init__(self, config: dict[str, Any], arch: str, variant: str, dataset: ClipDataset,
+    ``train`` / ``model``: the ``train`` and ``model`` settings; ``arch`` "c3dsu" | "unet"; ``variant``
+    "none" | "sdl" | "ddl"; ``dataset`` the training clips; ``device`` where the model trains.
+    """
+
+    def __init__(self, train: TrainSettings, model: ModelSettings, arch: str, variant: str, dataset: ClipDataset,
                  device: torch.device) -> None:
-        tcfg, mcfg = config["train"], config["model"]
-        self.tcfg, self.arch, self.variant, self.device = tcfg, arch, variant, device
-        self.frames = int(mcfg["frames"]) if arch == "c3dsu" else 1
-        _seed_everything(int(tcfg["seed"]))
-        self.model = build_model(arch, mcfg, dataset.channels).to(device)
-        if tcfg["channels_last"]:
+        self.settings, self.arch, self.variant, self.device = train, arch, variant, device
+        self.frames = int(model.frames) if arch == "c3dsu" else 1
+        _seed_everything(int(train.seed))
+        self.model = build_model(arch, model, dataset.channels).to(device)
+        if train.channels_last:
             use_channels_last(self.model)
-        self.weight = AnomalyWeight(variant, float(tcfg["l_init"]), float(tcfg["sdl_sigma"])).to(device)
-        groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": float(tcfg["lr"])}]
+        self.weight = AnomalyWeight(variant, float(train.l_init), float(train.sdl_sigma)).to(device)
+        groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": float(train.lr)}]
         if variant == "ddl":
-            lr_l = tcfg["lr_anomaly_weight"]
-            groups.append({"params": [self.weight.l], "lr": float(tcfg["lr"] if lr_l is None else lr_l)})
+            lr_l = train.lr_anomaly_weight
+            groups.append({"params": [self.weight.l], "lr": float(train.lr if lr_l is None else lr_l)})
         # one fused kernel over all tensors: on the CPU 1.3-2x faster than the foreach form (docs/speed.md)
         self.optimizer = torch.optim.Adam(groups, fused=True)
-        epochs = int(tcfg["epochs"])
+        epochs = int(train.epochs)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimizer, step_size=max(1, round(float(tcfg["lr_step_fraction"]) * epochs)),
-            gamma=float(tcfg["lr_gamma"]))
-        batch = int(tcfg["batch_size"])
-        steps = tcfg["steps_per_epoch"] or max(1, len(dataset) // batch)
+            self.optimizer, step_size=max(1, round(float(train.lr_step_fraction) * epochs)),
+            gamma=float(train.lr_gamma))
+        batch = int(train.batch_size)
+        steps = train.steps_per_epoch or max(1, len(dataset) // batch)
         self.steps_per_epoch = int(steps)
         #: whether the training forwards run through torch.compile (``train.compile``)
-        self.compiled = compiles(tcfg, device, int(tcfg["epochs"]) * self.steps_per_epoch)
+        self.compiled = compiles(train, device, int(train.epochs) * self.steps_per_epoch)
         #: what the training forwards call: the model, or its torch.compile'd wrapper (same parameters)
         self.run_model = torch.compile(self.model) if self.compiled else self.model
-        self.sampler = EpochSampler(len(dataset), self.steps_per_epoch * batch, int(tcfg["seed"]))
-        workers = int(tcfg["workers"])
+        self.sampler = EpochSampler(len(dataset), self.steps_per_epoch * batch, int(train.seed))
+        workers = int(train.workers)
         self.loader = DataLoader(dataset, batch_size=batch, sampler=self.sampler, num_workers=workers,
                                  pin_memory=device.type == "cuda", drop_last=True, worker_init_fn=_seed_worker,
                                  persistent_workers=workers > 0)
-        self.autocast = bool(tcfg["autocast_cuda"]) if device.type == "cuda" else resolve_autocast_cpu(tcfg["autocast_cpu"])
-        decay = float(tcfg["ema_decay"])
+        self.autocast = bool(train.autocast_cuda) if device.type == "cuda" else resolve_autocast_cpu(train.autocast_cpu)
+        decay = float(train.ema_decay)
         #: the exponential moving average of the weights and BatchNorm statistics (``train.ema_decay`` > 0):
         #: what the model file keeps; None when off
         self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) \
@@ -166,25 +172,25 @@ class Trainer:
         """
         mid = clip.shape[2] // 2
         target = clip[:, :, mid]
-        cfg = self.tcfg
+        settings = self.settings
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             if not self.weight.creates_anomalies:
                 recon = at_least_float32(self.run_model(clip))
-                return ddl_loss(target, recon, None, None, None, cfg["lambda"], cfg["eps"], cfg["distinction"]), \
-                    self.weight().detach()
+                terms = ddl_loss(target, recon, None, None, None, settings.lambda_, settings.eps, settings.distinction)
+                return terms, self.weight().detach()
             sigma = self.weight()
-            noise = draw_noise(clip.shape, cfg["noise"], noise_gen, self.device)
+            noise = draw_noise(clip.shape, settings.noise, noise_gen, self.device)
             anomalous = pseudo_anomaly(clip, mask, noise, sigma)
-            if cfg["joint_batchnorm"] or cfg["stacked_forward"]:  # one forward of 2B clips
-                with split_batchnorm(self.model, (True, bool(cfg["pseudo_running_stats"])),
-                                     enabled=not cfg["joint_batchnorm"]):
+            if settings.joint_batchnorm or settings.stacked_forward:  # one forward of 2B clips
+                with split_batchnorm(self.model, (True, bool(settings.pseudo_running_stats)),
+                                     enabled=not settings.joint_batchnorm):
                     recon, recon_a = at_least_float32(self.run_model(torch.cat([clip, anomalous]))).chunk(2)
             else:
                 recon = at_least_float32(self.run_model(clip))
-                with frozen_batchnorm_statistics(self.model, enabled=not cfg["pseudo_running_stats"]):
+                with frozen_batchnorm_statistics(self.model, enabled=not settings.pseudo_running_stats):
                     recon_a = at_least_float32(self.run_model(anomalous))
         terms = ddl_loss(target, recon, anomalous[:, :, mid], recon_a, mask[:, :, mid],
-                         cfg["lambda"], cfg["eps"], cfg["distinction"])
+                         settings.lambda_, settings.eps, settings.distinction)
         return terms, sigma.detach()
 
     def train_step(self, clip: torch.Tensor, mask: torch.Tensor, noise_gen: torch.Generator) -> torch.Tensor:
@@ -229,14 +235,14 @@ class Trainer:
         self.model.train()
         self.sampler.set_epoch(self.epoch)
         noise_gen = torch.Generator(device=self.device)
-        noise_gen.manual_seed(int(np.random.default_rng([int(self.tcfg["seed"]), self.epoch, 1]).integers(2**62)))
+        noise_gen.manual_seed(int(np.random.default_rng([int(self.settings.seed), self.epoch, 1]).integers(2**62)))
         lr = self.optimizer.param_groups[0]["lr"]
-        every = int(self.tcfg["log_every"])
+        every = int(self.settings.log_every)
         # in a job's log (not a terminal) the bar still reports, every 30 s, one line per update
         interactive = sys.stderr.isatty()
         bar = tqdm(self.loader, total=self.steps_per_epoch, desc=f"{label} epoch {self.epoch + 1}",
                    file=sys.stderr, leave=not interactive, mininterval=0.1 if interactive else 30)
-        skip_empty = self.tcfg["empty_mask_batch"] == "skip" and self.weight.creates_anomalies
+        skip_empty = self.settings.empty_mask_batch == "skip" and self.weight.creates_anomalies
         pending: list[torch.Tensor] = []
         for batch in bar:
             if skip_empty and not bool(batch["mask"].any()):
@@ -288,34 +294,37 @@ def write_log(path: Path, rows: list[list[float]]) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, frame_paths: list[str | Path],
-                mask_paths: list[str | Path], out: str | Path, threads: int | None = None,
-                epoch_end_hook: Callable[[int], None] | None = None) -> Path:
+def train_model(train: TrainSettings, model: ModelSettings, masks: MasksSettings, scene: str, arch: str,
+                variant: str, frame_paths: list[str | Path], mask_paths: list[str | Path], out: str | Path,
+                threads: int | None = None, epoch_end_hook: Callable[[int], None] | None = None) -> Path:
     """Train one model and write ``out`` (+ its CSV log); resume from ``<out>.ckpt`` when present.
 
+    ``train`` / ``model`` / ``masks``: the ``train``, ``model`` and ``masks`` settings (recorded in the model
+    file as they are in the configuration); ``scene`` recorded in the model's metadata; ``arch`` "c3dsu" |
+    "unet"; ``variant`` "none" | "sdl" | "ddl".
     ``frame_paths`` / ``mask_paths``: the scene's training frame stores and mask caches, same order.
     ``threads``: torch threads when ``train.threads`` is null. ``epoch_end_hook(epochs_done)`` is
     called after each epoch's checkpoint is written. Returns ``out``.
     """
-    tcfg = config["train"]
     out = Path(out)
-    n_threads = tcfg["threads"] or threads
+    n_threads = train.threads or threads
     if n_threads:
         torch.set_num_threads(int(n_threads))
-    device = resolve_device(tcfg["device"], "train.device")
+    device = resolve_device(train.device, "train.device")
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = bool(tcfg["cudnn_benchmark"])
-    frames = int(config["model"]["frames"]) if arch == "c3dsu" else 1
-    dataset = ClipDataset(frame_paths, mask_paths, frames, config["masks"]["no_track"], tcfg["random_box_size"])
-    trainer = Trainer(config, arch, variant, dataset, device)
-    precision = precision_record(tcfg["autocast_cpu"]) if device.type == "cpu" else {}
+        torch.backends.cudnn.benchmark = bool(train.cudnn_benchmark)
+    frames = int(model.frames) if arch == "c3dsu" else 1
+    dataset = ClipDataset(frame_paths, mask_paths, frames, masks.no_track, train.random_box_size)
+    trainer = Trainer(train, model, arch, variant, dataset, device)
+    precision = precision_record(train.autocast_cpu) if device.type == "cpu" else {}
     if precision:
         print(f"training on the CPU ({precision['cpu']}) in {precision['cpu_precision']} "
-              f"(train.autocast_cpu: {tcfg['autocast_cpu']})", file=sys.stderr, flush=True)
-    model_train_cfg = {k: v for k, v in tcfg.items() if k not in JOB_SELECTORS["train"]}
-    tag = fingerprint({"model": config["model"],
+              f"(train.autocast_cpu: {train.autocast_cpu})", file=sys.stderr, flush=True)
+    model_cfg, masks_cfg = model.as_config(), masks.as_config()
+    model_train_cfg = {k: v for k, v in train.as_config().items() if k not in JOB_SELECTORS["train"]}
+    tag = fingerprint({"model": model_cfg,
                        "train": {k: v for k, v in model_train_cfg.items() if k not in SPEED_ONLY},
-                       "masks": config["masks"], "arch": arch, "variant": variant,
+                       "masks": masks_cfg, "arch": arch, "variant": variant,
                        "frames": [str(p) for p in frame_paths], "masks_files": [str(p) for p in mask_paths]})
     ckpt = checkpoint_path_of(out)
     if ckpt.exists():
@@ -326,7 +335,7 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
         else:
             print(f"ignoring {ckpt}: written with other settings or inputs", file=sys.stderr)
     label = f"{scene}/{arch}-{variant}"
-    while trainer.epoch < int(tcfg["epochs"]):
+    while trainer.epoch < int(train.epochs):
         trainer.run_epoch(label)
         with atomic_path(ckpt) as tmp:
             torch.save(trainer.state(tag), tmp)
@@ -334,8 +343,8 @@ def train_model(config: dict[str, Any], scene: str, arch: str, variant: str, fra
         if epoch_end_hook is not None:
             epoch_end_hook(trainer.epoch)
     meta = {"arch": arch, "variant": variant, "channels": dataset.channels, "height": dataset.height,
-            "width": dataset.width, "frames": frames, "model_cfg": dict(config["model"], frames=frames),
-            "dataset": dataset.dataset_name, "scene": scene, "train_cfg": model_train_cfg, "masks_cfg": dict(config["masks"]),
+            "width": dataset.width, "frames": frames, "model_cfg": dict(model_cfg, frames=frames),
+            "dataset": dataset.dataset_name, "scene": scene, "train_cfg": model_train_cfg, "masks_cfg": masks_cfg,
             "epochs": trainer.epoch, "steps": len(trainer.log), "sigma": float(trainer.weight().detach()), **precision}
     save_trained_model(out, trainer.final_model, meta, trainer.sigma_history)
     write_log(log_path_of(out), trainer.log)
