@@ -22,7 +22,6 @@ from ci_required import skip_unless_ci
 from ddlcore.alarm.calibration import apply_calibration
 from ddlcore.config import load_config
 from ddlcore.score.inference import load_model
-from ddlcore.score.settings import ScoreSettings
 from ddlcore.live.scorer import LiveScorer
 from ddlcore.live.settings import LiveSettings, WatchSettings
 from ddlcore.score.settings import ScoreSettings
