@@ -13,6 +13,7 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_detect_track.py [--size 256] [-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from ddlcore.config import load_config
 from ddlcore.data.framestore import FrameStore, write_frame_store
 from ddlcore.detect.base import detect_store
 from ddlcore.detect.bgsub import BackgroundSubtractionDetector
+from ddlcore.detect.settings import DetectSettings
 from ddlcore.track.mask_cache import MaskCache, write_mask_cache
 from ddlcore.track.ocsort import OCSort, OCSortParams
 from ddlcore.track.run import track_table
@@ -52,10 +54,10 @@ def moving_rectangles(n: int, size: int, objects: int, seed: int = 0) -> np.ndar
 
 
 def detection_speed(store: Path, frames: int, size: int) -> None:
-    cfg = load_config(None, None)["detect"]
+    cfg = DetectSettings.from_config(load_config(None, None))
     with FrameStore(store) as s:
         start = time.perf_counter()
-        table = detect_store(BackgroundSubtractionDetector(cfg["bgsub"]), s)
+        table = detect_store(BackgroundSubtractionDetector(cfg.bgsub), s)
         elapsed = time.perf_counter() - start
     print(f"detect bgsub        CPU  {size}x{size}: {frames / elapsed:8.1f} frames/s "
           f"(warm-up included; {len(table) / frames:.1f} detections/frame)")
@@ -64,23 +66,23 @@ def detection_speed(store: Path, frames: int, size: int) -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         for min_size, max_size, n in ((800, 1333, 2 if device == "cpu" else 40), (size, size, 4 if device == "cpu" else 100)):
-            fc = {**cfg["fasterrcnn"], "weights": "none", "device": device, "min_size": min_size, "max_size": max_size}
-            detector = FasterRCNNDetector({**cfg, "score_threshold": 0.5, "fasterrcnn": fc})
+            fc = dataclasses.replace(cfg.fasterrcnn, weights="none", device=device, min_size=min_size, max_size=max_size)
+            detector = FasterRCNNDetector(dataclasses.replace(cfg, score_threshold=0.5, fasterrcnn=fc))
             with FrameStore(store) as s:
-                batch = s[: fc["batch_size"]]
+                batch = s[: fc.batch_size]
                 detector.detect(batch)  # warm-up
                 if device == "cuda":
                     torch.cuda.synchronize()
                 start = time.perf_counter()
                 done = 0
                 while done < n:
-                    detector.detect(s[done % (frames - fc["batch_size"]) :][: fc["batch_size"]])
-                    done += fc["batch_size"]
+                    detector.detect(s[done % (frames - fc.batch_size) :][: fc.batch_size])
+                    done += fc.batch_size
                 if device == "cuda":
                     torch.cuda.synchronize()
                 elapsed = time.perf_counter() - start
             print(f"detect fasterrcnn   {device.upper():4} {size}x{size} resized to {min_size}: "
-                  f"{done / elapsed:8.2f} frames/s (batch {fc['batch_size']}, {torch.get_num_threads()} threads)")
+                  f"{done / elapsed:8.2f} frames/s (batch {fc.batch_size}, {torch.get_num_threads()} threads)")
 
 
 def synthetic_detections(n_frames: int, n_objects: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -41,6 +41,7 @@ from ddlcore.alarm.calibration import calibrate, save_calibration, sidecar_path
 from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
 from ddlcore.data.framestore import resize_frame
+from ddlcore.data.settings import SyntheticSettings
 from ddlcore.data.synthetic import generate
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.multi_watch import watch_cameras
@@ -57,7 +58,7 @@ def scene(folder: Path, cameras: int, frames: int, height: int, width: int) -> t
     """(normal videos, test videos (one per camera), fps) of a generated synthetic scene: RGB uint8 (N, h, w, 3)."""
     cfg = load_config(None, json.dumps({"synthetic": {"scenes": 1, "train_videos": 2, "test_videos": cameras,
                                                       "frames": frames, "height": height, "width": width}}))
-    generate(cfg["synthetic"], folder)
+    generate(SyntheticSettings.from_config(cfg), folder)
 
     def read(split: str) -> list[np.ndarray]:
         out = []

@@ -20,6 +20,7 @@ from ddlcore.data.extract import extract_frames
 from ddlcore.data.framestore import FrameStore
 from ddlcore.data.groundtruth import read_labels, read_pixel_masks, write_labels_file
 from ddlcore.data.registry import list_videos
+from ddlcore.data.settings import DataSettings
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--settings", default="{}", help="extra config sections as JSON (e.g. frames size)")
     args = parser.parse_args()
     sections = {**json.loads(args.settings), "dataset": {"name": "ped2", "root": args.root}}
-    config = load_config(settings_json=json.dumps(sections))
+    config = DataSettings.from_config(load_config(settings_json=json.dumps(sections)))
     out = Path(args.out)
     start = time.perf_counter()
     frames_per_split = {}

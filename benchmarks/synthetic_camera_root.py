@@ -18,6 +18,7 @@ import cv2
 import h5py
 
 from ddlcore.config import validate_config
+from ddlcore.data.settings import SyntheticSettings
 from ddlcore.data.synthetic import generate
 
 
@@ -38,8 +39,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120, help="frames per video")
     parser.add_argument("--seed", type=int, default=7, help="synthetic.seed of the scene")
     args = parser.parse_args()
-    synthetic = validate_config({"synthetic": {"seed": args.seed, "scenes": 1, "train_videos": args.normal + args.test,
-                                               "test_videos": 1, "frames": args.frames}})["synthetic"]
+    synthetic = SyntheticSettings.from_config(validate_config({"synthetic": {
+        "seed": args.seed, "scenes": 1, "train_videos": args.normal + args.test, "test_videos": 1, "frames": args.frames}}))
     camera = args.out / args.camera
     for folder in ("normal", "test"):
         (camera / folder).mkdir(parents=True, exist_ok=True)

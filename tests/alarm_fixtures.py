@@ -33,12 +33,13 @@ def tiny_checkpoint(path: Path, frames: int = 3, seed: int = 0) -> Path:
 
 def synthetic_scene(root: Path, train_videos: int, frames: int, test_videos: int = 1) -> Path:
     """Generate a one-scene synthetic benchmark of small frames under ``root``; returns root."""
+    from ddlcore.data.settings import SyntheticSettings
     from ddlcore.data.synthetic import generate
 
     cfg = load_config(None, json.dumps({"synthetic": {
         "scenes": 1, "train_videos": train_videos, "test_videos": test_videos, "frames": frames,
         "height": 32, "width": 40, "pedestrian_rate": 0.2, "anomaly_kinds": ["cart", "cyclist"]}}))
-    generate(cfg["synthetic"], root)
+    generate(SyntheticSettings.from_config(cfg), root)
     return root
 
 

@@ -21,6 +21,7 @@ from ddlcore.data.avenue import AvenueDataset
 from ddlcore.data.base import DatasetAdapter
 from ddlcore.data.ped2 import Ped2Dataset
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
+from ddlcore.data.settings import DataSettings
 from ddlcore.data.shanghaitech import ShanghaiTechDataset
 
 
@@ -44,8 +45,9 @@ def shanghaitech(tmp_path_factory: pytest.TempPathFactory) -> BuiltDataset:
     return make_shanghaitech(tmp_path_factory.mktemp("shanghaitech"))
 
 
-def config_for(name: str, root: Path, **dataset: object) -> dict:
-    return load_config(settings_json=json.dumps({"dataset": {"name": name, "root": str(root), **dataset}}))
+def config_for(name: str, root: Path, **dataset: object) -> DataSettings:
+    return DataSettings.from_config(
+        load_config(settings_json=json.dumps({"dataset": {"name": name, "root": str(root), **dataset}})))
 
 
 def check_listing(adapter: DatasetAdapter, built: BuiltDataset) -> None:
@@ -167,7 +169,7 @@ def test_registry_scenes_and_training_scenes(shanghaitech: BuiltDataset) -> None
 def test_registry_lists_synthetic_videos_without_touching_disk(tmp_path: Path) -> None:
     synthetic = pytest.importorskip("ddlcore.data.synthetic")
     config = config_for("synthetic", tmp_path / "not-generated-yet")
-    planned = synthetic.planned_videos(config["synthetic"], "test", tmp_path / "not-generated-yet")
+    planned = synthetic.planned_videos(config.synthetic, "test", tmp_path / "not-generated-yet")
     assert list_videos(config, "test") == planned
     assert not (tmp_path / "not-generated-yet").exists()
     first_scene = planned[0].scene

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -16,12 +17,14 @@ from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.ped2 import Ped2Dataset
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
+from ddlcore.data.settings import DataSettings
 from ddlcore.data.shanghaitech import ShanghaiTechDataset
 from ddlcore.errors import DDLError
 
 
-def config_for(name: str, root: Path, **dataset: object) -> dict:
-    return load_config(settings_json=json.dumps({"dataset": {"name": name, "root": str(root), **dataset}}))
+def config_for(name: str, root: Path, **dataset: object) -> DataSettings:
+    return DataSettings.from_config(
+        load_config(settings_json=json.dumps({"dataset": {"name": name, "root": str(root), **dataset}})))
 
 
 def truncate(path: Path, fraction: float) -> None:
@@ -40,8 +43,9 @@ def test_missing_dataset_root(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_name(tmp_path: Path) -> None:
+    valid = config_for("ped2", tmp_path)
     with pytest.raises(DDLError, match=r"config: key 'dataset.name': unknown dataset 'ped3'"):
-        open_dataset({"dataset": {"name": "ped3", "root": str(tmp_path)}})
+        open_dataset(dataclasses.replace(valid, dataset=dataclasses.replace(valid.dataset, name="ped3")))
     with pytest.raises(DDLError, match=r"dataset\.name"):
         config_for("ped3", tmp_path)
 

@@ -17,18 +17,20 @@ from ddlcore.config import validate_config
 from ddlcore.data.camera_labels import read_intervals
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
 from ddlcore.data.video_io import read_video_file
+from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
 from ddlcore.live.deployment_writer import write_deployment
 from ddlcore.live.record import record
 from ddlcore.live.settings import DeploymentSettings, LiveSettings, RecordSettings
 
 
-def cameras_config(root: Path, share: float = 0.25, clip: int = 7, batch: int = 4) -> dict:
-    return validate_config({"dataset": {"name": "cameras", "root": str(root)}, "cameras": {"calibration_share": share},
-                            "model": {"frames": clip}, "train": {"batch_size": batch}})
+def cameras_config(root: Path, share: float = 0.25, clip: int = 7, batch: int = 4) -> DataSettings:
+    return DataSettings.from_config(validate_config({
+        "dataset": {"name": "cameras", "root": str(root)}, "cameras": {"calibration_share": share},
+        "model": {"frames": clip}, "train": {"batch_size": batch}}))
 
 
-def frame_ranges(config: dict, split: str) -> dict[str, list[tuple[Path, int, int]]]:
+def frame_ranges(config: DataSettings, split: str) -> dict[str, list[tuple[Path, int, int]]]:
     adapter = open_dataset(config)
     ranges: dict[str, list[tuple[Path, int, int]]] = {}
     for video in list_videos(config, split):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.error
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from ddlcore.detect.boxes_io import BoxTable, read_boxes
 from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.framestore import FrameStore, write_frame_store
+from ddlcore.data.settings import SyntheticSettings
 from ddlcore.detect.base import detect_store
 from ddlcore.detect.bgsub import BackgroundSubtractionDetector
+from ddlcore.detect.settings import DetectSettings
 from ddlcore.errors import DDLError
 from ddlcore.track.evaluation import mot_scores
 from ddlcore.track.ocsort import iou_matrix, linear_assignment
@@ -85,7 +88,7 @@ def test_bgsub_recall_precision_and_tracking_quality(blobs):
     path, truth = blobs
     cfg = load_config(None, None)
     with FrameStore(path) as store:
-        detections = detect_store(BackgroundSubtractionDetector(cfg["detect"]["bgsub"]), store)
+        detections = detect_store(BackgroundSubtractionDetector(DetectSettings.from_config(cfg).bgsub), store)
     assert detections.box.dtype == np.float32 and detections.ident.dtype == np.int32
     assert np.all((detections.score > 0) & (detections.score <= 1))
     recall, precision = recall_precision(truth, detections)
@@ -99,10 +102,10 @@ def test_bgsub_recall_precision_and_tracking_quality(blobs):
 
 def test_bgsub_warmup_finds_objects_from_the_first_frame(blobs):
     path, truth = blobs
-    cfg = load_config(None, None)["detect"]["bgsub"]
+    cfg = DetectSettings.from_config(load_config(None, None)).bgsub
     with FrameStore(path) as store:
         warm = detect_store(BackgroundSubtractionDetector(cfg), store)
-        cold = detect_store(BackgroundSubtractionDetector({**cfg, "warmup_passes": 0}), store)
+        cold = detect_store(BackgroundSubtractionDetector(dataclasses.replace(cfg, warmup_passes=0)), store)
     sub = lambda t: BoxTable(t.frame[t.frame < 5], t.box[t.frame < 5], t.score[t.frame < 5], t.ident[t.frame < 5],
                              5, H, W, t.kind)
     warm_recall, _ = recall_precision(sub(truth), sub(warm))
@@ -112,22 +115,22 @@ def test_bgsub_warmup_finds_objects_from_the_first_frame(blobs):
 
 def test_bgsub_size_filter(blobs):
     path, _ = blobs
-    cfg = load_config(None, None)["detect"]["bgsub"]
+    cfg = DetectSettings.from_config(load_config(None, None)).bgsub
     with FrameStore(path) as store:
-        large_only = detect_store(BackgroundSubtractionDetector({**cfg, "min_area": 150}), store)
+        large_only = detect_store(BackgroundSubtractionDetector(dataclasses.replace(cfg, min_area=150)), store)
     areas = (large_only.box[:, 2] - large_only.box[:, 0]) * (large_only.box[:, 3] - large_only.box[:, 1])
-    assert len(large_only) > 0 and areas.min() >= 150 * cfg["min_fill"]
+    assert len(large_only) > 0 and areas.min() >= 150 * cfg.min_fill
     assert areas.max() >= 150
 
 
-def fasterrcnn_cfg(**overrides) -> dict:
+def fasterrcnn_cfg(**overrides) -> DetectSettings:
     settings = {"detect": {"backend": "fasterrcnn", "score_threshold": 0.0, "classes": [],
                            "fasterrcnn": {"weights": "none", "min_size": 64, "max_size": 128, "batch_size": 3,
                                           "device": "cpu"}}}
     settings["detect"].update(overrides)
     import json
 
-    return load_config(None, json.dumps(settings))["detect"]
+    return DetectSettings.from_config(load_config(None, json.dumps(settings)))
 
 
 @pytest.fixture
@@ -147,10 +150,10 @@ def test_fasterrcnn_interface_on_real_frames(blobs, one_thread):
     path, _ = blobs
     torch.manual_seed(0)
     cfg = fasterrcnn_cfg()
-    model = build_model(cfg["fasterrcnn"])
+    model = build_model(cfg.fasterrcnn)
     assert type(model).__name__ == "FasterRCNN" and not model.training
     # the same builder with fewer region proposals, to keep the test fast on a CPU
-    model = torchvision.models.get_model(cfg["fasterrcnn"]["model"], weights=None, weights_backbone=None,
+    model = torchvision.models.get_model(cfg.fasterrcnn.model, weights=None, weights_backbone=None,
                                          min_size=64, max_size=128, rpn_pre_nms_top_n_test=200,
                                          rpn_post_nms_top_n_test=50)
     detector = FasterRCNNDetector(cfg, model=model)
@@ -187,23 +190,23 @@ def test_fasterrcnn_missing_weights_one_clear_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
-    cfg = fasterrcnn_cfg()["fasterrcnn"]
+    cfg = fasterrcnn_cfg().fasterrcnn
     with pytest.raises(DDLError) as err:
-        build_model({**cfg, "weights": "DEFAULT"})
+        build_model(dataclasses.replace(cfg, weights="DEFAULT"))
     msg = str(err.value)
     assert "\n" not in msg
     assert str(tmp_path / "hub" / "checkpoints") in msg
     assert "fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth" in msg and "detect.backend: bgsub" in msg
     with pytest.raises(DDLError, match="detect.fasterrcnn.weights.*no weights 'IMAGENET'"):
-        build_model({**cfg, "weights": "IMAGENET"})
+        build_model(dataclasses.replace(cfg, weights="IMAGENET"))
     with pytest.raises(DDLError, match="does not exist"):
-        build_model({**cfg, "weights": str(tmp_path / "missing.pth")})
+        build_model(dataclasses.replace(cfg, weights=str(tmp_path / "missing.pth")))
     with pytest.raises(DDLError, match="unknown detection model 'yolo'"):
-        build_model({**cfg, "model": "yolo"})
+        build_model(dataclasses.replace(cfg, model="yolo"))
     text = tmp_path / "weights.pth"  # a file by the right name that torch.load cannot unpickle
     text.write_text("not weights\n")
     with pytest.raises(DDLError, match=r"weights\.pth is not a fasterrcnn_resnet50_fpn_v2 state dict"):
-        build_model({**cfg, "weights": str(text)})
+        build_model(dataclasses.replace(cfg, weights=str(text)))
 
 
 ON_STORE = ["--settings", '{"detect": {"source": "frames"}}']
@@ -244,7 +247,7 @@ def synthetic_videos(tmp_path_factory) -> list[tuple[Path, BoxTable]]:
     root = tmp_path_factory.mktemp("synthetic")
     cfg = load_config(None, json.dumps({"synthetic": {"scenes": 2, "train_videos": 2, "test_videos": 1, "frames": 160,
                                                       "height": 144, "width": 192}}))
-    synthetic.generate(cfg["synthetic"], root / "raw")
+    synthetic.generate(SyntheticSettings.from_config(cfg), root / "raw")
     dataset = synthetic.SyntheticDataset(root / "raw")
     out = []
     for video in dataset.videos("train"):
@@ -276,7 +279,7 @@ def test_bgsub_and_ocsort_on_the_synthetic_benchmark(synthetic_videos):
     mot = []
     for store_path, truth in synthetic_videos:
         with FrameStore(store_path) as store:
-            detections = detect_store(BackgroundSubtractionDetector(cfg["detect"]["bgsub"]), store)
+            detections = detect_store(BackgroundSubtractionDetector(DetectSettings.from_config(cfg).bgsub), store)
         visible = _visible(truth)
         recall, _ = recall_precision(visible, detections)
         _, precision = recall_precision(truth, detections)
@@ -307,7 +310,7 @@ def test_detection_on_dataset_frames_is_scaled_to_the_frame_store(tmp_path):
                               "height": 144, "width": 192},
                 "frames": {"height": 48, "width": 64, "channels": 1}}
     cfg = load_config(None, json.dumps(settings))
-    synthetic.generate(cfg["synthetic"], root)
+    synthetic.generate(SyntheticSettings.from_config(cfg), root)
     video = synthetic.SyntheticDataset(root).videos("train")[0]
     store = tmp_path / "store.h5"
     assert main(["frames", "--settings", json.dumps(settings), "--split", "train", "--video", video.name,

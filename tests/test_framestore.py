@@ -14,6 +14,7 @@ from ddlcore.cli.main import main
 from ddlcore.data.extract import extract_frames
 from ddlcore.data.framestore import FrameStore, resize_frame
 from ddlcore.config import load_config
+from ddlcore.data.settings import DataSettings
 
 
 def settings(name: str, root: Path, height: int = 32, width: int = 48, channels: int = 1) -> str:
@@ -42,7 +43,7 @@ def test_lossless_round_trip_via_cli_keeps_values_attrs_and_chunks(tmp_path: Pat
 
 def test_resizes_and_converts_channels_as_configured(tmp_path: Path) -> None:
     built = make_ped2_official(tmp_path / "ped2")
-    config = load_config(settings_json=settings("ped2", built.root, height=16, width=32, channels=3))
+    config = DataSettings.from_config(load_config(settings_json=settings("ped2", built.root, height=16, width=32, channels=3)))
     out = tmp_path / "small.h5"
     assert extract_frames(config, "train", "Train001", out) == built.train["Train001"]
     with FrameStore(out) as store:
@@ -58,7 +59,7 @@ def test_avi_and_jpeg_sources_round_trip_approximately(tmp_path: Path) -> None:
     cases = [("avenue", avenue.root, "train", "02", 2), ("shanghaitech", sht.root, "test", "01_0015", 12)]
     for name, root, split, video, pattern_id in cases:
         out = tmp_path / f"{name}.h5"
-        extract_frames(load_config(settings_json=settings(name, root)), split, video, out)
+        extract_frames(DataSettings.from_config(load_config(settings_json=settings(name, root))), split, video, out)
         with FrameStore(out) as store:
             expected_n = (avenue.train if name == "avenue" else sht.test)[video]
             assert store.shape == (expected_n, 32, 48, 1)

@@ -17,17 +17,18 @@ from ddlcore.data.extract import extract_frames
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.data.groundtruth import label_variant, read_labels, read_pixel_masks, write_labels_file
 from ddlcore.data.registry import list_videos
+from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
 
 STORE_H, STORE_W = 16, 32
 
 
-def make_config(name: str, root: Path, **dataset: object) -> dict:
+def make_config(name: str, root: Path, **dataset: object) -> DataSettings:
     sections = {"dataset": {"name": name, "root": str(root), **dataset}, "frames": {"height": STORE_H, "width": STORE_W}}
-    return load_config(settings_json=json.dumps(sections))
+    return DataSettings.from_config(load_config(settings_json=json.dumps(sections)))
 
 
-def extract_test_stores(config: dict, frames_dir: Path) -> None:
+def extract_test_stores(config: DataSettings, frames_dir: Path) -> None:
     for video in list_videos(config, "test"):
         extract_frames(config, "test", video.name, frames_dir / f"{video.name}.h5")
 
@@ -41,7 +42,7 @@ def test_ped2_labels_file_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture)
     config = make_config("ped2", built.root)
     extract_test_stores(config, tmp_path / "frames")
     out = tmp_path / "labels" / "ped2.h5"
-    settings = json.dumps({"dataset": config["dataset"], "frames": config["frames"]})
+    settings = json.dumps({"dataset": config.dataset.as_config(), "frames": config.frames.as_config()})
     assert main(["labels", "--settings", settings, "--frames-dir", str(tmp_path / "frames"), "--out", str(out)]) == 0
     total = sum(built.test.values())
     abnormal = sum(int(v.sum()) for v in built.labels.values())

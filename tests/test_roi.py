@@ -20,6 +20,7 @@ from ddlcore.alarm.calibration import apply_calibration, calibrate, load_calibra
 from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.cli.main import main
 from ddlcore.config import load_config, validate_config
+from ddlcore.data.settings import DataSettings
 from ddlcore.data.registry import list_videos, open_dataset
 from ddlcore.data.roi import camera_rois, load_roi
 from ddlcore.errors import DDLError
@@ -117,9 +118,9 @@ def test_each_bad_roi_is_one_line_naming_the_file(tmp_path, bad, words):
     assert str(path) in message and words in message and "\n" not in message
 
 
-def cameras_config(root: Path) -> dict:
-    return validate_config({"dataset": {"name": "cameras", "root": str(root)}, "model": {"frames": 7},
-                            "train": {"batch_size": 4}})
+def cameras_config(root: Path) -> DataSettings:
+    return DataSettings.from_config(validate_config({"dataset": {"name": "cameras", "root": str(root)},
+                                                     "model": {"frames": 7}, "train": {"batch_size": 4}}))
 
 
 def test_each_cameras_roi_is_found_and_checked_against_its_footage(tmp_path):

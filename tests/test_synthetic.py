@@ -11,6 +11,7 @@ import pytest
 
 from ddlcore.cli.main import main as ddl_main
 from ddlcore.config import load_config
+from ddlcore.data.settings import SyntheticSettings
 from ddlcore.data.synthetic import SyntheticDataset, check_settings, generate, planned_videos, render_video
 from ddlcore.data.synthetic_motion import anomalous_agents, in_view, make_agent, normal_agents
 from ddlcore.data.synthetic_scene import make_scene
@@ -19,9 +20,9 @@ from ddlcore.errors import DDLError
 TINY = {"scenes": 2, "train_videos": 1, "test_videos": 2, "frames": 32, "height": 48, "width": 64}
 
 
-def tiny_config(**overrides: object) -> dict:
+def tiny_config(**overrides: object) -> SyntheticSettings:
     """The synthetic section of a full default config with the tiny sizes (and ``overrides``)."""
-    return load_config(None, json.dumps({"synthetic": {**TINY, **overrides}}))["synthetic"]
+    return SyntheticSettings.from_config(load_config(None, json.dumps({"synthetic": {**TINY, **overrides}})))
 
 
 def video_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -65,7 +66,7 @@ def test_planned_videos_equal_generated(dataset: SyntheticDataset, dataset_root:
     for split in ("train", "test"):
         planned = planned_videos(cfg, split, dataset_root)
         assert dataset.videos(split) == planned
-        assert len(planned) == cfg["scenes"] * cfg[f"{split}_videos"]
+        assert len(planned) == cfg.scenes * getattr(cfg, f"{split}_videos")
         assert sorted(p.name for p in (dataset_root / split).glob("*.h5")) == sorted(f"{v.name}.h5" for v in planned)
     assert dataset.scenes("test") == ["01", "02"]
     assert planned_videos(cfg, "test")[1].source == Path("test/01_002.h5")
@@ -139,11 +140,11 @@ def test_boxes_inside_frame_and_ids_stable(dataset: SyntheticDataset) -> None:
                 assert (jump <= size[1:][step] + 4).all(), f"{video.name} object {i} jumps"
 
 
-def _render_without(cfg: dict, seed: int, drop_anomalies: bool):
+def _render_without(cfg: SyntheticSettings, seed: int, drop_anomalies: bool):
     """Render one test-like video of a fresh scene, optionally without its anomalous agents."""
     rng = np.random.default_rng(seed)
     scene = make_scene(cfg, rng)
-    agents = normal_agents(scene, cfg, cfg["frames"], rng) + anomalous_agents(scene, cfg, cfg["frames"], rng)
+    agents = normal_agents(scene, cfg, cfg.frames, rng) + anomalous_agents(scene, cfg, cfg.frames, rng)
     kept = [a for a in agents if not (drop_anomalies and a.anomalous)]
     return render_video(scene, kept, cfg, np.random.default_rng(0)), agents
 
@@ -167,12 +168,12 @@ def test_masks_cover_exactly_the_visible_anomalous_pixels(sharp: bool) -> None:
     assert not without.masks.any() and not without.labels.any()
 
 
-def _box_features(cfg: dict, kind: str, seed: int) -> list[tuple[float, float, float]]:
+def _box_features(cfg: SyntheticSettings, kind: str, seed: int) -> list[tuple[float, float, float]]:
     """Per object of ``kind`` rendered alone-ish in a fresh scene: median speed in box heights per
     frame, median width / height, median turning angle (degrees) between frame steps."""
     rng = np.random.default_rng(seed)
     scene = make_scene(cfg, rng)
-    n = cfg["frames"]
+    n = cfg.frames
     agents = []
     while len(agents) < 6:
         agent = make_agent(kind, kind != "pedestrian", scene, cfg, float(rng.uniform(-4 * n, 0)), n, rng)
@@ -211,7 +212,7 @@ def test_anomalies_differ_from_pedestrians_as_designed() -> None:
 
 def test_abnormal_fraction_lies_in_configured_range(dataset_root: Path) -> None:
     manifest = json.loads((dataset_root / "manifest.json").read_text())
-    lo, hi = tiny_config()["abnormal_fraction"]
+    lo, hi = tiny_config().abnormal_fraction
     test = [v for v in manifest["videos"] if v["split"] == "test"]
     fraction = sum(v["abnormal_frames"] for v in test) / sum(v["n_frames"] for v in test)
     assert lo - 0.1 <= fraction <= hi + 0.1

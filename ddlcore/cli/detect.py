@@ -6,15 +6,16 @@ import argparse
 from pathlib import Path
 
 from ..detect.run import build_detector, detect_video
+from ..detect.settings import DetectRunSettings
 from ..errors import DDLError
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)
+    settings = DetectRunSettings.from_config(config_from_args(args))
     if not Path(args.frames).is_file():  # checked before the detector loads its weights
         raise DDLError(f"frame store missing: {args.frames} (run the frames stage first)")
-    detect_video(build_detector(cfg["detect"]), args.frames, args.out, cfg)
+    detect_video(build_detector(settings.detect), args.frames, args.out, settings)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

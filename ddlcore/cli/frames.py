@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..data.extract import extract_frames
+from ..data.settings import DataSettings
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    extract_frames(config_from_args(args), args.split, args.video, args.out)
+    extract_frames(DataSettings.from_config(config_from_args(args)), args.split, args.video, args.out)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

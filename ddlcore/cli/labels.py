@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..data.groundtruth import write_labels_file
+from ..data.settings import DataSettings
 from .args import add_config_args, config_from_args
 
 
 def _run(args: argparse.Namespace) -> None:
-    summary = write_labels_file(config_from_args(args), args.frames_dir, args.out)
+    summary = write_labels_file(DataSettings.from_config(config_from_args(args)), args.frames_dir, args.out)
     print(
         f"{args.out}: {summary.videos} test videos, {summary.frames} frames, {summary.abnormal} abnormal, "
         f"{summary.with_masks} with pixel masks"

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from ..data.settings import DataSettings
 from ..data.synthetic import MANIFEST, generate
 from .args import add_config_args, config_from_args
 
@@ -20,10 +21,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     """``ddl synthesize``: generate and print one summary line."""
-    config = config_from_args(args)
-    root = Path(args.out or config["dataset"]["root"])
+    settings = DataSettings.from_config(config_from_args(args))
+    root = Path(args.out or settings.dataset.root)
     start = time.perf_counter()
-    generate(config["synthetic"], root)
+    generate(settings.synthetic, root)
     test = [e for e in json.loads((root / MANIFEST).read_text())["videos"] if e["split"] == "test"]
     abnormal = sum(e["abnormal_frames"] for e in test) / max(sum(e["n_frames"] for e in test), 1)
     print(f"synthetic benchmark written to {root} in {time.perf_counter() - start:.1f} s: "

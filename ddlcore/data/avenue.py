@@ -17,7 +17,7 @@ Labels (``dataset.labels``):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from ..errors import DDLError
 from .base import Video
 from .label_sources import load_mat_variable, read_npy_labels, split_concatenated
 from .layout import FolderDataset, find_files, find_subfolders
+from .settings import DataSettings
 
 SCENE = "all"
 LABEL_VARIANTS = ("official", "mnad")
@@ -106,7 +107,6 @@ class AvenueDataset(FolderDataset):
         return (m > 0 for m in masks)
 
 
-def open_adapter(root: Path, config: Mapping[str, Any]) -> AvenueDataset:
-    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
-    dataset = config["dataset"]
-    return AvenueDataset(root, labels=dataset.get("labels", "official"), labels_file=dataset.get("labels_file"))
+def open_adapter(root: Path, settings: DataSettings) -> AvenueDataset:
+    """The adapter of ``settings``' dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+    return AvenueDataset(root, labels=settings.dataset.labels, labels_file=settings.dataset.labels_file)

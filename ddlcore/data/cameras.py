@@ -29,6 +29,7 @@ from ..errors import DDLError
 from .base import DatasetAdapter, Video, VideoInfo
 from .camera_labels import LABELS_FILE, clip_labels, read_intervals
 from .footage_reader import warn
+from .settings import CamerasSettings, DataSettings
 from .video_io import IMAGE_SUFFIXES, natural_key, read_source, source_info
 
 CAMERA_SPLITS = ("train", "calibration", "test")
@@ -43,10 +44,9 @@ class CameraSettings:
     min_piece_frames: int
 
     @classmethod
-    def from_config(cls, config: dict) -> "CameraSettings":
-        """From the ``cameras`` section and ``model.frames`` (the clip length) of a full configuration."""
-        cams = config["cameras"]
-        return cls(float(cams["calibration_share"]), float(cams["folder_fps"]), int(config["model"]["frames"]))
+    def from_settings(cls, cameras: CamerasSettings, clip_frames: int) -> CameraSettings:
+        """From the ``cameras`` section and the clip length ``model.frames``."""
+        return cls(float(cameras.calibration_share), float(cameras.folder_fps), int(clip_frames))
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,6 @@ class CamerasDataset(DatasetAdapter):
 
 
 
-def open_adapter(root: Path, config: dict) -> CamerasDataset:
-    """The adapter of ``config``'s camera root (its root already checked), for :mod:`ddlcore.data.registry`."""
-    return CamerasDataset(root, CameraSettings.from_config(config))
+def open_adapter(root: Path, settings: DataSettings) -> CamerasDataset:
+    """The adapter of ``settings``' camera root (its root already checked), for :mod:`ddlcore.data.registry`."""
+    return CamerasDataset(root, CameraSettings.from_settings(settings.cameras, settings.clip_frames))

@@ -7,7 +7,6 @@ channels (see :mod:`ddlcore.data.framestore` for the layout and attributes).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -15,6 +14,7 @@ from ..errors import DDLError
 from .base import DatasetAdapter, Video
 from .framestore import write_frame_store
 from .registry import open_dataset
+from .settings import DataSettings
 
 
 def find_video(adapter: DatasetAdapter, split: str, name: str) -> Video:
@@ -27,16 +27,17 @@ def find_video(adapter: DatasetAdapter, split: str, name: str) -> Video:
     return found
 
 
-def extract_frames(config: dict[str, Any], split: str, video_name: str, out: str | Path) -> int:
-    """Write the frame store of video ``video_name`` of ``split`` to ``out``; return the number of frames.
+def extract_frames(settings: DataSettings, split: str, video_name: str, out: str | Path) -> int:
+    """Write the frame store of video ``video_name`` of ``split`` of ``settings``' dataset to ``out``; return the
+    number of frames.
 
     Frames are uint8 (N, frames.height, frames.width, frames.channels). A video that cannot be read
     fully raises DDLError and leaves any existing file at ``out`` untouched.
     """
-    adapter = open_dataset(config)
+    adapter = open_dataset(settings)
     video = find_video(adapter, split, video_name)
     info = adapter.info(video)
-    size = config["frames"]
+    size = settings.frames
     attrs = {
         "source": str(video.source),
         "original_height": info.height,
@@ -49,4 +50,4 @@ def extract_frames(config: dict[str, Any], split: str, video_name: str, out: str
         "first_frame": adapter.first_frame(video),
     }
     frames = tqdm(adapter.read_frames(video), total=info.n_frames, desc=f"frames {video.name}", unit="frame", disable=None)
-    return write_frame_store(out, frames, info.n_frames, size["height"], size["width"], size["channels"], attrs)
+    return write_frame_store(out, frames, info.n_frames, size.height, size.width, size.channels, attrs)

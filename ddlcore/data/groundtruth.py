@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import cv2
 import h5py
@@ -25,6 +25,7 @@ from ..io_utils import atomic_path
 from .base import DatasetAdapter, Video
 from .framestore import FrameStore
 from .registry import open_dataset, select_scenes
+from .settings import DataSettings
 
 FORMAT_VERSION = 1
 
@@ -83,15 +84,15 @@ def _write_video(f: h5py.File, adapter: DatasetAdapter, video: Video, store_path
     return labels, masks is not None
 
 
-def write_labels_file(config: dict[str, Any], frames_dir: str | Path, out: str | Path) -> LabelsSummary:
-    """Write the labels file of every test video of the dataset (in ``dataset.scenes``) to ``out``.
+def write_labels_file(settings: DataSettings, frames_dir: str | Path, out: str | Path) -> LabelsSummary:
+    """Write the labels file of every test video of ``settings``' dataset (in ``dataset.scenes``) to ``out``.
 
     ``frames_dir`` holds the test frame stores ``{video}.h5``; labels must have one entry per stored
     frame (DDLError naming the video and both lengths otherwise), pixel masks are resized to the
-    stored frame size. Nothing is left at ``out`` on failure.
+    stored frame size. Returns what was written; nothing is left at ``out`` on failure.
     """
-    adapter = open_dataset(config)
-    videos = select_scenes(adapter.videos("test"), config, "test")
+    adapter = open_dataset(settings)
+    videos = select_scenes(adapter.videos("test"), settings, "test")
     frames_dir = Path(frames_dir)
     frames = abnormal = with_masks = 0
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:

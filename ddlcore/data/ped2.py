@@ -17,7 +17,7 @@ One scene, ``"all"``. Video names are the folder names (``Train001`` / ``Test001
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from ..errors import DDLError
 from .base import Video
 from .label_sources import intervals_to_labels, read_interval_cells, read_npy_labels, read_ucsd_m_file, split_concatenated
 from .layout import FolderDataset, find_subfolders, read_mask_folder
+from .settings import DataSettings
 
 SCENE = "all"
 
@@ -115,7 +116,6 @@ class Ped2Dataset(FolderDataset):
         return read_mask_folder(folder, self.info(video).n_frames, video.name)
 
 
-def open_adapter(root: Path, config: Mapping[str, Any]) -> Ped2Dataset:
-    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
-    dataset = config["dataset"]
-    return Ped2Dataset(root, labels_file=dataset.get("labels_file"))
+def open_adapter(root: Path, settings: DataSettings) -> Ped2Dataset:
+    """The adapter of ``settings``' dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+    return Ped2Dataset(root, labels_file=settings.dataset.labels_file)

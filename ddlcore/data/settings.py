@@ -1,9 +1,10 @@
-"""The data stage's typed settings: the dataset, frames, cameras and synthetic sections (see ddlcore.settings)."""
+"""The data stage's typed settings: the dataset, frames, cameras and synthetic sections (see ddlcore.settings),
+and :class:`DataSettings`, all the data stage reads of a configuration."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
 from ..settings import Section
 
@@ -82,3 +83,24 @@ class SyntheticSettings(Section):
     exposure: float
     visible_alpha: float
     supersample: int
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What the data stage reads of a configuration: its four sections, the clip length ``model.frames`` and
+    ``train.batch_size`` (the camera adapter drops footage shorter than a clip and checks each camera has
+    enough footage for a batch)."""
+
+    dataset: DatasetSettings
+    frames: FramesSettings
+    cameras: CamerasSettings
+    synthetic: SyntheticSettings
+    clip_frames: int
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DataSettings:
+        """The data settings of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
+        return cls(DatasetSettings.from_config(config), FramesSettings.from_config(config),
+                   CamerasSettings.from_config(config), SyntheticSettings.from_config(config),
+                   config["model"]["frames"], config["train"]["batch_size"])

@@ -15,7 +15,7 @@ concatenated in listing (sorted name) order, like MNAD's ``frame_labels_shanghai
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..errors import DDLError
 from .base import Video, VideoInfo
 from .label_sources import check_length, read_npy_labels, split_concatenated
 from .layout import FolderDataset, find_files, find_subfolders
+from .settings import DataSettings
 from .video_io import video_file_info
 
 
@@ -107,7 +108,6 @@ class ShanghaiTechDataset(FolderDataset):
         return (np.asarray(m) > 0 for m in masks)
 
 
-def open_adapter(root: Path, config: Mapping[str, Any]) -> ShanghaiTechDataset:
-    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
-    dataset = config["dataset"]
-    return ShanghaiTechDataset(root, labels_file=dataset.get("labels_file"))
+def open_adapter(root: Path, settings: DataSettings) -> ShanghaiTechDataset:
+    """The adapter of ``settings``' dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+    return ShanghaiTechDataset(root, labels_file=settings.dataset.labels_file)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Iterator
 
 import h5py
 import numpy as np
@@ -49,6 +49,7 @@ from ..config import fingerprint
 from ..errors import DDLError
 from ..io_utils import atomic_path
 from .base import SPLITS, DatasetAdapter, Video, VideoInfo
+from .settings import DataSettings, SyntheticSettings
 from .synthetic_motion import KINDS, Agent, anomalous_agents, normal_agents
 from .synthetic_render import compose, draw_agent
 from .synthetic_scene import Scene, make_scene
@@ -59,29 +60,32 @@ _RANGE_KEYS = ("person_height", "horizon_band", "walkways", "occluders", "walk_s
                "abnormal_fraction")
 
 
-def check_settings(cfg: dict) -> None:
-    """Checks the schema cannot express: every [low, high] range of ``cfg`` (the synthetic section) is ordered."""
-    ranges = {key: cfg[key] for key in _RANGE_KEYS}
-    ranges.update({f"anomaly_speed.{k}": v for k, v in cfg["anomaly_speed"].items()})
+def check_settings(synthetic: SyntheticSettings) -> None:
+    """Checks the schema cannot express: every [low, high] range of the synthetic section is ordered.
+
+    Raises DDLError naming the first key at fault.
+    """
+    ranges = {key: getattr(synthetic, key) for key in _RANGE_KEYS}
+    ranges.update({f"anomaly_speed.{k}": v for k, v in synthetic.anomaly_speed.as_config().items()})
     for key, (lo, hi) in ranges.items():
         if lo > hi:
             raise DDLError(f"config: key 'synthetic.{key}': range [{lo}, {hi}] has low > high")
-    far, near = cfg["person_height"]
+    far, near = synthetic.person_height
     if near == far:
         raise DDLError("config: key 'synthetic.person_height': near and far sizes must differ (perspective)")
 
 
-def planned_videos(synthetic_cfg: dict, split: str, root: Path = Path()) -> list[Video]:
-    """The videos ``generate`` writes for ``split``, from the settings alone.
+def planned_videos(synthetic: SyntheticSettings, split: str, root: Path = Path()) -> list[Video]:
+    """The videos ``generate`` writes for ``split``, from the synthetic settings alone.
 
     Names are ``{scene}_{index:03d}`` (scene ``01``, ``02``, ...; index from 1 in each split);
     ``source`` is ``root / split / name.h5`` (relative when ``root`` is left out).
     """
     if split not in SPLITS:
         raise DDLError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
-    count = synthetic_cfg["train_videos" if split == "train" else "test_videos"]
+    count = synthetic.train_videos if split == "train" else synthetic.test_videos
     videos = []
-    for s in range(1, synthetic_cfg["scenes"] + 1):
+    for s in range(1, synthetic.scenes + 1):
         for i in range(1, count + 1):
             name = f"{s:02d}_{i:03d}"
             videos.append(Video(name, f"{s:02d}", split, Path(root) / split / f"{name}.h5"))
@@ -99,40 +103,41 @@ class RenderedVideo:
     box_columns: dict[str, np.ndarray]
 
 
-def _seed(cfg: dict, *parts: int) -> np.random.Generator:
-    """A generator seeded by the config seed and the given integers (scene, split, video)."""
-    return np.random.default_rng([cfg["seed"], *parts])
+def _seed(synthetic: SyntheticSettings, *parts: int) -> np.random.Generator:
+    """A generator seeded by ``synthetic.seed`` and the given integers (scene, split, video)."""
+    return np.random.default_rng([synthetic.seed, *parts])
 
 
-def _flicker_gains(cfg: dict, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+def _flicker_gains(synthetic: SyntheticSettings, n_frames: int, rng: np.random.Generator) -> np.ndarray:
     """float32 (N,): per-frame illumination gain, an AR(1) process around 1 with std ``flicker``."""
     gains = np.empty(n_frames, np.float32)
     g = float(rng.normal())
     for t in range(n_frames):
         g = 0.8 * g + 0.6 * float(rng.normal())
-        gains[t] = 1.0 + cfg["flicker"] * g
+        gains[t] = 1.0 + synthetic.flicker * g
     return gains
 
 
-def render_video(scene: Scene, agents: list[Agent], cfg: dict, rng: np.random.Generator, desc: str = "") -> RenderedVideo:
-    """Draw ``cfg['frames']`` frames of ``agents`` in ``scene`` with flicker and noise.
+def render_video(scene: Scene, agents: list[Agent], synthetic: SyntheticSettings, rng: np.random.Generator,
+                 desc: str = "") -> RenderedVideo:
+    """Draw ``synthetic.frames`` frames of ``agents`` in ``scene`` with flicker and noise.
 
     Object ids are numbered from 1 in order of first appearance. Shows a progress bar named ``desc``.
     """
-    n, h, w = cfg["frames"], cfg["height"], cfg["width"]
+    n, h, w = synthetic.frames, synthetic.height, synthetic.width
     frames = np.empty((n, h, w, 3), np.uint8)
     masks = np.zeros((n, h, w), np.uint8)
-    gains = _flicker_gains(cfg, n, rng)
+    gains = _flicker_gains(synthetic, n, rng)
     rows: list[tuple[int, int, float, float, float, float, float]] = []
     for t in tqdm(range(n), desc=desc, unit="frame", leave=False, disable=None):
-        layers = {i: layer for i, a in enumerate(agents) if (layer := draw_agent(a, scene, t, cfg)) is not None}
+        layers = {i: layer for i, a in enumerate(agents) if (layer := draw_agent(a, scene, t, synthetic)) is not None}
         image, visibility = compose(scene, layers)
-        image = image * gains[t] + rng.standard_normal(image.shape, np.float32) * cfg["noise_std"]
+        image = image * gains[t] + rng.standard_normal(image.shape, np.float32) * synthetic.noise_std
         frames[t] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
         for i, vis in visibility.items():
             top, left = max(vis.top, 0), max(vis.left, 0)
             weight = vis.weight[top - vis.top : h - vis.top, left - vis.left : w - vis.left]
-            own = weight >= cfg["visible_alpha"]
+            own = weight >= synthetic.visible_alpha
             if not own.any():
                 continue
             r, c = np.nonzero(own)
@@ -158,7 +163,7 @@ def render_video(scene: Scene, agents: list[Agent], cfg: dict, rng: np.random.Ge
     return RenderedVideo(frames, masks, labels, columns)
 
 
-def _write_video(path: Path, video: Video, data: RenderedVideo, cfg: dict) -> None:
+def _write_video(path: Path, video: Video, data: RenderedVideo, synthetic: SyntheticSettings) -> None:
     """Write one video file atomically (layout in the module docstring)."""
     n, h, w = data.frames.shape[:3]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
@@ -170,45 +175,45 @@ def _write_video(path: Path, video: Video, data: RenderedVideo, cfg: dict) -> No
         for key, values in data.box_columns.items():
             group.create_dataset(key, data=values)
         f.attrs.update(format_version=FORMAT_VERSION, dataset="synthetic", scene=video.scene, split=video.split,
-                       video=video.name, fps=float(cfg["fps"]), seed=cfg["seed"], kind_names=list(KINDS))
+                       video=video.name, fps=float(synthetic.fps), seed=synthetic.seed, kind_names=list(KINDS))
 
 
-def generate(synthetic_cfg: dict, root: Path) -> None:
-    """Generate the whole benchmark under ``root`` (layout in the module docstring).
+def generate(synthetic: SyntheticSettings, root: Path) -> None:
+    """Generate the whole benchmark of the ``synthetic`` settings under ``root`` (layout in the module docstring).
 
     Any old ``manifest.json`` is removed first and the new one written last, so the manifest
     exists only over a complete dataset. Shows a progress bar per video.
     """
-    cfg = synthetic_cfg
-    check_settings(cfg)
+    check_settings(synthetic)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / MANIFEST).unlink(missing_ok=True)
     scenes: dict[str, Scene] = {}
     entries = []
     for split_code, split in enumerate(SPLITS):
-        for video in planned_videos(cfg, split, root):
+        for video in planned_videos(synthetic, split, root):
             index = int(video.name.split("_")[1])
             if video.scene not in scenes:
-                scenes[video.scene] = make_scene(cfg, _seed(cfg, int(video.scene)))
+                scenes[video.scene] = make_scene(synthetic, _seed(synthetic, int(video.scene)))
             scene = scenes[video.scene]
-            rng = _seed(cfg, int(video.scene), split_code, index)
-            agents = normal_agents(scene, cfg, cfg["frames"], rng)
+            rng = _seed(synthetic, int(video.scene), split_code, index)
+            agents = normal_agents(scene, synthetic, synthetic.frames, rng)
             if split == "test":
-                agents += anomalous_agents(scene, cfg, cfg["frames"], rng)
-            data = render_video(scene, agents, cfg, rng, desc=f"{split}/{video.name}")
-            _write_video(video.source, video, data, cfg)
+                agents += anomalous_agents(scene, synthetic, synthetic.frames, rng)
+            data = render_video(scene, agents, synthetic, rng, desc=f"{split}/{video.name}")
+            _write_video(video.source, video, data, synthetic)
             ids = data.box_columns["ident"]
             entries.append({
                 "name": video.name, "scene": video.scene, "split": split,
-                "file": video.source.relative_to(root).as_posix(), "n_frames": cfg["frames"],
+                "file": video.source.relative_to(root).as_posix(), "n_frames": synthetic.frames,
                 "abnormal_frames": int(data.labels.sum()) if split == "test" else 0,
                 "objects": int(len(np.unique(ids))),
                 "anomalous_objects": int(len(np.unique(ids[data.box_columns["anomalous"] == 1]))),
             })
+    settings = synthetic.as_config()
     manifest = {
-        "format_version": FORMAT_VERSION, "dataset": "synthetic", "seed": cfg["seed"], "fps": float(cfg["fps"]),
-        "height": cfg["height"], "width": cfg["width"], "fingerprint": fingerprint(cfg), "settings": cfg,
+        "format_version": FORMAT_VERSION, "dataset": "synthetic", "seed": synthetic.seed, "fps": float(synthetic.fps),
+        "height": synthetic.height, "width": synthetic.width, "fingerprint": fingerprint(settings), "settings": settings,
         "kinds": list(KINDS), "videos": entries,
     }
     with atomic_path(root / MANIFEST) as tmp:
@@ -298,6 +303,6 @@ class SyntheticDataset(DatasetAdapter):
             return {int(i) for i in np.unique(g["ident"][:][g["anomalous"][:] == 1])}
 
 
-def open_adapter(root: Path, config: Mapping[str, Any]) -> SyntheticDataset:
-    """The adapter of ``config``'s dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
+def open_adapter(root: Path, settings: DataSettings) -> SyntheticDataset:
+    """The adapter of ``settings``' dataset (its root already checked), for :mod:`ddlcore.data.registry`."""
     return SyntheticDataset(root)

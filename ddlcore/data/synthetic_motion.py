@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .settings import SyntheticSettings
 from .synthetic_scene import Camera, Scene, Walkway
 
 #: object kinds; the index is the kind code stored in the box tables
@@ -124,17 +125,18 @@ def _erratic_path(way: Walkway, lateral: float, speed: float, spawn: float, n_fr
     return x, z, walked
 
 
-def make_agent(kind: str, anomalous: bool, scene: Scene, cfg: dict, spawn: float, n_frames: int,
+def make_agent(kind: str, anomalous: bool, scene: Scene, synthetic: SyntheticSettings, spawn: float, n_frames: int,
                rng: np.random.Generator, way: Walkway | None = None, reverse: bool | None = None) -> Agent:
-    """One agent of ``kind`` entering a walkway (random unless given) at time ``spawn`` (frames)."""
+    """One agent of ``kind`` entering a walkway (random unless given) at time ``spawn`` (frames), its speed drawn
+    from ``synthetic.walk_speed`` (pedestrians) or ``synthetic.anomaly_speed``."""
     way = scene.walkways[int(rng.integers(len(scene.walkways)))] if way is None else way
     reverse = bool(rng.random() < 0.5) if reverse is None else reverse
     lateral = float(rng.uniform(-0.35, 0.35)) * way.width
-    speed_range = cfg["walk_speed"] if kind == "pedestrian" else cfg["anomaly_speed"][kind]
+    speed_range = synthetic.walk_speed if kind == "pedestrian" else getattr(synthetic.anomaly_speed, kind)
     speed = float(rng.uniform(*speed_range))
-    fps = float(cfg["fps"])
+    fps = float(synthetic.fps)
     if kind == "erratic":
-        x, z, dist = _erratic_path(way, lateral, speed, spawn, n_frames, fps, reverse, cfg["erratic_jitter_deg"], rng)
+        x, z, dist = _erratic_path(way, lateral, speed, spawn, n_frames, fps, reverse, synthetic.erratic_jitter_deg, rng)
     else:
         x, z, dist = _along_walkway(way, lateral, speed, spawn, n_frames, fps, reverse)
     phase = 2 * np.pi * dist / _cycle_length(kind) + rng.uniform(0, 2 * np.pi)
@@ -152,37 +154,38 @@ def in_view(agent: Agent, camera: Camera) -> np.ndarray:
         return (row >= camera.ground_top) & (row - h_m * ppm < camera.height - 1) & (right > 1) & (left < camera.width - 1)
 
 
-def normal_agents(scene: Scene, cfg: dict, n_frames: int, rng: np.random.Generator) -> list[Agent]:
+def normal_agents(scene: Scene, synthetic: SyntheticSettings, n_frames: int, rng: np.random.Generator) -> list[Agent]:
     """Pedestrians on every walkway and direction over the video, arrivals starting early enough
     that the view is populated at frame 0. Agents never in view are dropped."""
-    fps = float(cfg["fps"])
+    fps = float(synthetic.fps)
     agents = []
     for way in scene.walkways:
-        lead = way.length / cfg["walk_speed"][0] * fps  # frames the slowest walker needs to cross
+        lead = way.length / synthetic.walk_speed[0] * fps  # frames the slowest walker needs to cross
         for reverse in (False, True):
             span = n_frames + lead
-            count = int(rng.poisson(cfg["pedestrian_rate"] * span / fps))
+            count = int(rng.poisson(synthetic.pedestrian_rate * span / fps))
             for spawn in np.sort(rng.uniform(-lead, n_frames, count)):
-                agent = make_agent("pedestrian", False, scene, cfg, float(spawn), n_frames, rng, way, reverse)
+                agent = make_agent("pedestrian", False, scene, synthetic, float(spawn), n_frames, rng, way, reverse)
                 if in_view(agent, scene.camera).any():
                     agents.append(agent)
     return agents
 
 
-def anomalous_agents(scene: Scene, cfg: dict, n_frames: int, rng: np.random.Generator, tries: int = 200) -> list[Agent]:
+def anomalous_agents(scene: Scene, synthetic: SyntheticSettings, n_frames: int, rng: np.random.Generator,
+                     tries: int = 200) -> list[Agent]:
     """Anomaly events of one test video: ``anomalies_per_video`` agents of distinct random kinds
     (while kinds last), their walkways and times re-drawn
     (up to ``tries`` times) until the fraction of frames with one in view lies in
     ``abnormal_fraction``, none is in view at frame 0 and each is in view for at least a tenth of
     the video (no event cut to a few frames by the video's end); else the draw closest to that."""
-    lo, hi = cfg["abnormal_fraction"]
-    count = int(rng.integers(cfg["anomalies_per_video"][0], cfg["anomalies_per_video"][1] + 1))
+    lo, hi = synthetic.abnormal_fraction
+    count = int(rng.integers(synthetic.anomalies_per_video[0], synthetic.anomalies_per_video[1] + 1))
     # kinds are fixed before the re-draws, so that slow kinds are not weeded out by the time limits
-    kinds = [str(k) for k in rng.permutation(cfg["anomaly_kinds"])]
+    kinds = [str(k) for k in rng.permutation(synthetic.anomaly_kinds)]
     kinds = [kinds[i % len(kinds)] for i in range(count)]
     best, best_gap = [], np.inf
     for _ in range(tries):
-        agents = [make_agent(kind, True, scene, cfg, float(rng.uniform(0, n_frames)), n_frames, rng) for kind in kinds]
+        agents = [make_agent(kind, True, scene, synthetic, float(rng.uniform(0, n_frames)), n_frames, rng) for kind in kinds]
         views = [in_view(a, scene.camera)[1:-1] for a in agents]
         fraction = float(np.mean(np.any(views, axis=0)))
         complete = all(v.sum() >= n_frames / 10 and not v[0] for v in views)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .settings import SyntheticSettings
 from .synthetic_motion import Agent
 from .synthetic_scene import Scene, clip_region, paste_premultiplied
 
@@ -172,11 +173,12 @@ class Layer:
     silhouette: int
 
 
-def draw_agent(agent: Agent, scene: Scene, t: int, cfg: dict) -> Layer | None:
-    """Render ``agent`` at frame ``t`` with motion blur; None if absent or wholly outside the frame."""
+def draw_agent(agent: Agent, scene: Scene, t: int, synthetic: SyntheticSettings) -> Layer | None:
+    """Render ``agent`` at frame ``t`` with motion blur (``synthetic.exposure``, ``supersample``, ``visible_alpha``);
+    None if absent or wholly outside the frame."""
     if not agent.present(t):
         return None
-    s, exposure = cfg["supersample"], cfg["exposure"]
+    s, exposure = synthetic.supersample, synthetic.exposure
     centre = _pose(agent, scene, float(t))
     probe = [_pose(agent, scene, t + d) for d in (-exposure / 2, exposure / 2)]
     travel = max(np.hypot(p.col - centre.col, p.row - centre.row) for p in probe) * 2
@@ -198,7 +200,7 @@ def draw_agent(agent: Agent, scene: Scene, t: int, cfg: dict) -> Layer | None:
     rgba = cv2.resize(acc, (w, h), interpolation=cv2.INTER_AREA) / len(poses)
     alpha = rgba[:, :, 3] / 255.0
     # the canvas is black where nothing is drawn, so its area mean is already premultiplied
-    return Layer(rgba[:, :, :3], alpha, top, left, centre.row, int((alpha >= cfg["visible_alpha"]).sum()))
+    return Layer(rgba[:, :, :3], alpha, top, left, centre.row, int((alpha >= synthetic.visible_alpha).sum()))
 
 
 @dataclass

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .settings import SyntheticSettings
+
 #: height of the reference person (metres) that ``person_height`` in the config refers to
 PERSON_HEIGHT_M = 1.7
 
@@ -102,12 +104,12 @@ class Scene:
     sprites: list[Sprite] = field(default_factory=list)
 
 
-def make_camera(cfg: dict, rng: np.random.Generator) -> Camera:
+def make_camera(synthetic: SyntheticSettings, rng: np.random.Generator) -> Camera:
     """A camera whose reference person is ``person_height`` fractions of the frame tall at the top
     of the ground area and at the bottom row; the building band height is drawn from ``horizon_band``."""
-    h, w = cfg["height"], cfg["width"]
-    far_frac, near_frac = cfg["person_height"]
-    ground_top = float(rng.uniform(*cfg["horizon_band"])) * h
+    h, w = synthetic.height, synthetic.width
+    far_frac, near_frac = synthetic.person_height
+    ground_top = float(rng.uniform(*synthetic.horizon_band)) * h
     slope = (near_frac - far_frac) * h / (h - ground_top)  # person pixels per row below the horizon
     camera_height = PERSON_HEIGHT_M / slope
     horizon = ground_top - far_frac * h / slope
@@ -274,15 +276,15 @@ def _occluder(camera: Camera, walkways: list[Walkway], rng: np.random.Generator,
     return Sprite(colour.astype(np.float32), alpha.astype(np.float32), top, left, float(row))
 
 
-def make_scene(cfg: dict, rng: np.random.Generator) -> Scene:
-    """A complete static scene (camera, walkways, background, sprites) drawn from ``rng``."""
-    s = cfg["supersample"]
-    camera = make_camera(cfg, rng)
-    walkways = make_walkways(camera, int(rng.integers(cfg["walkways"][0], cfg["walkways"][1] + 1)), rng)
+def make_scene(synthetic: SyntheticSettings, rng: np.random.Generator) -> Scene:
+    """A complete static scene (camera, walkways, background, sprites) of the ``synthetic`` settings drawn from ``rng``."""
+    s = synthetic.supersample
+    camera = make_camera(synthetic, rng)
+    walkways = make_walkways(camera, int(rng.integers(synthetic.walkways[0], synthetic.walkways[1] + 1)), rng)
     background = _draw_ground(camera, walkways, rng, s)
     band = _building_band(camera, rng, s)
     sprites = [band]
-    for _ in range(int(rng.integers(cfg["occluders"][0], cfg["occluders"][1] + 1))):
+    for _ in range(int(rng.integers(synthetic.occluders[0], synthetic.occluders[1] + 1))):
         sprite = _occluder(camera, walkways, rng, s)
         if sprite is not None:
             sprites.append(sprite)

@@ -14,13 +14,12 @@ tenth of ``history`` frames before it fades into the background.
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 
 from ..data.framestore import FrameStore
 from .base import Detector, FrameDetections
+from .settings import BgsubSettings
 
 #: frames read from the store per call (I/O granularity only; detection is frame by frame)
 READ_BATCH = 64
@@ -32,32 +31,32 @@ class BackgroundSubtractionDetector(Detector):
     name = "bgsub"
     batch_size = READ_BATCH
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        self.score_threshold = float(cfg["min_fill"])
-        self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg["open_kernel"],) * 2)
-        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg["close_kernel"],) * 2)
+    def __init__(self, settings: BgsubSettings) -> None:
+        self.settings = settings
+        self.score_threshold = float(settings.min_fill)
+        self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (settings.open_kernel,) * 2)
+        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (settings.close_kernel,) * 2)
         self._model = self._new_model()
 
     def _new_model(self) -> cv2.BackgroundSubtractor:
         """A fresh OpenCV background model with shadow detection on (shadows are dropped later)."""
-        if self.cfg["method"] == "knn":
-            return cv2.createBackgroundSubtractorKNN(history=self.cfg["history"], detectShadows=True)
+        if self.settings.method == "knn":
+            return cv2.createBackgroundSubtractorKNN(history=self.settings.history, detectShadows=True)
         return cv2.createBackgroundSubtractorMOG2(
-            history=self.cfg["history"], varThreshold=self.cfg["var_threshold"], detectShadows=True)
+            history=self.settings.history, varThreshold=self.settings.var_threshold, detectShadows=True)
 
     def begin_video(self, store: FrameStore) -> None:
         """Reset the background model and warm it up on the video's first ``history`` frames."""
         self._model = self._new_model()
-        if self.cfg["warmup_passes"] > 0:
-            first = background_frames(store[: min(len(store), self.cfg["history"])])
-            for _ in range(self.cfg["warmup_passes"]):
+        if self.settings.warmup_passes > 0:
+            first = background_frames(store[: min(len(store), self.settings.history)])
+            for _ in range(self.settings.warmup_passes):
                 for frame in first:
                     self._model.apply(_as_image(frame))
 
     def foreground(self, frame: np.ndarray) -> np.ndarray:
         """Update the model with ``frame`` (H, W, C) uint8 -> cleaned foreground mask uint8 (H, W) in {0, 1}."""
-        raw = self._model.apply(_as_image(frame), learningRate=1.0 / self.cfg["history"])
+        raw = self._model.apply(_as_image(frame), learningRate=1.0 / self.settings.history)
         mask = (raw == 255).astype(np.uint8)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
@@ -72,8 +71,8 @@ class BackgroundSubtractionDetector(Detector):
         stats = stats[1:].astype(np.float32)  # row 0 is the background
         x, y, w, h, area = stats.T
         fill = area / np.maximum(w * h, 1.0)
-        max_area = self.cfg["max_area_fraction"] * mask.shape[0] * mask.shape[1]
-        keep = (area >= self.cfg["min_area"]) & (area <= max_area) & (fill >= self.score_threshold)
+        max_area = self.settings.max_area_fraction * mask.shape[0] * mask.shape[1]
+        keep = (area >= self.settings.min_area) & (area <= max_area) & (fill >= self.score_threshold)
         if not keep.any():
             return FrameDetections.empty()
         boxes = np.stack([x, y, x + w, y + h], axis=1)[keep]

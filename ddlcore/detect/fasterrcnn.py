@@ -23,8 +23,7 @@ from torchvision.models import detection
 from ..devices import resolve_device
 from ..errors import DDLError
 from .base import Detector, FrameDetections
-
-
+from .settings import DetectSettings, FasterrcnnSettings
 
 
 def checkpoint_file(weights: torchvision.models.WeightsEnum) -> Path:
@@ -32,18 +31,18 @@ def checkpoint_file(weights: torchvision.models.WeightsEnum) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
 
 
-def build_model(cfg: dict[str, Any]) -> torch.nn.Module:
+def build_model(fasterrcnn: FasterrcnnSettings) -> torch.nn.Module:
     """``detect.fasterrcnn`` settings -> the detection model (eval mode, on the CPU).
 
     Raises DDLError for an unknown builder or weights name, an unreadable weights file, or
     weights that are neither on disk nor downloadable (naming where to put the file).
     """
-    name, weights = cfg["model"], cfg["weights"]
+    name, weights = fasterrcnn.model, fasterrcnn.weights
     builders = torchvision.models.list_models(module=detection)
     if name not in builders:
         raise DDLError(f"config: key 'detect.fasterrcnn.model': unknown detection model {name!r} "
                        f"(torchvision has {', '.join(builders)})")
-    kwargs: dict[str, Any] = {} if name.startswith("ssd") else {"min_size": cfg["min_size"], "max_size": cfg["max_size"]}
+    kwargs: dict[str, Any] = {} if name.startswith("ssd") else {"min_size": fasterrcnn.min_size, "max_size": fasterrcnn.max_size}
     if weights.lower() == "none":
         model = torchvision.models.get_model(name, weights=None, weights_backbone=None, **kwargs)
     elif weights.endswith((".pth", ".pt")) or Path(weights).is_file():
@@ -85,16 +84,17 @@ def _model_from_enum(name: str, weights_name: str, kwargs: dict[str, Any]) -> to
 
 
 class FasterRCNNDetector(Detector):
-    """A torchvision detector behind the :class:`Detector` interface (``detect`` config section)."""
+    """A torchvision detector behind the :class:`Detector` interface, from the ``detect`` settings (``model``: a
+    ready model instead of the one ``detect.fasterrcnn`` builds)."""
 
     name = "fasterrcnn"
 
-    def __init__(self, cfg: dict[str, Any], model: torch.nn.Module | None = None) -> None:
-        fc = cfg["fasterrcnn"]
-        self.score_threshold = float(cfg["score_threshold"])
-        self.batch_size = int(fc["batch_size"])
-        self.classes = torch.tensor(cfg["classes"], dtype=torch.int64)
-        self.device = resolve_device(fc["device"], "detect.fasterrcnn.device")
+    def __init__(self, detect: DetectSettings, model: torch.nn.Module | None = None) -> None:
+        fc = detect.fasterrcnn
+        self.score_threshold = float(detect.score_threshold)
+        self.batch_size = int(fc.batch_size)
+        self.classes = torch.tensor(detect.classes, dtype=torch.int64)
+        self.device = resolve_device(fc.device, "detect.fasterrcnn.device")
         self.model = (model if model is not None else build_model(fc)).to(self.device).eval()
 
     def _autocast(self) -> contextlib.AbstractContextManager:

@@ -20,36 +20,38 @@ import numpy as np
 
 from ..data.framestore import FrameStore
 from ..data.registry import open_dataset
+from ..data.settings import DataSettings
 from ..errors import DDLError
 from .base import Detector, detect_store
+from .settings import DetectRunSettings, DetectSettings
 
 #: frame-store attributes copied into the detections file (and from there into the tracks file)
 VIDEO_ATTRS = ("dataset", "split", "video", "scene")
 
 
-def build_detector(cfg: dict[str, Any]) -> Detector:
+def build_detector(detect: DetectSettings) -> Detector:
     """The backend chosen by ``detect.backend``, configured from the ``detect`` section."""
-    if cfg["backend"] == "fasterrcnn":
+    if detect.backend == "fasterrcnn":
         from .fasterrcnn import FasterRCNNDetector
 
-        return FasterRCNNDetector(cfg)
+        return FasterRCNNDetector(detect)
     from .bgsub import BackgroundSubtractionDetector
 
-    return BackgroundSubtractionDetector(cfg["bgsub"])
+    return BackgroundSubtractionDetector(detect.bgsub)
 
 
 class SourceFrames:
-    """One video's frames as read from its dataset, downscaled to a long side of at most ``max_side``.
+    """One video's frames as read from the dataset of ``data``, downscaled to a long side of at most ``max_side``,
+    with ``channels`` channels.
 
     Offers what detectors use of a :class:`FrameStore`: ``shape`` (N, H, W, C), ``len`` and slicing.
     """
 
-    def __init__(self, config: dict[str, Any], split: str, video_name: str, channels: int) -> None:
-        dataset = open_dataset(config)
+    def __init__(self, data: DataSettings, max_side: int, split: str, video_name: str, channels: int) -> None:
+        dataset = open_dataset(data)
         matches = [v for v in dataset.videos(split) if v.name == video_name]
         if not matches:
             raise DDLError(f"video {video_name} not found in the {split} split of {dataset.root}")
-        max_side = config["detect"]["max_side"]
         frames = []
         for frame in dataset.read_frames(matches[0]):
             scale = max_side / max(frame.shape[:2])
@@ -75,10 +77,10 @@ class SourceFrames:
 
 
 def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Path,
-                 config: dict[str, Any] | None = None) -> int:
+                 settings: DetectRunSettings | None = None) -> int:
     """Detect objects in one video; write the detections file ``out_path`` in frame-store pixels.
 
-    ``frames_path`` is the video's frame store. With ``config`` (and ``detect.source: dataset``) the
+    ``frames_path`` is the video's frame store. With ``settings`` (and ``detect.source: dataset``) the
     detector sees the dataset's own frames instead, and boxes are scaled to the frame store's size.
     Returns the number of detections; prints a warning line naming the video when there are none.
     """
@@ -86,8 +88,8 @@ def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Pa
         video = str(store.attrs.get("video") or Path(frames_path).stem)
         n, height, width, channels = store.shape
         source: Any = store
-        if config is not None and config["detect"]["source"] == "dataset":
-            source = SourceFrames(config, str(store.attrs["split"]), video, channels)
+        if settings is not None and settings.detect.source == "dataset":
+            source = SourceFrames(settings.data, settings.detect.max_side, str(store.attrs["split"]), video, channels)
             if len(source) != n:
                 raise DDLError(f"video {video}: the dataset yields {len(source)} frames but its frame store "
                                f"{frames_path} holds {n}; re-run the frames stage")

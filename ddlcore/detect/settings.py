@@ -1,10 +1,12 @@
-"""The detection stage's typed settings: the detect section (see ddlcore.settings)."""
+"""The detection stage's typed settings: the detect section (see ddlcore.settings), and :class:`DetectRunSettings`,
+all ``ddl detect`` reads of a configuration."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
+from ..data.settings import DataSettings
 from ..settings import Section
 
 
@@ -48,3 +50,17 @@ class DetectSettings(Section):
     classes: tuple[int, ...]
     bgsub: BgsubSettings
     fasterrcnn: FasterrcnnSettings
+
+
+@dataclass(frozen=True)
+class DetectRunSettings:
+    """What detecting one video reads of a configuration: the detect section and the data settings that open
+    its dataset (for ``detect.source: dataset``)."""
+
+    detect: DetectSettings
+    data: DataSettings
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DetectRunSettings:
+        """The settings of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
+        return cls(DetectSettings.from_config(config), DataSettings.from_config(config))

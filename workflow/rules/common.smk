@@ -10,19 +10,22 @@ from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
 from ddlcore.data.registry import adapter_module, list_videos, open_dataset, training_scenes
 from ddlcore.data.roi import camera_rois
+from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
 
 RESULTS = config["results"]
-DATASET = config["dataset"]["name"]
+#: the data stage's settings, built once from the validated config: what the dataset listing reads
+DATA = DataSettings.from_config(config)
+DATASET = DATA.dataset.name
 LOGS = f"{RESULTS}/logs/{DATASET}"
 BENCH = f"{RESULTS}/benchmarks/{DATASET}"
 
 try:
-    VIDEOS = {split: list_videos(config, split) for split in ("train", "test", "calibration")}
-    SCENES = training_scenes(config)  # scenes with test videos: trained, scored and reported
+    VIDEOS = {split: list_videos(DATA, split) for split in ("train", "test", "calibration")}
+    SCENES = training_scenes(DATA)  # scenes with test videos: trained, scored and reported
     # each camera's roi.png, checked before any job runs: an input of its scoring and calibration only
-    ROIS = camera_rois(open_dataset(config), [v for vs in VIDEOS.values() for v in vs], config["frames"]["height"],
-                       config["frames"]["width"]) if DATASET == "cameras" else {}
+    ROIS = camera_rois(open_dataset(DATA), [v for vs in VIDEOS.values() for v in vs], DATA.frames.height,
+                       DATA.frames.width) if DATASET == "cameras" else {}
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
 # A scene with training videos only (ShanghaiTech's 13th) still gets its model, for scoring new footage.
@@ -81,7 +84,7 @@ def code_fingerprint(command, reads_dataset=False):
     With ``reads_dataset`` the closure also holds this dataset's adapter (imported by name at run
     time, so not found from the imports), and no other dataset's.
     """
-    modules = command_modules(command) + ([adapter_module(config)] if reads_dataset else [])
+    modules = command_modules(command) + ([adapter_module(DATA)] if reads_dataset else [])
     return closure_fingerprint(modules)
 
 
@@ -143,7 +146,7 @@ def final_outputs():
 def raw_input(wildcards):
     """What one video's frames come from: the generator's manifest, or the video file / frame folder."""
     if DATASET == "synthetic":
-        return f"{config['dataset']['root']}/manifest.json"
+        return f"{DATA.dataset.root}/manifest.json"
     return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
 
 
@@ -153,7 +156,7 @@ def frame_range(wildcards):
     if DATASET != "cameras":
         return ""
     video = next(v for v in VIDEOS[wildcards.split] if v.name == wildcards.video)
-    piece = open_dataset(config).piece(video)
+    piece = open_dataset(DATA).piece(video)
     return f"{piece.start}:{piece.stop}"
 
 
