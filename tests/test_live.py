@@ -202,6 +202,7 @@ def test_cli_watch_of_a_video_file_writes_events_and_the_overlay(alarm_scene, ca
                  "--settings", json.dumps(SETTINGS)]) == 0
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert lines and {line["event"] for line in lines} == {"start", "end"}
+    assert not any("camera" in line for line in lines)  # one source: the lines name no camera
     capture = cv2.VideoCapture(str(overlay))
     ok, first = capture.read()
     count = 1 + sum(1 for _ in iter(lambda: capture.read()[0], False))

@@ -6,7 +6,7 @@
 - :mod:`.overlay`: the frame with the error heatmap, the worst patch's box and the score; the overlay video;
 - :mod:`.event_log`: events as JSON lines; :mod:`.stats`: frame rate and latency;
 - :mod:`.server`: the ``--serve`` page (live overlay, score curve with threshold, event list);
-- :mod:`.watch`: the ``ddl watch`` loop (its arguments: :mod:`ddlcore.cli.watch`);
-- :mod:`.deployment`, :mod:`.multi_watch`, :mod:`.event_media`: ``ddl watch --cameras``: the deployment
-  file, the loop over every camera, and each event's clip and snapshot.
+- :mod:`.multi_watch`: the one watch loop, over every camera of a deployment (``ddl watch --cameras``);
+  :mod:`.watch`: ``ddl watch SOURCE``, that loop with one unnamed camera (arguments: :mod:`ddlcore.cli.watch`);
+- :mod:`.deployment`, :mod:`.event_media`: the deployment file, and each event's clip and snapshot.
 """

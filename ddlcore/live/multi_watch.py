@@ -11,6 +11,9 @@ Event lines (stdout or ``--events FILE``) carry ``camera``, and, with an events 
 given up) or whose file ended is reported on stderr and on the page; the others go on. The watch
 ends when every camera has ended, after ``--duration``, or on Ctrl-C; its exit status is 1 when a
 camera was lost.
+
+``ddl watch SOURCE`` (:func:`.watch.watch`) is the same loop with one camera named ``""``: its lines carry
+no ``camera`` field.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Mapping, TextIO
 
 import numpy as np
 
@@ -32,7 +35,7 @@ from ..errors import DDLError
 from .deployment import DeployedCamera
 from .event_log import EventLog
 from .event_media import EventMedia, MediaSettings, MediaWriter
-from .overlay import overlay_frame
+from .overlay import OverlayWriter, overlay_frame
 from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import LiveState, PageSettings, start_server
 from .settings import LiveSettings, WatchSettings
@@ -62,7 +65,8 @@ class SignallingReader(FrameReader):
 
 @dataclass
 class CameraWatch:
-    """One camera's part of the watch: reader, scorer, recent frames, figures, events, media, page state."""
+    """One camera's part of the watch: reader, scorer, recent frames, figures, events, media, page state and
+    overlay video (``name`` ``""``: the one unnamed camera of ``ddl watch SOURCE``)."""
 
     name: str
     reader: FrameReader
@@ -71,6 +75,7 @@ class CameraWatch:
     log: EventLog
     media: EventMedia | None
     state: LiveState | None
+    overlay: OverlayWriter | None = None
     stats: Stats = field(default_factory=Stats)
     frames: deque[Frame] = field(default_factory=deque)
     connection: int = -1
@@ -94,9 +99,11 @@ class CameraWatch:
             return
         about = self.frames[-1 - self.scorer.clip // 2]  # the frame the result is about (T//2 frames old)
         self.stats.add(frame, about)
-        if self.media is not None or self.state is not None:
+        if self.media is not None or self.state is not None or self.overlay is not None:
             threshold = self.calibration.threshold
             picture = overlay_frame(about.image, result.error, result.score, threshold, result.box, result.alarmed)
+            if self.overlay is not None:
+                self.overlay.write(picture)
             if self.media is not None:
                 self.media.frame(result.frame, picture, about.image, self.scorer.tracker.candidate)
             if self.state is not None:
@@ -109,6 +116,17 @@ class CameraWatch:
         self.log.changes(self.scorer.finish())
         if self.media is not None:
             self.media.close()
+        if self.overlay is not None:
+            self.overlay.close()
+
+    def labelled(self, figures: dict[str, Any]) -> dict[str, Any]:
+        """``figures`` with the camera's name first (unchanged for the unnamed camera)."""
+        return {"camera": self.name, **figures} if self.name else figures
+
+
+def camera_message(name: str, message: str) -> str:
+    """``message`` about camera ``name``, prefixed with its name (as is for the unnamed camera)."""
+    return f"camera {name}: {message}" if name else message
 
 
 def score_round(pending: list[tuple[CameraWatch, Frame]]) -> list[FrameResult | None]:
@@ -135,14 +153,15 @@ def score_round(pending: list[tuple[CameraWatch, Frame]]) -> list[FrameResult | 
 def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events_out: TextIO,
                   events_dir: str | Path | None = None, serve: str | None = None, duration_s: float | None = None,
                   stop: threading.Event | None = None, token: str | None = None,
-                  allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
+                  allow_hosts: tuple[str, ...] = (), overlays: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
     """Watch every camera until all have ended, ``duration_s`` passes, ``stop`` is set or Ctrl-C.
 
     settings: the watch's ``live``, ``score`` (device, runtime) and ``alarm`` (``fps``) sections; event lines go
     to ``events_out``, clips and snapshots to ``events_dir`` (none when None); ``serve`` HOST:PORT with
-    ``token`` and ``allow_hosts``: the page of every camera (see :mod:`.server`). Each calibration must be
-    its camera's model's (:func:`check_calibration`). Returns {"cameras": {name: figures (see
-    :class:`Stats`) with events, fps and error}, "events": total, "errors": {name: why lost}}.
+    ``token`` and ``allow_hosts``: the page of every camera (see :mod:`.server`); ``overlays``: {camera name:
+    path of its overlay video}. Each calibration must be its camera's model's (:func:`check_calibration`).
+    Returns {"cameras": {name: figures (see :class:`Stats`) with events, fps and error}, "events": total,
+    "errors": {name: why lost}}.
     """
     from ..devices import resolve_device
     from ..score.inference import load_model
@@ -160,7 +179,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                                                             (calibration, camera.calibration))
             check_calibration(calibration, camera.calibration, camera.model, models[camera.model.resolve()][1])
         except DDLError as exc:
-            raise DDLError(f"camera {camera.name}: {exc}") from exc
+            raise DDLError(camera_message(camera.name, str(exc))) from exc
     scorers = _shared_scorers(cameras, models, calibrations, device)
     ready = threading.Event()
     folder = Path(events_dir) if events_dir is not None else None
@@ -172,12 +191,14 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     try:
         for camera in cameras:
             watches.append(_camera_watch(camera, scorers[camera.name], settings, ready, events_out,
-                                         media_settings, writer, page is not None))
+                                         media_settings, writer, page is not None, (overlays or {}).get(camera.name)))
         states = {w.name: w.state for w in watches if w.state is not None}
         server = start_server(serve, states, page, folder) if serve and page else None
     except BaseException:
         for w in watches:
             w.reader.stop()
+            if w.overlay is not None:
+                w.overlay.close()
         if writer is not None:
             writer.close()
         raise
@@ -207,13 +228,14 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                     if w.state is not None:
                         w.state.stats({"error": why})
                     others = sum(not x.ended for x in watches)
-                    print(f"camera {w.name}: {why}; {others} other camera{'s' * (others != 1)} still watched",
-                          file=sys.stderr, flush=True)
+                    if w.name:
+                        print(f"camera {w.name}: {why}; {others} other camera{'s' * (others != 1)} still watched",
+                              file=sys.stderr, flush=True)
             if time.monotonic() >= next_report:
                 for w in watches:
                     if not w.ended:
                         figures = w.stats.report(w.reader)
-                        print("stats: " + json.dumps({"camera": w.name, **figures}), file=sys.stderr, flush=True)
+                        print("stats: " + json.dumps(w.labelled(figures)), file=sys.stderr, flush=True)
                         if w.state is not None:
                             w.state.stats(figures)
                 next_report = time.monotonic() + live.stats_every_s
@@ -236,7 +258,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
         elapsed = time.monotonic() - (w.stats.start or time.monotonic())
         figures = {**w.stats.report(w.reader), "events": w.log.count,
                    "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "error": w.reader.error}
-        print("summary: " + json.dumps({"camera": w.name, **figures}), file=sys.stderr, flush=True)
+        print("summary: " + json.dumps(w.labelled(figures)), file=sys.stderr, flush=True)
         summary["cameras"][w.name] = figures
         summary["events"] += w.log.count
     if writer is not None and writer.dropped:
@@ -262,18 +284,18 @@ def _shared_scorers(cameras: list[DeployedCamera], models: dict[Path, tuple[Any,
 
 def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSettings,
                   ready: threading.Event, events_out: TextIO, media_settings: MediaSettings | None,
-                  writer: MediaWriter | None, serving: bool) -> CameraWatch:
+                  writer: MediaWriter | None, serving: bool, overlay_path: str | Path | None) -> CameraWatch:
     """The parts of one camera's watch (its reader not started yet): its reader under ``settings`` (``live``,
     ``alarm.fps``), signalling ``ready``; its event log writing to ``events_out``; its media (with
-    ``media_settings`` and ``writer``) and page state (when ``serving``)."""
+    ``media_settings`` and ``writer``), page state (when ``serving``) and overlay video (at ``overlay_path``)."""
     calibration = scorer.calibration
     live = settings.live
     try:
         reader = SignallingReader(camera.source, live, settings.alarm.fps, ready,
-                                  on_status=lambda message: warn(f"camera {camera.name}: {message}"),
+                                  on_status=lambda message: warn(camera_message(camera.name, message)),
                                   min_frames=scorer.clip)
     except DDLError as exc:
-        raise DDLError(f"camera {camera.name}: {exc}") from exc
+        raise DDLError(camera_message(camera.name, str(exc))) from exc
     # the reader's name: the source without its password
     state = LiveState(reader.name, calibration.threshold, live.curve_frames, live.page_events) if serving else None
     media = None
@@ -281,7 +303,9 @@ def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSet
         media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.rule, writer)
 
     def annotate(kind: str, event: Any, record: dict[str, Any]) -> dict[str, Any]:
-        return {"camera": camera.name, **(media.event(kind, event, record) if media is not None else {})}
+        named = {"camera": camera.name} if camera.name else {}
+        return {**named, **(media.event(kind, event, record) if media is not None else {})}
 
     log = EventLog(events_out, calibration, scorer.size[:2], state, annotate)
-    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state)
+    overlay = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
+    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay)
