@@ -111,7 +111,7 @@ class CameraWatch:
         self.log.changes(result.changes)
 
     def end(self) -> None:
-        """The source ended for good (or the watch stops): close the open event and the clips."""
+        """The source ended for good (or the watch stops): close the open event, the clips and the overlay video."""
         self.ended = True
         self.log.changes(self.scorer.finish())
         if self.media is not None:
@@ -119,9 +119,11 @@ class CameraWatch:
         if self.overlay is not None:
             self.overlay.close()
 
-    def labelled(self, figures: dict[str, Any]) -> dict[str, Any]:
-        """``figures`` with the camera's name first (unchanged for the unnamed camera)."""
-        return {"camera": self.name, **figures} if self.name else figures
+
+def camera_fields(name: str) -> dict[str, str]:
+    """What names camera ``name`` in a JSON line (event, stats, summary): ``{"camera": name}``, or nothing for the
+    unnamed camera."""
+    return {"camera": name} if name else {}
 
 
 def camera_message(name: str, message: str) -> str:
@@ -153,7 +155,8 @@ def score_round(pending: list[tuple[CameraWatch, Frame]]) -> list[FrameResult | 
 def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events_out: TextIO,
                   events_dir: str | Path | None = None, serve: str | None = None, duration_s: float | None = None,
                   stop: threading.Event | None = None, token: str | None = None,
-                  allow_hosts: tuple[str, ...] = (), overlays: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
+                  allow_hosts: tuple[str, ...] = (),
+                  overlays: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
     """Watch every camera until all have ended, ``duration_s`` passes, ``stop`` is set or Ctrl-C.
 
     settings: the watch's ``live``, ``score`` (device, runtime) and ``alarm`` (``fps``) sections; event lines go
@@ -235,7 +238,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                 for w in watches:
                     if not w.ended:
                         figures = w.stats.report(w.reader)
-                        print("stats: " + json.dumps(w.labelled(figures)), file=sys.stderr, flush=True)
+                        print("stats: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
                         if w.state is not None:
                             w.state.stats(figures)
                 next_report = time.monotonic() + live.stats_every_s
@@ -258,7 +261,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
         elapsed = time.monotonic() - (w.stats.start or time.monotonic())
         figures = {**w.stats.report(w.reader), "events": w.log.count,
                    "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "error": w.reader.error}
-        print("summary: " + json.dumps(w.labelled(figures)), file=sys.stderr, flush=True)
+        print("summary: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
         summary["cameras"][w.name] = figures
         summary["events"] += w.log.count
     if writer is not None and writer.dropped:
@@ -303,8 +306,7 @@ def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSet
         media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.rule, writer)
 
     def annotate(kind: str, event: Any, record: dict[str, Any]) -> dict[str, Any]:
-        named = {"camera": camera.name} if camera.name else {}
-        return {**named, **(media.event(kind, event, record) if media is not None else {})}
+        return {**camera_fields(camera.name), **(media.event(kind, event, record) if media is not None else {})}
 
     log = EventLog(events_out, calibration, scorer.size[:2], state, annotate)
     overlay = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
