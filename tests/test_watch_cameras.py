@@ -215,3 +215,21 @@ def test_cli_watch_cameras_rejects_a_source_too(calibrated, tmp_path, capsys):
     assert main(["watch", "rtsp://x/y"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "SOURCE is given per camera" in err[0] and "--model" in err[1]
+
+
+def test_a_camera_sharing_a_loaded_model_with_another_models_calibration_is_refused(calibrated, tmp_path):
+    """The second camera of one model file: its model is not loaded again, its calibration is still checked."""
+    import dataclasses
+
+    from ddlcore.alarm.calibration import load_calibration, save_calibration
+    from ddlcore.live.deployment import DeployedCamera
+    from ddlcore.live.multi_watch import watch_cameras
+
+    model_path, cfg = calibrated
+    foreign = tmp_path / "foreign.alarm.h5"
+    save_calibration(dataclasses.replace(load_calibration(sidecar_path(model_path)), model_sha256="0" * 64), foreign)
+    score = ScoreSettings.from_config(cfg)
+    cameras = [DeployedCamera("gate", "0", model_path, sidecar_path(model_path), score),
+               DeployedCamera("yard", "0", model_path, foreign, score)]
+    with pytest.raises(DDLError, match=r"^camera yard: .*foreign\.alarm\.h5: a calibration of another model file"):
+        watch_cameras(cameras, WatchSettings.from_config(cfg), io.StringIO())

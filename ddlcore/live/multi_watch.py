@@ -177,10 +177,12 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     for camera in cameras:
         try:
             calibrations[camera.name] = calibration = load_calibration(camera.calibration)
-            if camera.model.resolve() not in models:
-                models[camera.model.resolve()] = load_model(camera.model, device, settings.score.runtime,
-                                                            (calibration, camera.calibration))
-            check_calibration(calibration, camera.calibration, camera.model, models[camera.model.resolve()][1])
+            key = camera.model.resolve()
+            if key in models:  # loaded for an earlier camera: this camera's calibration must fit it too
+                check_calibration(calibration, camera.calibration, camera.model, models[key][1])
+            else:  # load_model checks the calibration before it exports anything
+                models[key] = load_model(camera.model, device, settings.score.runtime,
+                                         (calibration, camera.calibration))
         except DDLError as exc:
             raise DDLError(camera_message(camera.name, str(exc))) from exc
     scorers = _shared_scorers(cameras, models, calibrations, device)
