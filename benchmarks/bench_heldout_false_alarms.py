@@ -44,7 +44,7 @@ from benchlib import cpu_name
 from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, sidecar_path
 from ddlcore.alarm.evaluation import load_live_run, normal_minutes, video_figures
 from ddlcore.alarm.events import AlarmRule, Event, detect_events
-from ddlcore.alarm.threshold import choose_threshold
+from ddlcore.alarm.threshold import choose_threshold, poisson_interval
 from ddlcore.data.registry import CALIBRATION_SPLIT, DATASET_NAMES
 
 #: the table's columns: header, width
@@ -156,13 +156,6 @@ def rows(runs: list[ModelRun], budgets: list[float]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def garwood(count: int, confidence: float) -> tuple[float, float]:
-    """Exact (Garwood) two-sided interval of a Poisson mean from one observed ``count``."""
-    tail = (1.0 - confidence) / 2.0
-    low = stats.chi2.ppf(tail, 2 * count) / 2.0 if count > 0 else 0.0
-    return float(low), float(stats.chi2.ppf(1.0 - tail, 2 * count + 2) / 2.0)
-
-
 def verdict(budget: float, low: float, high: float) -> str:
     """The tolerance rule: met when the budget lies inside the rate's interval [low, high] or above it."""
     if budget < low:
@@ -183,7 +176,7 @@ def group_line(label: str, group: pd.DataFrame, budget: float, confidence: float
     if hours == 0:
         raise SystemExit(f"{label}: the test videos of its scenes hold no normal frame")
     count = int(group["false_alarms"].sum())
-    low, high = (bound / hours for bound in garwood(count, confidence))
+    low, high = (bound / hours for bound in poisson_interval(count, confidence))
     allowed = int(stats.poisson.ppf(1.0 - (1.0 - confidence) / 2.0, budget * hours))
     return table_line([label, str(len(group)), f"{group['calibration_minutes'].sum():.2f}", f"{60 * hours:.2f}",
                        f"{budget * hours:.2f}", str(count), str(allowed), f"{count / hours:.1f}",

@@ -158,7 +158,7 @@ def test_alarms_are_calibrated_and_tabulated(finished_run):
     workdir, _ = finished_run
     results = workdir / "results"
     table = (results / "tables" / "events-synthetic.md").read_text()
-    assert "c3dsu-ddl" in table and "false_alarms_per_minute" in table
+    assert "c3dsu-ddl" in table and "false_alarms_per_hour" in table and "event_precision_pct" in table
     assert "localised_at_peak_pct" in table
     events = pd.read_csv(results / "tables" / "events-synthetic.csv")
     assert sorted(zip(events["model"], events["seed"])) == [("c3dsu-ddl", 0), ("c3dsu-ddl", 1), ("c3dsu-none", 0),

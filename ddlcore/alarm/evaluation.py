@@ -2,12 +2,16 @@
 
 Read from live scores files (:mod:`.live_scores`) and the labels file. Per dataset and model:
 
-- ground-truth anomaly segments (runs of frames labelled 1, per video) and how many of them an
-  event overlaps (``detected``);
-- delay of each detected segment: frames from its first frame to the moment the first
-  overlapping event is raised live (the frame that confirms it plus the model's latency of T//2
-  frames), 0 when the alarm was already up; the median over detected segments, in frames and seconds;
-- false alarms: events that overlap no frame labelled 1, per minute of normal (label 0) video;
+- ground-truth anomaly segments (runs of frames labelled 1, per video) and how many of them are
+  *detected*: an event starts (its score rises above the threshold) at or after the segment's first frame
+  and at or before its last. An alarm that was already on at the onset, or that began before it and merged
+  across it, is no detection;
+- delay of each detection: from the segment's first frame to the moment its first detecting event is
+  raised live (the frame that confirms it plus the model's latency of T//2 frames); the median over
+  detections, in frames and seconds;
+- event precision: the share of events that overlap some frame labelled 1;
+- false alarms: events that overlap no frame labelled 1, per hour of normal (label 0) video, with the exact
+  (Garwood) 95% interval of that rate (:func:`ddlcore.alarm.threshold.poisson_interval`);
 - the live AUC: micro AUC of the causal scores themselves (no normalisation, no centred filter);
 - event localisation (datasets with pixel masks): of the events whose confirming (peak) frame has
   ground-truth regions, the share whose box has IoU >= ``metrics.region_iou`` with one of them
@@ -30,13 +34,15 @@ import pandas as pd
 from ..errors import DDLError
 from .events import Event
 from .live_scores import events_from_array
+from .threshold import poisson_interval
 
 if TYPE_CHECKING:
     from ..evaluate.localisation import LocalisationCriteria
 
 #: columns of the event table
 COLUMNS = ["dataset", "model", "seed", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
-           "false_alarms", "normal_minutes", "false_alarms_per_minute", "events", "live_auc",
+           "events", "event_precision_pct", "false_alarms", "normal_minutes", "false_alarms_per_hour",
+           "false_alarms_per_hour_low", "false_alarms_per_hour_high", "live_auc",
            "localised_at_confirmation_pct", "localised_at_peak_pct"]
 
 
@@ -47,17 +53,28 @@ def segments(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[0::2], edges[1::2])]
 
 
-def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> dict[str, Any]:
-    """One video's counts: segments, detected, delays (frames, per detected segment), false alarms."""
-    segs = segments(labels)
-    delays = []
+def detection_delays(segs: Sequence[tuple[int, int]], events: Sequence[Event], latency: int) -> list[int | None]:
+    """Per segment (first, last): frames from ``first`` until its detection is raised live, or None when missed.
+
+    A segment is detected by the events that start within it (``first <= start <= last``); the earliest of
+    them counts, raised at its confirming frame plus ``latency``.
+    """
+    delays: list[int | None] = []
     for first, last in segs:
-        raised = [e.confirmed + latency for e in events if e.start <= last and e.end >= first]
-        if raised:
-            delays.append(max(0, min(raised) - first))
+        raised = [e.confirmed + latency for e in events if first <= e.start <= last]
+        delays.append(min(raised) - first if raised else None)
+    return delays
+
+
+def video_figures(labels: np.ndarray, events: Sequence[Event], latency: int) -> dict[str, Any]:
+    """One video's counts: segments, detected, delays (frames, per detected segment), events on an anomaly,
+    false alarms (events overlapping no frame labelled 1)."""
+    segs = segments(labels)
+    delays = [d for d in detection_delays(segs, events, latency) if d is not None]
     abnormal = np.asarray(labels) != 0
-    false = [e for e in events if not abnormal[e.start : e.end + 1].any()]
-    return {"segments": len(segs), "detected": len(delays), "delays": delays, "false_alarms": len(false)}
+    on_anomaly = sum(bool(abnormal[e.start : e.end + 1].any()) for e in events)
+    return {"segments": len(segs), "detected": len(delays), "delays": delays, "on_anomaly": on_anomaly,
+            "false_alarms": len(events) - on_anomaly}
 
 
 def normal_minutes(videos: dict[str, dict[str, Any]], fps: float) -> float:
@@ -78,6 +95,9 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
     total = sum(c["segments"] for c in counts)
     detected = sum(c["detected"] for c in counts)
     false_alarms = sum(c["false_alarms"] for c in counts)
+    events = sum(len(v["events"]) for v in videos.values())
+    hours = normal / 60.0
+    low, high = (bound / hours if hours else None for bound in poisson_interval(false_alarms))
     labels = np.concatenate([np.asarray(v["labels"])[v["valid"]] for v in videos.values()])
     scores = np.concatenate([np.asarray(v["score"])[v["valid"]] for v in videos.values()])
     auc = auc_or_none(labels, scores)
@@ -92,9 +112,12 @@ def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, A
         "dataset": dataset, "model": model, "seed": seed, "segments": total, "detected": detected,
         "detected_pct": round(100 * detected / total, 1) if total else None,
         "median_delay_frames": median, "median_delay_s": None if median is None else round(median / fps, 2),
+        "events": events,
+        "event_precision_pct": round(100 * sum(c["on_anomaly"] for c in counts) / events, 1) if events else None,
         "false_alarms": false_alarms, "normal_minutes": round(normal, 2),
-        "false_alarms_per_minute": round(false_alarms / normal, 3) if normal else None,
-        "events": sum(len(v["events"]) for v in videos.values()),
+        "false_alarms_per_hour": round(false_alarms / hours, 2) if hours else None,
+        "false_alarms_per_hour_low": None if low is None else round(low, 2),
+        "false_alarms_per_hour_high": None if high is None else round(high, 2),
         "live_auc": None if auc is None else round(100 * auc, 2),
         "localised_at_confirmation_pct": share("confirmed"), "localised_at_peak_pct": share("peak"),
     }
@@ -185,9 +208,11 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
     texts = []
     for dataset in sorted(table["dataset"].unique()):
         mine = table[table["dataset"] == dataset]
-        texts.append(f"Events on {dataset} at the calibrated threshold: anomaly segments detected, median delay to "
-                     "the live alarm, false alarms per minute of normal video, AUC (%) of the causal scores, events "
-                     "whose box is on the anomaly (IoU >= region_iou) at confirmation and at peak (%)\n\n"
+        texts.append(f"Events on {dataset} at the calibrated threshold: anomaly segments detected (an event starting "
+                     "after the onset, before the end), median delay from the onset to the live alarm, events on an "
+                     "anomaly (precision, %), false alarms per hour of normal video with its 95% interval, AUC (%) of "
+                     "the causal scores, events whose box is on the anomaly (IoU >= region_iou) at confirmation and "
+                     "at peak (%)\n\n"
                      + markdown(mine) + note)
         write_table(mine, texts[-1], Path(tables_dir) / f"events-{dataset}", origin)
     return "\n".join(texts)

@@ -56,3 +56,15 @@ def choose_threshold(videos: Sequence[np.ndarray], fps: float, alarm: AlarmSetti
         else:
             lo = mid + 1
     return float(candidates[lo])
+
+
+def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) two-sided interval (low, high) of a Poisson mean from one observed event ``count``.
+
+    Divide both ends by the hours observed for an interval of the rate per hour.
+    """
+    from scipy import stats
+
+    tail = (1.0 - confidence) / 2.0
+    low = stats.chi2.ppf(tail, 2 * count) / 2.0 if count > 0 else 0.0
+    return float(low), float(stats.chi2.ppf(1.0 - tail, 2 * count + 2) / 2.0)
