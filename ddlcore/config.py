@@ -24,7 +24,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation", "seeds"), "metrics": ("summary_datasets",)}
 #: ``score`` settings an alarm calibration is made with and keeps: causal scores under a calibration take
 #: them from it, never from the job's ``score`` section
-FIXED_SCORE_KEYS = ("patch", "shifted_grid")
+FIXED_SCORE_KEYS = ("patch", "shifted_grid", "motion_weight")
 
 
 def load_schema() -> dict[str, Any]:

@@ -44,15 +44,24 @@ def calibrated(alarm_scene, tmp_path_factory):
     return calibrated_copy(alarm_scene, tmp_path_factory.mktemp("live"), SETTINGS)
 
 
+@pytest.fixture(scope="module")
+def calibrated_with_motion(alarm_scene, tmp_path_factory):
+    """As ``calibrated``, with the motion term in the score (``score.motion_weight``)."""
+    settings = {**SETTINGS, "score": {**SETTINGS["score"], "motion_weight": 0.05}}
+    return calibrated_copy(alarm_scene, tmp_path_factory.mktemp("live-motion"), settings)
+
+
 def _offline(model_path, calibration, cfg, frames):
     model, _ = load_model(model_path, CPU)
     return apply_calibration(model, to_model_frames(frames), calibration, ScoreSettings.from_config(cfg), CPU)
 
 
-@pytest.mark.parametrize("share_encoder", [True, False])
-def test_live_scorer_equals_offline_causal_scoring(alarm_scene, calibrated, share_encoder):
-    model_path, calibration, cfg = calibrated
-    cfg = {**cfg, "score": {**cfg["score"], "share_encoder": share_encoder}}
+@pytest.mark.parametrize("share_encoder, motion", [(True, False), (False, False), (True, True)])
+def test_live_scorer_equals_offline_causal_scoring(alarm_scene, calibrated, calibrated_with_motion, share_encoder,
+                                                   motion):
+    model_path, calibration, cfg = calibrated_with_motion if motion else calibrated
+    # the job's own score settings never carry the motion term: the calibration's applies, live and offline
+    cfg = {**cfg, "score": {**cfg["score"], "share_encoder": share_encoder, "motion_weight": 0.0}}
     frames = alarm_scene["test"]
     scores, boxes, events = _offline(model_path, calibration, cfg, frames)
     model, meta = load_model(model_path, CPU)

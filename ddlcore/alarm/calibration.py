@@ -142,7 +142,7 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
             calibration_frames=facts["calibration_frames"], calibration_hours=facts["calibration_hours"],
             calibration_events=facts["calibration_events"],
             alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),
-            score=json.dumps(calibration.score, sort_keys=True),
+            score=json.dumps(stored_score(calibration.score), sort_keys=True),
         )
         if calibration.background is not None:
             f.create_dataset("background", data=calibration.background.astype(np.float32), compression="gzip")
@@ -166,7 +166,8 @@ def load_calibration(path: str | Path) -> Calibration:
             a = f.attrs
             return Calibration(
                 model=str(a["model"]), threshold=float(a["threshold"]), fps=float(a["fps"]), clip=int(a["clip_frames"]),
-                alarm=AlarmSettings.from_section(json.loads(a["alarm"]), f"{p}: alarm"), score=json.loads(a["score"]),
+                alarm=AlarmSettings.from_section(json.loads(a["alarm"]), f"{p}: alarm"),
+                score={"motion_weight": 0.0, **json.loads(a["score"])},
                 background=f["background"][:] if "background" in f else None,
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
@@ -186,7 +187,7 @@ def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: 
     causal scores). Returns :func:`calibrated_events`.
     """
     errors = window_errors(model, frames, calibration.clip, score.batch_size, device, score.share_encoder,
-                           roi=calibration.roi)
+                           roi=calibration.roi, motion_weight=calibration.score.get("motion_weight", 0.0))
     return calibrated_events(errors, len(frames), calibration)
 
 
@@ -201,6 +202,12 @@ def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
                                   calibration.background)
     scores, boxes = causal_frame_scores(raw, raw_boxes, n_frames, calibration.clip, calibration.alarm.smooth_frames)
     return scores, boxes, detect_events(scores, boxes, calibration.rule)
+
+
+def stored_score(score: dict[str, Any]) -> dict[str, Any]:
+    """The fixed score settings as a calibration file stores them: without ``motion_weight`` when it is 0 (the
+    paper's score), so that such a file is the one made before the motion term existed; reading fills it in."""
+    return {k: v for k, v in score.items() if k != "motion_weight" or v}
 
 
 def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tuple[FrameSource, float]],
@@ -226,7 +233,8 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     sources = [frames for frames, _ in videos.values()]
     background = None
     if alarm.background == "calibration":
-        background = background_map(model, sources, clip, alarm.background_windows, device, score.batch_size, roi)
+        background = background_map(model, sources, clip, alarm.background_windows, device, score.batch_size, roi,
+                                    score.motion_weight)
     scores = {name: frame_scores(model, frames, clip, score, alarm, background, device, roi)[0]
               for name, (frames, _) in videos.items()}
     fps = float(np.median([fps for _, fps in videos.values()]))

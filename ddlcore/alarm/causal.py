@@ -23,6 +23,7 @@ import torch
 
 from ..errors import DDLError
 from ..score.inference import FrameSource, autocast_for, pixel_error, roi_tensor, to_tensor, window_errors
+from ..score.motion import motion_error
 from ..score.patches import patch_peaks
 from ..score.settings import ScoreSettings
 from .settings import AlarmSettings
@@ -40,11 +41,13 @@ def subtract_background(error: torch.Tensor, background: torch.Tensor | None) ->
 
 @torch.no_grad()
 def background_map(model: torch.nn.Module, videos: list[FrameSource], clip: int, windows: int,
-                   device: torch.device, batch_size: int, roi: np.ndarray | None = None) -> np.ndarray:
+                   device: torch.device, batch_size: int, roi: np.ndarray | None = None,
+                   motion_weight: float = 0.0) -> np.ndarray:
     """Per-pixel median error over ``windows`` windows spread evenly over ``videos``.
 
     videos: uint8 (N_i, H, W, C) sources, each with N_i >= clip; roi: bool (H, W) watched pixels or None (the
-    error elsewhere is 0, as in the scores). Returns float32 (H, W).
+    error elsewhere is 0, as in the scores); motion_weight: the motion term in the error
+    (:mod:`ddlcore.score.motion`). Returns float32 (H, W).
     """
     starts = [(v, s) for v, video in enumerate(videos) for s in range(len(video) - clip + 1)]
     if not starts:
@@ -57,7 +60,8 @@ def background_map(model: torch.nn.Module, videos: list[FrameSource], clip: int,
         clips = torch.stack([to_tensor(videos[v][s : s + clip], device) for v, s in chosen[b : b + batch_size]])
         with autocast_for(device):
             recon = model(clips.permute(0, 2, 1, 3, 4))  # (B, C, T, H, W) -> middle frame
-        errors.append(pixel_error(clips[:, half], recon.float(), mask).cpu())
+        motion = motion_error(clips[:, half - 1], clips[:, half], motion_weight)
+        errors.append(pixel_error(clips[:, half], recon.float(), mask, motion).cpu())
     return torch.cat(errors).median(dim=0).values.numpy().astype(np.float32)
 
 
@@ -126,10 +130,11 @@ def frame_scores(model: torch.nn.Module, frames: FrameSource, clip: int, score: 
                  device: torch.device, roi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Causal, smoothed score of every frame of one video, as live scoring computes it.
 
-    frames: uint8 (N, H, W, C), N >= clip; score: its patch, shifted_grid, batch_size and share_encoder;
+    frames: uint8 (N, H, W, C), N >= clip; score: its patch, shifted_grid, motion_weight, batch_size and share_encoder;
     alarm: its smooth_frames; background float (H, W) or None; roi: bool (H, W) watched pixels or None.
     Returns :func:`causal_frame_scores`.
     """
-    errors = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder, roi=roi)
+    errors = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder, roi=roi,
+                           motion_weight=score.motion_weight)
     raw, raw_boxes = causal_peaks(errors, score.patch, score.shifted_grid, background)
     return causal_frame_scores(raw, raw_boxes, len(frames), clip, alarm.smooth_frames)

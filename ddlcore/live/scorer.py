@@ -27,6 +27,7 @@ from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
 from ..errors import DDLError
 from ..score.inference import autocast_for, can_share_encoder, pixel_error, roi_tensor, to_tensor
+from ..score.motion import check_motion_clip, motion_error
 from ..score.settings import ScoreSettings
 
 
@@ -94,6 +95,8 @@ class BatchScorer:
         self.share = score.share_encoder and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
         self.read = list(getattr(model, "read_frames", range(self.clip)))
         self.streams = [_Stream(c, score, self.clip, device) for c in calibrations]
+        for stream in self.streams:
+            check_motion_clip(stream.score.motion_weight, self.clip)
         # with any source's ROI, a mask for every row of a batch (all ones for a source without one: the same error)
         self.masks: list[torch.Tensor] | None = None
         if any(s.roi is not None for s in self.streams):
@@ -142,7 +145,8 @@ class BatchScorer:
         results: list[FrameResult | None] = [None] * len(frames)
         half = self.clip // 2
         roi = None if self.masks is None else torch.stack([self.masks[i] for i in ready])
-        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in ready]), recon, roi)
+        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in ready]), recon, roi,
+                             self._motion([self.streams[i] for i in ready]))
         for row, i in enumerate(ready):
             results[i] = self._result(self.streams[i], errors[row : row + 1])
         return results
@@ -154,6 +158,16 @@ class BatchScorer:
             return self.model.decode([torch.cat([torch.stack([s.features[i][lvl] for i in self.read], dim=1)
                                                  for s in streams]) for lvl in levels])
         return self.model(torch.cat([torch.cat(list(s.frames)).permute(1, 0, 2, 3)[None] for s in streams]))
+
+    def _motion(self, streams: list[_Stream]) -> torch.Tensor | None:
+        """The motion term (S, H, W) of each stream's buffered window under its calibration's weight (0 rows for a
+        weight of 0), or None when no stream has one."""
+        if not any(s.score.motion_weight for s in streams):
+            return None
+        half = self.clip // 2
+        rows = [motion_error(s.frames[half - 1], s.frames[half], s.score.motion_weight) for s in streams]
+        h, w, _ = self.size
+        return torch.cat([torch.zeros(1, h, w, device=self.device) if r is None else r for r in rows])
 
     def _result(self, stream: _Stream, error: torch.Tensor) -> FrameResult:
         """Score one source's window from its error (1, H, W): background, patch peak, trailing median, events.

@@ -18,6 +18,8 @@ at another resolution or channel count still applies. Outputs:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -125,9 +127,12 @@ def score_footage(
     if len(frames) < clip:
         raise DDLError(f"{source}: {len(frames)} frames, fewer than the model's clip length {clip}")
     device = next(model.parameters()).device
+    if calibration is not None:  # the offline and the causal scores share the errors: the calibration's motion term
+        score = replace(score, motion_weight=calibration.score.get("motion_weight", 0.0))
     with torch.no_grad():
         errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder,
-                                                       desc=Path(source).name, autocast=score.autocast_cuda, roi=roi)
+                                                       desc=Path(source).name, autocast=score.autocast_cuda, roi=roi,
+                                                       motion_weight=score.motion_weight)
         if calibration is not None:  # one pass of the model: the offline and the causal scores share the errors
             errors = [e.cpu() for e in errors]
         windows, maps = pool_window_errors(errors, score.patch, score.shifted_grid, score.batch_size,

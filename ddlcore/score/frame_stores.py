@@ -64,7 +64,7 @@ def score_frame_stores(
                 scores, maps = window_scores(
                     model, store, clip, score.patch, score.shifted_grid, score.batch_size,
                     device, score.share_encoder, score.map_stride, desc=name, background=score.background,
-                    autocast=score.autocast_cuda, roi=roi,
+                    autocast=score.autocast_cuda, roi=roi, motion_weight=score.motion_weight,
                 )
                 if not np.isfinite(scores).all():
                     raise DDLError(f"{path}: the model's scores of video {name} are not finite (NaN or infinity)")

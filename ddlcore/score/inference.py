@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import DDLError
+from .motion import check_motion_clip, motion_error
 from .patches import patch_scores
 
 
@@ -32,8 +33,12 @@ class FrameSource(Protocol):
     def __getitem__(self, index: slice) -> np.ndarray: ...
 
 
-def pixel_error(frames: torch.Tensor, recon: torch.Tensor, roi: torch.Tensor | None = None) -> torch.Tensor:
+def pixel_error(frames: torch.Tensor, recon: torch.Tensor, roi: torch.Tensor | None = None,
+                motion: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel error: frames, recon float (B, C, H, W) -> (B, H, W) = ||x - f(x)||_2 over C / sqrt(C).
+
+    motion: float (B, H, W), the motion term of :func:`ddlcore.score.motion.motion_error`, added to the error
+    (None: the reconstruction error alone, the paper's).
 
     roi: float (H, W) or (B, H, W), 1 where watched and 0 where masked out (:func:`roi_tensor`), multiplies the
     error: the one place a camera's region of interest enters offline, causal and live scores (and the maps,
@@ -41,6 +46,8 @@ def pixel_error(frames: torch.Tensor, recon: torch.Tensor, roi: torch.Tensor | N
     """
     channels = frames.shape[1]
     error = torch.linalg.vector_norm(frames - recon, dim=1) / channels**0.5
+    if motion is not None:
+        error = error + motion
     return error if roi is None else error * roi
 
 
@@ -100,6 +107,7 @@ def autocast_for(device: torch.device, enabled: bool = True) -> Any:
 def window_errors(
     model: torch.nn.Module, frames: FrameSource, clip: int, batch_size: int, device: torch.device,
     share_encoder: bool = True, desc: str = "score", autocast: bool = True, roi: np.ndarray | None = None,
+    motion_weight: float = 0.0,
 ) -> Iterator[torch.Tensor]:
     """Per-pixel error maps of every full window of one video, batch by batch, in order.
 
@@ -110,8 +118,10 @@ def window_errors(
     On CUDA in bf16 autocast unless ``autocast`` is False. While cuDNN autotunes
     (``torch.backends.cudnn.benchmark``, set on a GPU) a video's last, short batch is padded with copies of
     its last frame to the full batch, so that every forward has the shapes tuned once; the model must be
-    in eval mode (each window's reconstruction independent of the others).
+    in eval mode (each window's reconstruction independent of the others). ``motion_weight`` > 0 adds the flow
+    speed into each middle frame (:mod:`ddlcore.score.motion`) to its error.
     """
+    check_motion_clip(motion_weight, clip)
     windows = len(frames) - clip + 1
     half = clip // 2
     # a model reading one frame per clip (UNet) gains nothing from shared features
@@ -126,7 +136,9 @@ def window_errors(
         tensor = to_tensor(chunk, device)
         with autocast_for(device, autocast):
             recon = reconstruct_windows(model, tensor, clip, share)[: stop - start]
-        yield pixel_error(tensor[half : half + stop - start], recon.float(), mask)
+        current = tensor[half : half + stop - start]
+        motion = motion_error(tensor[half - 1 : half - 1 + stop - start], current, motion_weight)
+        yield pixel_error(current, recon.float(), mask, motion)
 
 
 @torch.no_grad()
@@ -144,6 +156,7 @@ def window_scores(
     background: str = "none",
     autocast: bool = True,
     roi: np.ndarray | None = None,
+    motion_weight: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Score every full window of one video.
 
@@ -158,9 +171,10 @@ def window_scores(
     s = ``map_stride``) only when ``map_stride`` is given. Runs under no_grad; bf16 autocast on CUDA unless
     ``autocast`` is False (see :func:`window_errors`). Scores stay on the device until the video is done:
     reading the next frames overlaps the device's work. ``roi`` bool (H, W): only the watched pixels'
-    error counts (the rest is 0 in scores and maps); None: all of the frame.
+    error counts (the rest is 0 in scores and maps); None: all of the frame. ``motion_weight``: the motion
+    term (:mod:`ddlcore.score.motion`; 0: none).
     """
-    errors = window_errors(model, frames, clip, batch_size, device, share_encoder, desc, autocast, roi)
+    errors = window_errors(model, frames, clip, batch_size, device, share_encoder, desc, autocast, roi, motion_weight)
     return pool_window_errors(errors, patch, shifted_grid, batch_size, map_stride, background)
 
 

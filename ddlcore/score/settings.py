@@ -28,3 +28,4 @@ class ScoreSettings(Section):
     autocast_cuda: bool
     cudnn_benchmark: bool
     runtime: str
+    motion_weight: float

@@ -1,0 +1,140 @@
+"""How good are a camera root's alarms? Runs the camera road and prints each camera's figures.
+
+    python benchmarks/camera_quality.py [--root ../shared/data/umn-dev] [--configfile config/cameras.yaml]
+        [--config key=value ...] [--out results/camera-quality/NAME] [--cores 2] [--no-run]
+
+The camera road is the workflow of ``dataset.name: cameras`` on ``--root`` (camera folders with labelled
+clips in ``<camera>/test/labels.csv``, docs/cameras.md): one model per camera trained on the first part of its
+normal footage, calibrated on the latest part, then its test clips scored offline and causally. ``--config``
+entries go to Snakemake's ``--config`` after the dataset (e.g. ``score='{motion_weight: 0.5}'``); ``--no-run``
+reads a finished ``--out``. Per camera and model it prints:
+
+- test AUC (%): the offline frame-level micro AUC of the camera's test clips (the AUC table's protocol);
+- causal AUC (%): the same of the causal scores ``ddl watch`` computes (no look-ahead, no per-clip statistics);
+- held-out AUC (%): causal scores of the labelled abnormal frames against those of the camera's held-out normal
+  calibration footage: does the score tell the anomaly from the camera's everyday, whatever a test clip's
+  unlabelled lead-in holds;
+- anomalies detected after their onset (an event starts inside the anomaly; docs/alarms.md), the median delay
+  from onset to the live alarm, event precision (events on an anomaly, %), and false alarms per hour of the test
+  clips' normal frames with its 95% interval;
+- per anomaly: when the first event overlapping it started, relative to the labelled onset (negative: before).
+
+Nothing is timed here; the workflow's own benchmark files hold the jobs' times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ddlcore.alarm.calibration import load_calibration, sidecar_path
+from ddlcore.alarm.evaluation import event_row, load_live_run, segments
+from ddlcore.evaluate.metrics import auc_or_none
+
+REPO = Path(__file__).resolve().parent.parent
+DEVELOPMENT_ROOT = REPO.parent / "shared" / "data" / "umn-dev"
+
+
+def run_workflow(root: Path, configfile: Path, out: Path, extra: list[str], cores: int) -> None:
+    """Run the camera workflow on ``root`` into ``out`` (SystemExit with the workflow's code if it fails)."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
+               "--cores", str(cores), "--configfile", str(configfile), "--config", f"results={out}",
+               f"dataset={{name: cameras, root: {root}}}", *extra]
+    print("$", " ".join(command), flush=True)
+    code = subprocess.call(command)
+    if code:
+        raise SystemExit(f"camera_quality: the workflow failed (exit {code}); its logs are under {out}/logs")
+
+
+def held_out_auc(videos: dict, calibration_path: Path) -> float | None:
+    """AUC of the causal scores of the labelled abnormal frames of ``videos`` against those of the calibration
+    footage (every frame normal); None without abnormal frames."""
+    normal = np.concatenate([v[np.isfinite(v)] for v in load_calibration(calibration_path).videos.values()])
+    abnormal = [np.asarray(v["score"])[(np.asarray(v["labels"]) != 0) & v["valid"]] for v in videos.values()]
+    positives = np.concatenate(abnormal) if abnormal else np.empty(0)
+    if positives.size == 0 or normal.size == 0:
+        return None
+    labels = np.concatenate([np.zeros(normal.size), np.ones(positives.size)])
+    return auc_or_none(labels, np.concatenate([normal, positives]))
+
+
+def onset_lines(videos: dict, fps: float) -> list[str]:
+    """One line per labelled anomaly: its clip, onset and end, and when the first event overlapping it started."""
+    lines = []
+    for name, v in sorted(videos.items()):
+        for first, last in segments(v["labels"]):
+            overlapping = [e for e in v["events"] if e.start <= last and e.end >= first]
+            start = min((e.start for e in overlapping), default=None)
+            when = "no event" if start is None else f"first event starts {(start - first) / fps:+.2f} s from the onset"
+            lines.append(f"    {name} frames {first}-{last} ({(last - first + 1) / fps:.1f} s): {when}")
+    return lines
+
+
+def offline_aucs(out: Path) -> dict[tuple[str, str], float]:
+    """(camera, model) -> test micro AUC (%) from the workflow's scenes table."""
+    table = out / "tables" / "scenes-cameras.csv"
+    if not table.is_file():
+        return {}
+    scenes = pd.read_csv(table)
+    models = [c for c in scenes.columns if c.startswith(("c3dsu-", "unet-"))]
+    return {(str(r["scene"]), m): float(r[m]) for _, r in scenes.iterrows() for m in models if pd.notna(r[m])}
+
+
+def camera_rows(out: Path) -> list[dict]:
+    """Per camera and model run: the figures of the module docstring, from a finished run in ``out``."""
+    labels = out / "labels" / "cameras.h5"
+    offline = offline_aucs(out)
+    rows = []
+    for live in sorted((out / "alarms" / "cameras").glob("*/*.h5")):
+        camera, run = live.parent.name, live.stem
+        info, videos, fps = load_live_run(labels, [live])
+        row = event_row("cameras", info["model"], 0, videos, fps)
+        model = out / "models" / "cameras" / camera / f"{run}.pt"
+        auc = held_out_auc(videos, sidecar_path(model))
+        rows.append({"camera": camera, "run": run, "test_auc": offline.get((camera, info["model"])),
+                     "causal_auc": row["live_auc"], "held_out_auc": None if auc is None else round(100 * auc, 2),
+                     **{k: row[k] for k in ("segments", "detected", "median_delay_s", "events", "event_precision_pct",
+                                            "false_alarms", "false_alarms_per_hour", "false_alarms_per_hour_low",
+                                            "false_alarms_per_hour_high")},
+                     "onsets": onset_lines(videos, fps)})
+    if not rows:
+        raise SystemExit(f"camera_quality: no live scores under {out}/alarms/cameras (no camera with labelled clips?)")
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    """The table and per-anomaly lines as text."""
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "onsets"} for r in rows])
+    lines = [table.to_string(index=False), ""]
+    for r in rows:
+        lines += [f"{r['camera']} {r['run']}:", *r["onsets"]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=DEVELOPMENT_ROOT, help="camera root with labelled test clips")
+    parser.add_argument("--configfile", type=Path, default=REPO / "config" / "cameras.yaml")
+    parser.add_argument("--config", nargs="*", default=[], help="more Snakemake --config entries (key=value)")
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "camera-quality", help="the run's results folder")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--no-run", action="store_true", help="read a finished run in --out")
+    parser.add_argument("--csv", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    if not args.no_run:
+        if not args.root.is_dir():
+            raise SystemExit(f"camera_quality: camera root not found: {args.root}")
+        run_workflow(args.root.resolve(), args.configfile.resolve(), args.out.resolve(), args.config, args.cores)
+    rows = camera_rows(args.out)
+    print(report(rows))
+    if args.csv:
+        pd.DataFrame([{k: v for k, v in r.items() if k != "onsets"} for r in rows]).to_csv(args.csv, index=False)
+
+
+if __name__ == "__main__":
+    main()
