@@ -170,6 +170,15 @@ def test_alarms_are_calibrated_and_tabulated(finished_run):
     assert len(list((results / "figures" / "synthetic" / "events").glob("*.png"))) == 4
 
 
+def test_motion_weight_reruns_scoring_and_calibration_never_training(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed.setdefault("score", {})["motion_weight"] = 0.3
+    jobs = planned_jobs(workdir, changed)
+    assert "train" not in jobs and "detect" not in jobs
+    assert {"score": 8, "calibrate": 8, "live_score": 8, "events": 1, "aggregate": 1}.items() <= jobs.items()
+
+
 def test_alarm_budget_reruns_calibration_and_events_only(finished_run):
     workdir, config = finished_run
     changed = copy.deepcopy(config)
