@@ -29,6 +29,7 @@ Nothing is timed here; the workflow's own benchmark files hold the jobs' times.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -111,13 +112,13 @@ def lead_in_lines(out: Path, camera: str, videos: dict) -> list[str]:
 
 
 def offline_aucs(out: Path) -> dict[tuple[str, str], float]:
-    """(camera, model) -> test micro AUC (%) from the workflow's scenes table."""
-    table = out / "tables" / "scenes-cameras.csv"
-    if not table.is_file():
+    """(camera, model) -> test micro AUC (%) of each camera's clips, from the workflow's metrics JSON."""
+    metrics = out / "metrics" / "cameras.json"
+    if not metrics.is_file():
         return {}
-    scenes = pd.read_csv(table)
-    models = [c for c in scenes.columns if c.startswith(("c3dsu-", "unet-"))]
-    return {(str(r["scene"]), m): float(r[m]) for _, r in scenes.iterrows() for m in models if pd.notna(r[m])}
+    results = json.loads(metrics.read_text())["results"]
+    return {(scene, r["model"]): round(100 * auc, 2) for r in results for scene, auc in r["scene_aucs"].items()
+            if auc is not None}
 
 
 def camera_rows(out: Path) -> list[dict]:
