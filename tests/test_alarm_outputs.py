@@ -410,15 +410,18 @@ def test_a_hanging_webhook_receiver_never_holds_up_the_watch():
 
 
 def test_ddl_watch_publishes_each_event_line_as_messages(alarm_scene, broker, tmp_path):
-    """``ddl watch`` of a video file with ``outputs.mqtt``: a new and an end message per event line, in order,
+    """``ddl watch`` of a video file with ``outputs.mqtt`` (torch runtime: no ONNX export to wait for): a new and
+    an end message per event line, in order,
     the camera's anomaly state following them, and its score published while the file is scored."""
     import cv2
+    import torch
 
     from alarm_fixtures import calibrated_copy
     from ddlcore.cli.main import main
 
-    watch_settings = {"score": {"patch": 8}, "alarm": {"false_alarms_per_hour": 600.0},
+    watch_settings = {"score": {"patch": 8, "runtime": "torch"}, "alarm": {"false_alarms_per_hour": 600.0},
                       "live": {"max_backlog": 100000, "stats_every_s": 1.0}}
+    torch.set_num_threads(1)  # as test_live: two cores, busy; more threads only fight over them
     model_path, _, _ = calibrated_copy(alarm_scene, tmp_path, watch_settings)
     clip = alarm_scene["test"][:160]
     video = tmp_path / "camera.avi"
