@@ -408,21 +408,30 @@ def test_a_hanging_webhook_receiver_never_holds_up_the_watch():
 
 # the watch loop's hook
 
+#: a budget at which the untrained tiny model raises events on the test clip (as in test_live); torch: no ONNX
+#: export to wait for
+WATCH_SETTINGS = {"score": {"patch": 8, "runtime": "torch"}, "alarm": {"false_alarms_per_hour": 600.0},
+                  "live": {"max_backlog": 100000, "stats_every_s": 1.0}}
 
-def test_ddl_watch_publishes_each_event_line_as_messages(alarm_scene, broker, tmp_path):
-    """``ddl watch`` of a video file with ``outputs.mqtt`` (torch runtime: no ONNX export to wait for): a new and
-    an end message per event line, in order,
-    the camera's anomaly state following them, and its score published while the file is scored."""
-    import cv2
+
+@pytest.fixture(scope="module")
+def calibrated_model(alarm_scene, tmp_path_factory):
+    """The scene's tiny model, calibrated under WATCH_SETTINGS."""
     import torch
 
     from alarm_fixtures import calibrated_copy
+
+    torch.set_num_threads(1)  # as test_live: two busy cores; more threads only fight over them (here: 40 times slower)
+    return calibrated_copy(alarm_scene, tmp_path_factory.mktemp("outputs"), WATCH_SETTINGS)[0]
+
+
+def test_ddl_watch_publishes_each_event_line_as_messages(alarm_scene, calibrated_model, broker, tmp_path):
+    """``ddl watch`` of a video file with ``outputs.mqtt``: a new and an end message per event line, in order,
+    the camera's anomaly state following them, and its score published while the file is scored."""
+    import cv2
+
     from ddlcore.cli.main import main
 
-    watch_settings = {"score": {"patch": 8, "runtime": "torch"}, "alarm": {"false_alarms_per_hour": 600.0},
-                      "live": {"max_backlog": 100000, "stats_every_s": 1.0}}
-    torch.set_num_threads(1)  # as test_live: two cores, busy; more threads only fight over them
-    model_path, _, _ = calibrated_copy(alarm_scene, tmp_path, watch_settings)
     clip = alarm_scene["test"][:160]
     video = tmp_path / "camera.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 100, (clip.shape[2], clip.shape[1]))
@@ -432,8 +441,8 @@ def test_ddl_watch_publishes_each_event_line_as_messages(alarm_scene, broker, tm
     phone = Subscriber(broker, ["ddl/#"])
     events = tmp_path / "events.jsonl"
     outputs = {"outputs": {"update_every_s": 0.2, "mqtt": {"broker": broker.url, "state_every_s": 0.1}}}
-    assert main(["watch", str(video), "--model", str(model_path), "--events", str(events),
-                 "--settings", json.dumps({**watch_settings, **outputs})]) == 0
+    assert main(["watch", str(video), "--model", str(calibrated_model), "--events", str(events),
+                 "--settings", json.dumps({**WATCH_SETTINGS, **outputs})]) == 0
     lines = [json.loads(text) for text in events.read_text().splitlines()]
     assert lines, "the test clip raises events"
     assert _wait(lambda: ("offline", False) in phone.on("ddl/available"))
@@ -446,4 +455,42 @@ def test_ddl_watch_publishes_each_event_line_as_messages(alarm_scene, broker, tm
     assert [e["top_score"] for e in ends] == [e["peak_score"] for e in lines if e["event"] == "end"]
     assert [p for p, _ in phone.on("ddl/default/anomaly")] == ["OFF"] + ["ON", "OFF"] * len(ends)
     assert len(phone.on("ddl/default/score")) >= 2
+    phone.close()
+
+
+def test_sigterm_ends_the_open_event_publishes_it_and_disconnects_cleanly(alarm_scene, calibrated_model, broker,
+                                                                         tmp_path):
+    """``ddl watch FOLDER`` (a source that never ends) stopped by SIGTERM while an event is open: the event's
+    end line and ``end`` message, the anomaly state back to OFF, ``offline`` published by the watcher itself (a
+    DISCONNECT, not the last will), exit status 0."""
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    phone = Subscriber(broker, ["ddl/#"])
+    settings = {**WATCH_SETTINGS, "outputs": {"mqtt": {"broker": broker.url}}}
+    process = subprocess.Popen([sys.executable, "-m", "ddlcore.cli", "watch", str(folder), "--model",
+                                str(calibrated_model), "--settings", json.dumps(settings)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        assert _wait(lambda: phone.on("ddl/available") == [("online", False)], 60)
+        # the clip's first event lasts from frame 15 to 18; after frame 22 it is still open (merge_gap 5)
+        for i, frame in enumerate(alarm_scene["test"][:23]):
+            cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        assert _wait(lambda: len(phone.on("ddl/events")) == 1, 60), "no event on the first 23 frames"
+        time.sleep(0.5)
+        assert [json.loads(p)["type"] for p, _ in phone.on("ddl/events")] == ["new"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+    assert process.returncode == 0, err
+    assert [json.loads(text)["event"] for text in out.splitlines()] == ["start", "end"]
+    assert _wait(lambda: ("offline", False) in phone.on("ddl/available"))
+    assert [json.loads(p)["type"] for p, _ in phone.on("ddl/events")] == ["new", "end"]
+    assert [p for p, _ in phone.on("ddl/default/anomaly")] == ["OFF", "ON", "OFF"]
+    assert "Received DISCONNECT from ddl-watch" in (broker.folder / "mosquitto.log").read_text()
     phone.close()
