@@ -132,10 +132,11 @@ def test_secrets_come_from_a_file_or_the_environment(tmp_path):
 
 def test_outputs_are_off_by_default():
     outputs = AlarmOutputs(settings(), ["entrance"], warn=pytest.fail)
-    assert outputs.outputs == []
+    assert outputs.mqtt is None and outputs.outputs == [outputs.history]  # only the page's events API
     outputs.event("start", line("start"))
     outputs.frame("entrance", 3.0)
     outputs.close()
+    assert [e["id"] for e in outputs.history.newest_first()] == ["entrance-20261206T230000Z-1"]
 
 
 # MQTT against a real broker

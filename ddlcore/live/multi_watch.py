@@ -32,6 +32,7 @@ import numpy as np
 from ..alarm.calibration import Calibration, check_calibration, load_calibration
 from ..data.footage_reader import warn
 from ..errors import DDLError
+from .api import Api
 from .deployment import DeployedCamera
 from .event_log import EventLog
 from .event_media import EventMedia, MediaSettings, MediaWriter
@@ -204,7 +205,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                                          media_settings, writer, page is not None, (overlays or {}).get(camera.name),
                                          alarms))
         states = {w.name: w.state for w in watches if w.state is not None}
-        server = start_server(serve, states, page, folder) if serve and page else None
+        server = start_server(serve, states, page, folder, Api(states, alarms.history, folder)) if serve and page else None
     except BaseException:
         for w in watches:
             w.reader.stop()

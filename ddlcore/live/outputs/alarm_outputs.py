@@ -11,6 +11,7 @@ import math
 import sys
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from ..api import EventHistory
 from .messages import EventMessages
 from .mqtt import MqttOutput
 from .settings import OutputSettings
@@ -36,15 +37,17 @@ class Output(Protocol):
 
 class AlarmOutputs:
     """The outputs of ``settings`` (``outputs`` section) for a watch of ``cameras`` (their names; ``""``: the one
-    unnamed camera of ``ddl watch SOURCE``). ``warn`` takes status lines; ``environ``: where secrets' environment
-    variables are read (default ``os.environ``). One-line DDLError for bad settings (broker URL, secret files)."""
+    unnamed camera of ``ddl watch SOURCE``), and the history of events the page's API serves (``history``).
+    ``warn`` takes status lines; ``environ``: where secrets' environment variables are read (default
+    ``os.environ``). One-line DDLError for bad settings (broker URL, secret files)."""
 
     def __init__(self, settings: OutputSettings, cameras: Sequence[str],
                  warn: Callable[[str], None] = stderr_line, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.messages = EventMessages(settings.public_url, settings.update_every_s)
+        self.history = EventHistory(settings.api_events)
         self.mqtt: MqttOutput | None = None
-        self.outputs: list[Output] = []
+        self.outputs: list[Output] = [self.history]
         try:
             if settings.mqtt.broker is not None:
                 self.mqtt = MqttOutput(settings.mqtt, cameras, warn, environ)
@@ -58,17 +61,16 @@ class AlarmOutputs:
         except BaseException:
             self.close()
             raise
-        if self.outputs:
-            warn("alarms also go to: " + ", ".join(o.name for o in self.outputs))
+        if len(self.outputs) > 1:
+            warn("alarms also go to: " + ", ".join(o.name for o in self.outputs[1:]))
 
     def event(self, kind: str, record: dict[str, Any]) -> None:
         """An event line (``kind`` "start" or "end", ``record`` with its camera, clip and snapshot fields)."""
-        if self.outputs:
-            self._send(self.messages.event(kind, record))
+        self._send(self.messages.event(kind, record))
 
     def frame(self, camera: str, score: float) -> None:
         """A scored frame of ``camera`` with its (smoothed, calibrated) ``score``: states, and an update when due."""
-        if not self.outputs or not math.isfinite(score):
+        if not math.isfinite(score):
             return
         if self.mqtt is not None:
             self.mqtt.frame(camera, score)
@@ -79,7 +81,7 @@ class AlarmOutputs:
         """Send what waits, for at most ``outputs.close_timeout_s`` per output, and stop every output."""
         for output in self.outputs:
             output.close(self.settings.close_timeout_s)
-        self.outputs = []
+        self.outputs = [self.history]
 
     def _send(self, message: dict[str, Any]) -> None:
         for output in self.outputs:

@@ -48,6 +48,7 @@ class OutputSettings(Section):
 
     public_url: str | None
     update_every_s: float
+    api_events: int
     close_timeout_s: float
     mqtt: MqttSettings
     webhooks: WebhookSettings
