@@ -86,6 +86,7 @@ class MqttOutput:
         self.connected = threading.Event()
         self._abandon = threading.Event()
         self._lost = False
+        self._unreachable = False
         self._refusal: str | None = None
         self._frames: dict[str, tuple[int, float]] = {}  # camera -> (frames scored since, monotonic time) of its last states
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv311)
@@ -104,6 +105,7 @@ class MqttOutput:
         client.reconnect_delay_set(1, max(1, int(settings.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         self.client = client
         for camera in self.labels:
@@ -211,6 +213,7 @@ class MqttOutput:
                 self.warn(f"{self.name}: the broker refused the connection ({reason}); retrying")
             return
         self._refusal = None
+        self._unreachable = False
         client.publish(self.available_topic, ONLINE, qos=1, retain=True)
         if self.settings.discovery:
             client.subscribe(f"{self.settings.discovery_prefix}/status", qos=1)
@@ -223,8 +226,13 @@ class MqttOutput:
         was = self.connected.is_set()
         self.connected.clear()
         if was and not self.outbox.closed:
-            self._lost = True
+            self._lost = self._unreachable = True
             self.warn(f"{self.name}: connection lost ({reason}); reconnecting, events wait meanwhile")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        if not self._unreachable:
+            self._unreachable = True
+            self.warn(f"{self.name}: cannot reach the broker; retrying, events wait meanwhile")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.payload == ONLINE.encode():  # Home Assistant (re)started: announce the cameras again
