@@ -302,6 +302,19 @@ def test_an_event_raised_while_the_broker_is_down_arrives_after_it_restarts(brok
     phone.close()
 
 
+def test_an_unreachable_broker_is_said_once_and_the_watch_goes_on():
+    from mqtt_broker import free_port
+
+    status: list[str] = []
+    outputs = AlarmOutputs(settings(close_timeout_s=0.2, mqtt={"broker": f"mqtt://127.0.0.1:{free_port()}",
+                                                               "reconnect_max_s": 1}), ["entrance"], warn=status.append)
+    outputs.event("start", line("start"))  # queued, not an error
+    time.sleep(2.5)  # two or three attempts
+    outputs.close()
+    assert sum("cannot reach the broker" in s for s in status) == 1, status
+    assert any("messages dropped" in s for s in status)  # what waited, counted at the end
+
+
 def test_broker_credentials_come_from_the_environment_and_are_never_shown(tmp_path):
     mosquitto_path()
     (tmp_path / "broker").mkdir()
