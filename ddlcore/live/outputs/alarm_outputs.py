@@ -1,8 +1,9 @@
 """:class:`AlarmOutputs`, the one thing the watch loop talks to: :meth:`~AlarmOutputs.event` for each event
 line, :meth:`~AlarmOutputs.frame` for each scored frame, :meth:`~AlarmOutputs.close` when the watch stops. It
 turns them into event messages (:mod:`.messages`) and hands them to the outputs configured: an MQTT broker
-(:mod:`.mqtt`) and webhooks (:mod:`.webhook`). Every output queues and returns at once; its own thread does the
-sending, so a slow or absent receiver never holds up scoring.
+(:mod:`.mqtt`) and webhooks (:mod:`.webhook`); and always to the history the page's events API serves
+(:class:`..api.EventHistory`). Every output queues and returns at once; its own thread does the sending, so a
+slow or absent receiver never holds up scoring.
 """
 
 from __future__ import annotations
