@@ -60,6 +60,8 @@ MEDIA_TYPES = {".mkv": "video/webm", ".jpg": "image/jpeg"}
 #: the cookie that keeps the page's token after ``/?token=T``
 TOKEN_COOKIE = "ddl_watch_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: more GET routes (:class:`.api.Api`): (path, query) -> (status, body, content type), None for other paths
+Routes = Callable[[str, str], "tuple[int, bytes, str] | None"]
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 
@@ -198,8 +200,7 @@ def media_listing(folder: Path) -> bytes:
 
 
 def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings: PageSettings,
-             bound_host: str, api: Callable[[str, str], tuple[int, bytes, str] | None] | None = None,
-             ) -> type[BaseHTTPRequestHandler]:
+             bound_host: str, api: Routes | None = None) -> type[BaseHTTPRequestHandler]:
     page = PAGE.read_bytes()
     states = list(cameras.values())
 
@@ -377,8 +378,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def start_server(address: str, cameras: Mapping[str, LiveState], settings: PageSettings,
-                 events_dir: Path | None = None,
-                 api: Callable[[str, str], tuple[int, bytes, str] | None] | None = None) -> PageServer:
+                 events_dir: Path | None = None, api: Routes | None = None) -> PageServer:
     """Serve the page of ``cameras`` {name: state} (and the events folder ``events_dir``, when given) at
     ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop. ``api(path, query)``: (status,
     body, content type) for the routes it knows, None for others."""
