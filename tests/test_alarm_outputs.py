@@ -508,3 +508,13 @@ def test_sigterm_ends_the_open_event_publishes_it_and_disconnects_cleanly(alarm_
     assert [p for p, _ in phone.on("ddl/default/anomaly")] == ["OFF", "ON", "OFF"]
     assert "Received DISCONNECT from ddl-watch" in (broker.folder / "mosquitto.log").read_text()
     phone.close()
+
+
+def test_ddl_watch_with_a_bad_broker_url_stops_with_one_line(calibrated_model, tmp_path, capsys):
+    from ddlcore.cli.main import main
+
+    bad = {**WATCH_SETTINGS, "outputs": {"mqtt": {"broker": "tcp://broker.lan:1883"}}}
+    assert main(["watch", str(tmp_path / "none.mp4"), "--model", str(calibrated_model),
+                 "--settings", json.dumps(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: outputs.mqtt.broker 'tcp://broker.lan:1883': expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"]
