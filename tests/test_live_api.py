@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ddlcore.config import load_config
-from ddlcore.live.api import Api, EventHistory
+from ddlcore.live.api import Api, EventHistory, latency_histogram
 from ddlcore.live.server import LiveState, PageSettings, start_server
 from ddlcore.live.settings import LiveSettings
 
@@ -61,9 +61,12 @@ def api_server(tmp_path):
     (folder / kept["clip"]).write_bytes(b"\x1aE\xdf\xa3mkv")
     (folder / "notes.txt").write_text("not media")
     states = {"entrance": entrance, "yard": yard}
+    latency = latency_histogram()
+    for seconds in (0.03, 0.04, 0.2, 3.0):
+        latency.labels("entrance").observe(seconds)
     address = f"127.0.0.1:{_free_port()}"
     server = start_server(address, states, PageSettings.build(LIVE, address, token=TOKEN), folder,
-                          Api(states, history, folder))
+                          Api(states, history, folder, latency))
     yield int(address.rsplit(":", 1)[1]), history, kept
     server.shutdown()
     server.server_close()
@@ -159,7 +162,12 @@ def test_metrics_parse_as_prometheus_text(api_server):
     assert samples[("ddl_events_total", "entrance")] == 8 and samples[("ddl_events_total", "yard")] == 1
     assert samples[("ddl_anomaly", "entrance")] == 1 and samples[("ddl_anomaly", "yard")] == 1
     assert samples[("ddl_camera_up", "entrance")] == 1 and samples[("ddl_camera_up", "yard")] == 0
-    assert samples[("ddl_latency_seconds", "entrance")] == pytest.approx(0.08)
+    buckets = {(s.labels["camera"], s.labels["le"]): s.value for family in text_string_to_metric_families(body.decode())
+               for s in family.samples if s.name == "ddl_latency_seconds_bucket"}
+    assert buckets[("entrance", "0.05")] == 2 and buckets[("entrance", "0.25")] == 3 and buckets[("entrance", "+Inf")] == 4
+    assert samples[("ddl_latency_seconds_count", "entrance")] == 4
+    assert samples[("ddl_latency_seconds_sum", "entrance")] == pytest.approx(3.27)
+    assert samples[("ddl_decision_latency_seconds", "entrance")] == pytest.approx(0.16)
     assert samples[("ddl_threshold", "yard")] == 1.5 and samples[("ddl_fps", "entrance")] == 12.5
     assert samples[("ddl_uptime_seconds", None)] >= 0
 

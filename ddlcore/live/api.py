@@ -15,9 +15,10 @@ for monitoring. Same Host check and token as the page (:mod:`.server`); every ro
   while some camera is watched, 503 once none is;
 - ``/metrics``: Prometheus text (prometheus-client), per camera (label ``camera``): counters
   ``ddl_frames_read_total``, ``ddl_frames_scored_total``, ``ddl_frames_dropped_total``, ``ddl_reconnects_total``,
-  ``ddl_events_total``; gauges ``ddl_camera_up``, ``ddl_anomaly`` (1 during an event), ``ddl_fps``,
-  ``ddl_latency_seconds`` (median from reading a frame to its result), ``ddl_decision_latency_seconds``,
-  ``ddl_threshold``; and ``ddl_uptime_seconds``.
+  ``ddl_events_total``; the histogram ``ddl_latency_seconds`` (from reading a frame to its score, every frame
+  scored: :func:`latency_histogram`); gauges ``ddl_camera_up``, ``ddl_anomaly`` (1 during an event), ``ddl_fps``,
+  ``ddl_decision_latency_seconds`` (median from reading a frame to the alarm decision about it), ``ddl_threshold``;
+  and ``ddl_uptime_seconds``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import parse_qs, unquote
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .outputs.messages import camera_name
@@ -41,6 +42,15 @@ from .server import MEDIA_TYPES, LiveState, media_file
 Answer = tuple[int, bytes, str]
 JSON = "application/json"
 MAX_LIMIT = 500
+#: upper bounds (s) of the latency histogram's buckets
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def latency_histogram() -> Histogram:
+    """``ddl_latency_seconds`` by ``camera``: the time from reading a frame to its score, observed for every frame
+    scored (:meth:`.outputs.alarm_outputs.AlarmOutputs.frame`); in no registry until :class:`Api` takes it."""
+    return Histogram("ddl_latency_seconds", "time from reading a frame to its score", ["camera"],
+                     buckets=LATENCY_BUCKETS, registry=None)
 
 
 class EventHistory:
@@ -99,15 +109,18 @@ def camera_state(info: Mapping[str, Any]) -> str:
 
 class Api:
     """Answers the API routes and ``/metrics`` (see the module docstring) for ``cameras`` {name: page state},
-    ``history`` and the events folder ``events_dir`` (None: no media)."""
+    ``history``, the events folder ``events_dir`` (None: no media) and the ``latency`` histogram (None: none)."""
 
-    def __init__(self, cameras: Mapping[str, LiveState], history: EventHistory, events_dir: Path | None) -> None:
+    def __init__(self, cameras: Mapping[str, LiveState], history: EventHistory, events_dir: Path | None,
+                 latency: Histogram | None = None) -> None:
         self.cameras = cameras
         self.history = history
         self.events_dir = events_dir
         self.started = time.monotonic()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+        if latency is not None:
+            self.registry.register(latency)
 
     def __call__(self, path: str, query: str) -> Answer | None:
         """The answer to GET ``path`` with ``query``, or None when the path is none of these routes."""
@@ -177,7 +190,6 @@ class Api:
                     "frames_dropped": ("dropped", "frames dropped unscored to keep up"),
                     "reconnects": ("reconnects", "reconnections to the source")}
         gauges = {"fps": ("fps", 1.0, "frames scored per second over the last stats period"),
-                  "latency_seconds": ("latency_ms", 1e-3, "median time from reading a frame to its score"),
                   "decision_latency_seconds": ("decision_latency_ms", 1e-3,
                                                "median time from reading a frame to the alarm decision about it"),
                   "threshold": ("threshold", 1.0, "the camera's alarm threshold")}

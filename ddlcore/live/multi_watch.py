@@ -113,7 +113,7 @@ class CameraWatch:
                 self.state.frame(picture, result.frame, result.score, result.alarmed)
         self.log.changes(result.changes)
         if self.alarms is not None:
-            self.alarms.frame(self.name, result.score)
+            self.alarms.frame(self.name, result.score, self.stats.latency[-1])
 
     def end(self) -> None:
         """The source ended for good (or the watch stops): close the open event, the clips and the overlay video."""
@@ -205,7 +205,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                                          media_settings, writer, page is not None, (overlays or {}).get(camera.name),
                                          alarms))
         states = {w.name: w.state for w in watches if w.state is not None}
-        server = start_server(serve, states, page, folder, Api(states, alarms.history, folder)) if serve and page else None
+        server = start_server(serve, states, page, folder, Api(states, alarms.history, folder, alarms.latency)) if serve and page else None
     except BaseException:
         for w in watches:
             w.reader.stop()

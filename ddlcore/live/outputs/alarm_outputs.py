@@ -12,8 +12,8 @@ import math
 import sys
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from ..api import EventHistory
-from .messages import EventMessages
+from ..api import EventHistory, latency_histogram
+from .messages import EventMessages, camera_name
 from .mqtt import MqttOutput
 from .settings import OutputSettings
 from .webhook import WebhookOutput, webhook_secret
@@ -47,6 +47,7 @@ class AlarmOutputs:
         self.settings = settings
         self.messages = EventMessages(settings.public_url, settings.update_every_s)
         self.history = EventHistory(settings.api_events)
+        self.latency = latency_histogram()
         self.mqtt: MqttOutput | None = None
         self.outputs: list[Output] = [self.history]
         try:
@@ -69,8 +70,10 @@ class AlarmOutputs:
         """An event line (``kind`` "start" or "end", ``record`` with its camera, clip and snapshot fields)."""
         self._send(self.messages.event(kind, record))
 
-    def frame(self, camera: str, score: float) -> None:
-        """A scored frame of ``camera`` with its (smoothed, calibrated) ``score``: states, and an update when due."""
+    def frame(self, camera: str, score: float, latency_s: float) -> None:
+        """A scored frame of ``camera`` with its (smoothed, calibrated) ``score`` and the ``latency_s`` from reading
+        the newest frame to this score: the latency histogram, states, and an update when due."""
+        self.latency.labels(camera_name(camera)).observe(latency_s)
         if not math.isfinite(score):
             return
         if self.mqtt is not None:

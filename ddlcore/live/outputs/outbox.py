@@ -37,7 +37,7 @@ class Outbox:
                 self.dropped += 1
                 if self.dropped == 1:
                     self._warn(f"{self._name}: {self._limit} messages already waiting; new ones are dropped "
-                               "(counted in the summary)")
+                               "(counted, and reported when the watch stops)")
                 return False
             self._items[("key", key) if key is not None else ("serial", next(self._serial))] = message
             self._ready.notify()
