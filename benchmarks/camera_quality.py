@@ -17,7 +17,11 @@ reads a finished ``--out``. Per camera and model it prints:
 - anomalies detected after their onset (an event starts inside the anomaly; docs/alarms.md), the median delay
   from onset to the live alarm, event precision (events on an anomaly, %), and false alarms per hour of the test
   clips' normal frames with its 95% interval;
-- per anomaly: when the first event overlapping it started, relative to the labelled onset (negative: before).
+- per anomaly: when the first event overlapping it started, relative to the labelled onset (negative: before);
+- per test clip, a check of its labels: the mean optical-flow speed (pixels per frame at the model's size) of its
+  labelled-normal frames before the first anomaly, beside the median and 99th percentile of the per-frame mean
+  speed over the camera's normal footage. A "normal" lead-in moving far faster than every normal frame is
+  probably the anomaly's start, labelled late: no detector that responds to it can start *after* the onset.
 
 Nothing is timed here; the workflow's own benchmark files hold the jobs' times.
 """
@@ -33,8 +37,10 @@ import numpy as np
 import pandas as pd
 
 from ddlcore.alarm.calibration import load_calibration, sidecar_path
+from ddlcore.data.framestore import FrameStore
 from ddlcore.alarm.evaluation import event_row, load_live_run, segments
 from ddlcore.evaluate.metrics import auc_or_none
+from ddlcore.score.motion import flow_speed
 
 REPO = Path(__file__).resolve().parent.parent
 DEVELOPMENT_ROOT = REPO.parent / "shared" / "data" / "umn-dev"
@@ -75,6 +81,35 @@ def onset_lines(videos: dict, fps: float) -> list[str]:
     return lines
 
 
+def mean_speeds(store_path: Path, stop: int | None = None) -> np.ndarray:
+    """Per-frame mean optical-flow speed (pixels per frame) of a frame store's frames [0, stop): float (n - 1,)."""
+    with FrameStore(store_path) as store:
+        frames = store[0 : len(store) if stop is None else min(stop, len(store))]
+    gray = frames[..., 0] if frames.shape[-1] == 1 else frames.mean(axis=-1).astype(np.uint8)
+    return flow_speed(gray[:-1], gray[1:]).mean(axis=(1, 2)) if len(gray) > 1 else np.empty(0)
+
+
+def lead_in_lines(out: Path, camera: str, videos: dict) -> list[str]:
+    """The label check of the module docstring for one camera's test clips ``videos`` (names, labels)."""
+    frames = out / "frames" / "cameras"
+    normal = [mean_speeds(p) for split in ("train", "calibration") for p in sorted((frames / split).glob(f"{camera}-*.h5"))]
+    everyday = np.concatenate(normal) if normal else np.empty(0)
+    if everyday.size == 0:
+        return []
+    lines = [f"    normal footage: mean speed median {np.median(everyday):.3f}, 99th percentile "
+             f"{np.percentile(everyday, 99):.3f} px/frame"]
+    for name, v in sorted(videos.items()):
+        abnormal = np.flatnonzero(np.asarray(v["labels"]) != 0)
+        onset = int(abnormal[0]) if abnormal.size else len(v["labels"])
+        if onset < 2:
+            continue
+        lead = mean_speeds(frames / "test" / f"{name}.h5", onset)
+        above = float(np.mean(lead > np.percentile(everyday, 99)))
+        lines.append(f"    {name}: lead-in (frames 0-{onset - 1}) mean speed {lead.mean():.3f} px/frame, "
+                     f"{100 * above:.0f}% of its frames above the normal footage's 99th percentile")
+    return lines
+
+
 def offline_aucs(out: Path) -> dict[tuple[str, str], float]:
     """(camera, model) -> test micro AUC (%) from the workflow's scenes table."""
     table = out / "tables" / "scenes-cameras.csv"
@@ -101,7 +136,7 @@ def camera_rows(out: Path) -> list[dict]:
                      **{k: row[k] for k in ("segments", "detected", "median_delay_s", "events", "event_precision_pct",
                                             "false_alarms", "false_alarms_per_hour", "false_alarms_per_hour_low",
                                             "false_alarms_per_hour_high")},
-                     "onsets": onset_lines(videos, fps)})
+                     "onsets": onset_lines(videos, fps) + lead_in_lines(out, camera, videos)})
     if not rows:
         raise SystemExit(f"camera_quality: no live scores under {out}/alarms/cameras (no camera with labelled clips?)")
     return rows

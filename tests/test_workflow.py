@@ -38,7 +38,11 @@ def planned_jobs(workdir: Path, config: dict, *args: str, code: Path | None = No
     and ``code`` (see :func:`snakemake`)."""
     path = workdir / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake(workdir, path, "--dry-run", *args, code=code)
+    return job_stats(snakemake(workdir, path, "--dry-run", *args, code=code))
+
+
+def job_stats(run: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> number of jobs in the job stats of a successful ``snakemake --dry-run``; {} when nothing is planned."""
     assert run.returncode == 0, run.stderr[-2000:]
     text = run.stdout + run.stderr
     if "Nothing to be done" in text:
@@ -170,6 +174,15 @@ def test_alarms_are_calibrated_and_tabulated(finished_run):
     assert len(list((results / "figures" / "synthetic" / "events").glob("*.png"))) == 4
 
 
+def test_motion_weight_reruns_scoring_and_calibration_never_training(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed.setdefault("score", {})["motion_weight"] = 0.3
+    jobs = planned_jobs(workdir, changed)
+    assert "train" not in jobs and "detect" not in jobs
+    assert {"score": 8, "calibrate": 8, "live_score": 8, "events": 1, "aggregate": 1}.items() <= jobs.items()
+
+
 def test_alarm_budget_reruns_calibration_and_events_only(finished_run):
     workdir, config = finished_run
     changed = copy.deepcopy(config)
@@ -234,3 +247,31 @@ def test_nested_config_on_the_command_line_plans_as_in_a_config_file(tmp_path):
     on_command_line = planned_jobs(tmp_path, tiny, "--config", "train={seeds: [0, 1, 2], epochs: 2}")
     assert on_command_line == in_file
     assert in_file["train"] * len(tiny["train"]["seeds"]) == 3 * planned_jobs(tmp_path, tiny)["train"]  # 3 seeds
+
+
+def test_the_workflow_plans_alike_from_the_top_level_snakefile_and_as_a_module(tmp_path):
+    """workflow/Snakefile holds the workflow: run by itself, through the top-level Snakefile (an include of it),
+    or as a Snakemake module (the form `snakedeploy deploy-workflow` writes, its config from the importing
+    workflow), the tiny configuration plans the same jobs, rule all (the default target) among them."""
+    configs = [str(REPO / "config" / "config.yaml"), str(TINY)]
+    options = ["--directory", str(tmp_path), "--cores", "1", "--dry-run"]
+    importing = tmp_path / "Snakefile"
+    importing.write_text("".join(f'configfile: "{path}"\n' for path in configs) + f"""
+module ddl:
+    snakefile:
+        "{REPO / 'workflow' / 'Snakefile'}"
+    config:
+        config
+
+
+use rule * from ddl
+""")
+
+    def plan(snakefile: Path, *args: str) -> dict[str, int]:
+        cmd = [*SNAKEMAKE[:-1], str(snakefile), *options, *args]
+        return job_stats(subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path))
+
+    top_level = plan(REPO / "Snakefile", "--configfile", *configs)
+    assert top_level["all"] == 1 and top_level["train"] == 8
+    assert plan(REPO / "workflow" / "Snakefile", "--configfile", *configs) == top_level
+    assert plan(importing) == top_level

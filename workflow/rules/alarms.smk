@@ -11,53 +11,55 @@ ALARM_OUTPUTS = [f"{RESULTS}/tables/events-{DATASET}.md"] * bool(SCENES) + expan
 
 
 rule calibrate:
-    conda:
-        "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: calibration_stores(wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:
         f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.alarm.h5",
-    params:
-        settings=settings("score", "alarm"),
-        roi=roi_option,
-        code=code_fingerprint("calibrate"),
     log:
         f"{LOGS}/calibrate/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
         f"{BENCH}/calibrate/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
+    params:
+        settings=settings("score", "alarm"),
+        roi=roi_option,
+        code=code_fingerprint("calibrate"),
     shell:
-        ddl("calibrate --settings {params.settings:q} --model {input.model:q} {params.roi} --out {output:q} {input.frames:q}")
+        ddl(
+            "calibrate --settings {params.settings:q} --model {input.model:q} {params.roi} --out {output:q} {input.frames:q}"
+        )
 
 
 rule live_score:
-    conda:
-        "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         calibration=rules.calibrate.output,
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:
         f"{RESULTS}/alarms/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
-    params:
-        # how to run the model only: patch and grid of the causal score are the calibration's (its input)
-        settings=settings(*(f"score.{k}" for k in config["score"] if k not in FIXED_SCORE_KEYS)),
-        code=code_fingerprint("score"),
     log:
         f"{LOGS}/live_score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
         f"{BENCH}/live_score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
+    params:
+        # how to run the model only: patch and grid of the causal score are the calibration's (its input)
+        settings=settings(*(f"score.{k}" for k in config["score"] if k not in FIXED_SCORE_KEYS)),
+        code=code_fingerprint("score"),
     shell:
         ddl(
             "score --settings {params.settings:q} --model {input.model:q} --calibration {input.calibration:q}"
@@ -66,8 +68,6 @@ rule live_score:
 
 
 rule events:
-    conda:
-        "../../environment.yml"
     input:
         labels=f"{RESULTS}/labels/{DATASET}.h5",
         live=LIVE_FILES,
@@ -80,18 +80,20 @@ rule events:
             caption="../report/event_curves.rst",
             category="Figures",
         ),
+    log:
+        f"{LOGS}/events.log",
+    benchmark:
+        f"{BENCH}/events.tsv"
+    conda:
+        "../../environment.yml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         settings=settings("alarm", *(f"metrics.{key}" for key in ("region_iou", "track_link_iou", "region_min_pixels"))),
         tables_dir=lambda wildcards, output: str(Path(output.table).parent),
         unlabelled=unlabelled_option(),  # trained scenes without labelled test videos: a line under the table
         code=code_fingerprint("events"),
-    log:
-        f"{LOGS}/events.log",
-    benchmark:
-        f"{BENCH}/events.tsv"
-    resources:
-        mem_mb=2000,
-        runtime=10,
     shell:
         ddl(
             "events --settings {params.settings:q} --labels {input.labels:q} --scores {input.live:q}"
@@ -102,23 +104,23 @@ rule events:
 if DATASET == "cameras":
 
     rule deployment:
-        conda:
-            "../../environment.yml"
         input:
             models=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{RUNS[0]}.pt", scene=TRAIN_SCENES),
             calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{RUNS[0]}.alarm.h5", scene=TRAIN_SCENES),
         output:
             deployment=f"{RESULTS}/deploy/{DATASET}.yaml",
             config=f"{RESULTS}/deploy/{DATASET}.config.yaml",
+        log:
+            f"{LOGS}/deployment.log",
+        conda:
+            "../../environment.yml"
+        resources:
+            mem_mb=500,
+            runtime=5,
         params:
             settings=settings(*sorted(config)),  # the whole config: what the models were trained with
             cameras=TRAIN_SCENES,
             code=code_fingerprint("deployment"),
-        log:
-            f"{LOGS}/deployment.log",
-        resources:
-            mem_mb=500,
-            runtime=5,
         shell:
             ddl(
                 "deployment --settings {params.settings:q} --cameras {params.cameras:q} --models {input.models:q}"
@@ -126,24 +128,26 @@ if DATASET == "cameras":
             )
 
     rule camera_table:
-        conda:
-            "../../environment.yml"
         input:
             train=frame_stores("train"),
             calibration=frame_stores("calibration"),
             calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.alarm.h5", scene=TRAIN_SCENES, run=RUNS),
             metrics=[f"{RESULTS}/metrics/{DATASET}.json"] if SCENES else [],
         output:
-            table=report(f"{RESULTS}/tables/cameras-{DATASET}.md", caption="../report/camera_table.rst", category="Tables"),
+            table=report(
+                f"{RESULTS}/tables/cameras-{DATASET}.md", caption="../report/camera_table.rst", category="Tables"
+            ),
             csv=f"{RESULTS}/tables/cameras-{DATASET}.csv",
-        params:
-            metrics=lambda wildcards, input: f"--metrics {shlex.quote(input.metrics[0])}" if input.metrics else "",
-            code=code_fingerprint("camera-table"),
         log:
             f"{LOGS}/camera_table.log",
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=1000,
             runtime=5,
+        params:
+            metrics=lambda wildcards, input: f"--metrics {shlex.quote(input.metrics[0])}" if input.metrics else "",
+            code=code_fingerprint("camera-table"),
         shell:
             ddl(
                 "camera-table --train-frames {input.train:q} --calibration-frames {input.calibration:q}"

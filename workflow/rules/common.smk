@@ -24,8 +24,13 @@ try:
     VIDEOS = {split: list_videos(DATA, split) for split in ("train", "test", "calibration")}
     SCENES = training_scenes(DATA)  # scenes with test videos: trained, scored and reported
     # each camera's roi.png, checked before any job runs: an input of its scoring and calibration only
-    ROIS = camera_rois(open_dataset(DATA), [v for vs in VIDEOS.values() for v in vs], DATA.frames.height,
-                       DATA.frames.width) if DATASET == "cameras" else {}
+    ROIS = (
+        camera_rois(
+            open_dataset(DATA), [v for vs in VIDEOS.values() for v in vs], DATA.frames.height, DATA.frames.width
+        )
+        if DATASET == "cameras"
+        else {}
+    )
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
 # A scene with training videos only (ShanghaiTech's 13th) still gets its model, for scoring new footage.
@@ -133,14 +138,24 @@ def roi_option(wildcards, input):
 def final_outputs():
     """What `snakemake` builds by default: the tables (when some scene has labelled test videos), the
     figures, the tracking summary and, for cameras, the deployment file."""
-    tables = [f"{RESULTS}/tables/auc.md", f"{RESULTS}/tables/auc-{DATASET}.md",
-              f"{RESULTS}/tables/ablation-{DATASET}.md"] if SCENES else []
-    deployment = [f"{RESULTS}/deploy/{DATASET}.yaml", f"{RESULTS}/tables/cameras-{DATASET}.md"] if DATASET == "cameras" else []
-    return tables + deployment + [
-        f"{RESULTS}/tracks/{DATASET}/summary.csv",
-        f"{RESULTS}/figures/{DATASET}/qualitative.png",
-        f"{RESULTS}/tables/jobs-{DATASET}.md",
-    ] + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.pt", scene=TRAIN_SCENES, run=RUNS)
+    tables = (
+        [f"{RESULTS}/tables/auc.md", f"{RESULTS}/tables/auc-{DATASET}.md", f"{RESULTS}/tables/ablation-{DATASET}.md"]
+        if SCENES
+        else []
+    )
+    deployment = (
+        [f"{RESULTS}/deploy/{DATASET}.yaml", f"{RESULTS}/tables/cameras-{DATASET}.md"] if DATASET == "cameras" else []
+    )
+    return (
+        tables
+        + deployment
+        + [
+            f"{RESULTS}/tracks/{DATASET}/summary.csv",
+            f"{RESULTS}/figures/{DATASET}/qualitative.png",
+            f"{RESULTS}/tables/jobs-{DATASET}.md",
+        ]
+        + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.pt", scene=TRAIN_SCENES, run=RUNS)
+    )
 
 
 def raw_input(wildcards):

@@ -6,8 +6,6 @@ SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{run}}.h5", scene=S
 
 
 rule score:
-    conda:
-        "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
@@ -16,26 +14,28 @@ rule score:
         scores=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
         # region detections of each frame, read by aggregate beside the scores file (RBDC, TBDC)
         regions=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.regions.h5",
-    params:
-        settings=settings("score"),
-        roi=roi_option,
-        code=code_fingerprint("score"),
     log:
         f"{LOGS}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
         f"{BENCH}/score/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
+    params:
+        settings=settings("score"),
+        roi=roi_option,
+        code=code_fingerprint("score"),
     shell:
-        ddl("score --settings {params.settings:q} --model {input.model:q} {params.roi} --frames {input.frames:q} --out {output.scores:q}")
+        ddl(
+            "score --settings {params.settings:q} --model {input.model:q} {params.roi} --frames {input.frames:q} --out {output.scores:q}"
+        )
 
 
 rule aggregate:
-    conda:
-        "../../environment.yml"
     input:
         labels=f"{RESULTS}/labels/{DATASET}.h5",
         scores=SCORE_FILES,
@@ -43,10 +43,14 @@ rule aggregate:
     output:
         auc=report(f"{RESULTS}/tables/auc-{DATASET}.md", caption="../report/auc_table.rst", category="Tables"),
         auc_csv=f"{RESULTS}/tables/auc-{DATASET}.csv",
-        ablation=report(f"{RESULTS}/tables/ablation-{DATASET}.md", caption="../report/ablation_table.rst", category="Tables"),
+        ablation=report(
+            f"{RESULTS}/tables/ablation-{DATASET}.md", caption="../report/ablation_table.rst", category="Tables"
+        ),
         ablation_csv=f"{RESULTS}/tables/ablation-{DATASET}.csv",
         seeds=report(f"{RESULTS}/tables/seeds-{DATASET}.md", caption="../report/seeds_table.rst", category="Tables"),
-        verdict=report(f"{RESULTS}/tables/verdict-{DATASET}.md", caption="../report/verdict_table.rst", category="Tables"),
+        verdict=report(
+            f"{RESULTS}/tables/verdict-{DATASET}.md", caption="../report/verdict_table.rst", category="Tables"
+        ),
         metrics=f"{RESULTS}/metrics/{DATASET}.json",
         figures=report(
             directory(f"{RESULTS}/figures/{DATASET}/curves"),
@@ -54,18 +58,20 @@ rule aggregate:
             caption="../report/score_curves.rst",
             category="Figures",
         ),
+    log:
+        f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCH}/aggregate.tsv"
+    conda:
+        "../../environment.yml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         settings=settings(*sorted(config)),  # the whole config: recorded with the tables
         tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
         unlabelled=unlabelled_option(),  # trained scenes without labelled test videos: rows / a line in the tables
         code=code_fingerprint("aggregate"),
-    log:
-        f"{LOGS}/aggregate.log",
-    benchmark:
-        f"{BENCH}/aggregate.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=20,
     shell:
         ddl(
             "aggregate --settings {params.settings:q} --labels {input.labels:q} --scores {input.scores:q}"
@@ -75,53 +81,53 @@ rule aggregate:
 
 
 rule summary:
-    conda:
-        "../../environment.yml"
     input:
         # this run's metrics and those of the earlier runs that metrics.summary_datasets names (never found by listing)
         expand(f"{RESULTS}/metrics/{{dataset}}.json", dataset=SUMMARY_DATASETS),
     output:
         auc=report(f"{RESULTS}/tables/auc.md", caption="../report/auc_table.rst", category="Tables"),
         auc_csv=f"{RESULTS}/tables/auc.csv",
+    log:
+        f"{LOGS}/summary.log",
+    conda:
+        "../../environment.yml"
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         settings=settings("metrics"),
         tables_dir=lambda wildcards, output: str(Path(output.auc).parent),
         code=code_fingerprint("summary"),
-    log:
-        f"{LOGS}/summary.log",
-    resources:
-        mem_mb=500,
-        runtime=5,
     shell:
         ddl("summary --settings {params.settings:q} --metrics {input:q} --tables-dir {params.tables_dir:q}")
 
 
 rule qualitative_figure:
-    conda:
-        "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{FIGURE_SCENE}/{RUNS[0]}.pt",
         frames=frame_stores("train", FIGURE_SCENE)[0],
         masks=f"{RESULTS}/masks/{DATASET}/train/{videos_of('train', FIGURE_SCENE)[0]}.h5",
     output:
         report(f"{RESULTS}/figures/{DATASET}/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
-    params:
-        settings=settings("train", seed=SEEDS[0]),
-        code=code_fingerprint("figures"),
     log:
         f"{LOGS}/qualitative_figure.log",
     benchmark:
         f"{BENCH}/qualitative_figure.tsv"
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=settings("train", seed=SEEDS[0]),
+        code=code_fingerprint("figures"),
     shell:
-        ddl("figures qualitative --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --masks {input.masks:q} --out {output:q}")
+        ddl(
+            "figures qualitative --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --masks {input.masks:q} --out {output:q}"
+        )
 
 
 rule job_benchmarks:
-    conda:
-        "../../environment.yml"
     input:
         # the alarm rules' benchmarks are in the table too (workflow/rules/alarms.smk); without labelled
         # test videos (cameras), the calibrations are the last alarm jobs
@@ -131,13 +137,15 @@ rule job_benchmarks:
     output:
         table=report(f"{RESULTS}/tables/jobs-{DATASET}.md", caption="../report/job_benchmarks.rst", category="Tables"),
         csv=f"{RESULTS}/tables/jobs-{DATASET}.csv",
-    params:
-        folder=BENCH,
-        code=code_fingerprint("job-benchmarks"),
     log:
         f"{LOGS}/job_benchmarks.log",
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        folder=BENCH,
+        code=code_fingerprint("job-benchmarks"),
     shell:
         ddl("job-benchmarks --dir {params.folder:q} --out {output.table:q}")

@@ -4,64 +4,66 @@
 if DATASET == "synthetic":
 
     rule synthesize:
-        conda:
-            "../../environment.yml"
         output:
             f"{config['dataset']['root']}/manifest.json",
-        params:
-            settings=settings("synthetic"),
-            root=lambda wildcards, output: str(Path(output[0]).parent),
-            code=code_fingerprint("synthesize"),
         log:
             f"{LOGS}/synthesize.log",
         benchmark:
             f"{BENCH}/synthesize.tsv"
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=2000,
             runtime=30,
+        params:
+            settings=settings("synthetic"),
+            root=lambda wildcards, output: str(Path(output[0]).parent),
+            code=code_fingerprint("synthesize"),
         shell:
             ddl("synthesize --settings {params.settings:q} --out {params.root:q}")
 
 
 rule extract_frames:
-    conda:
-        "../../environment.yml"
     input:
         raw_input,
     output:
         f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
-    params:
-        settings=settings("dataset", "frames"),
-        frame_range=frame_range,
-        code=code_fingerprint("frames", reads_dataset=True),
     log:
         f"{LOGS}/frames/{{split}}/{{video}}.log",
     benchmark:
         f"{BENCH}/frames/{{split}}/{{video}}.tsv"
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        settings=settings("dataset", "frames"),
+        frame_range=frame_range,
+        code=code_fingerprint("frames", reads_dataset=True),
     shell:
-        ddl("frames --settings {params.settings:q} --split {wildcards.split} --video {wildcards.video:q} --out {output:q}")
+        ddl(
+            "frames --settings {params.settings:q} --split {wildcards.split} --video {wildcards.video:q} --out {output:q}"
+        )
 
 
 rule labels:
-    conda:
-        "../../environment.yml"
     input:
         frame_stores("test"),
     output:
         f"{RESULTS}/labels/{DATASET}.h5",
-    params:
-        settings=settings("dataset", "frames"),
-        frames_dir=lambda wildcards, input: str(Path(input[0]).parent),
-        code=code_fingerprint("labels", reads_dataset=True),
     log:
         f"{LOGS}/labels.log",
     benchmark:
         f"{BENCH}/labels.tsv"
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        settings=settings("dataset", "frames"),
+        frames_dir=lambda wildcards, input: str(Path(input[0]).parent),
+        code=code_fingerprint("labels", reads_dataset=True),
     shell:
         ddl("labels --settings {params.settings:q} --frames-dir {params.frames_dir:q} --out {output:q}")

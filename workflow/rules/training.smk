@@ -2,25 +2,25 @@
 
 
 rule train:
-    conda:
-        "../../environment.yml"
     input:
         unpack(training_inputs),
     output:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         log_csv=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.csv",
-    params:
-        settings=lambda wildcards: settings("model", "train", "masks", seed=wildcards.seed),
-        code=code_fingerprint("train"),
     log:
         f"{LOGS}/train/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
         f"{BENCH}/train/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: config["train"]["threads"] or 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=720,
+    params:
+        settings=lambda wildcards: settings("model", "train", "masks", seed=wildcards.seed),
+        code=code_fingerprint("train"),
     shell:
         ddl(
             "train --settings {params.settings:q} --scene {wildcards.scene:q} --arch {wildcards.arch}"
