@@ -1,7 +1,8 @@
 """Skips that CI does not allow: under ``DDL_CI=true`` (set by ``.ci/run``) a check that cannot run fails.
 
-The oracle tests against the authors' code and the page test in Chromium are what make ddl's claims
-checkable; in a user's clone without ``../shared`` or Chromium they skip, in CI they must run.
+The oracle tests against the authors' code, the page test in Chromium and the MQTT tests against a Mosquitto
+broker are what make ddl's claims checkable; in a user's clone without ``../shared``, Chromium or Mosquitto they
+skip, in CI they must run.
 """
 
 from __future__ import annotations

@@ -22,13 +22,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def section_classes() -> list[type[Section]]:
-    """Every top-level section class of the stage packages' ``settings`` modules."""
+    """Every top-level section class of the ``settings`` modules of ddlcore's packages (``ddlcore.live.outputs``
+    included)."""
     found = []
-    for info in pkgutil.iter_modules(ddlcore.__path__):
+    for info in pkgutil.walk_packages(ddlcore.__path__, "ddlcore."):
         if not info.ispkg:
             continue
         try:
-            module = importlib.import_module(f"ddlcore.{info.name}.settings")
+            module = importlib.import_module(f"{info.name}.settings")
         except ModuleNotFoundError:
             continue
         found += [obj for obj in vars(module).values()

@@ -9,4 +9,5 @@
 - :mod:`.multi_watch`: the one watch loop, over every camera of a deployment (``ddl watch --cameras``);
   :mod:`.watch`: ``ddl watch SOURCE``, that loop with one unnamed camera (arguments: :mod:`ddlcore.cli.watch`);
 - :mod:`.deployment`, :mod:`.event_media`: the deployment file, and each event's clip and snapshot.
+- :mod:`.outputs`: where alarms go besides the event lines (MQTT, Home Assistant, webhooks).
 """

@@ -32,9 +32,11 @@ import numpy as np
 from ..alarm.calibration import Calibration, check_calibration, load_calibration
 from ..data.footage_reader import warn
 from ..errors import DDLError
+from .api import Api
 from .deployment import DeployedCamera
 from .event_log import EventLog
 from .event_media import EventMedia, MediaSettings, MediaWriter
+from .outputs.alarm_outputs import AlarmOutputs
 from .overlay import OverlayWriter, overlay_frame
 from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import LiveState, PageSettings, start_server
@@ -65,8 +67,8 @@ class SignallingReader(FrameReader):
 
 @dataclass
 class CameraWatch:
-    """One camera's part of the watch: reader, scorer, recent frames, figures, events, media, page state and
-    overlay video (``name`` ``""``: the one unnamed camera of ``ddl watch SOURCE``)."""
+    """One camera's part of the watch: reader, scorer, recent frames, figures, events, media, page state,
+    overlay video and alarm outputs (``name`` ``""``: the one unnamed camera of ``ddl watch SOURCE``)."""
 
     name: str
     reader: FrameReader
@@ -76,6 +78,7 @@ class CameraWatch:
     media: EventMedia | None
     state: LiveState | None
     overlay: OverlayWriter | None = None
+    alarms: AlarmOutputs | None = None
     stats: Stats = field(default_factory=Stats)
     frames: deque[Frame] = field(default_factory=deque)
     connection: int = -1
@@ -109,6 +112,8 @@ class CameraWatch:
             if self.state is not None:
                 self.state.frame(picture, result.frame, result.score, result.alarmed)
         self.log.changes(result.changes)
+        if self.alarms is not None:
+            self.alarms.frame(self.name, result.score, self.stats.latency[-1])
 
     def end(self) -> None:
         """The source ended for good (or the watch stops): close the open event, the clips and the overlay video."""
@@ -191,14 +196,16 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     media_settings = MediaSettings.from_settings(live, folder) if folder is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+    alarms = AlarmOutputs(settings.outputs, [camera.name for camera in cameras])
     writer = MediaWriter(media_settings.queue_frames) if media_settings is not None else None
     watches: list[CameraWatch] = []
     try:
         for camera in cameras:
             watches.append(_camera_watch(camera, scorers[camera.name], settings, ready, events_out,
-                                         media_settings, writer, page is not None, (overlays or {}).get(camera.name)))
+                                         media_settings, writer, page is not None, (overlays or {}).get(camera.name),
+                                         alarms))
         states = {w.name: w.state for w in watches if w.state is not None}
-        server = start_server(serve, states, page, folder) if serve and page else None
+        server = start_server(serve, states, page, folder, Api(states, alarms.history, folder, alarms.latency)) if serve and page else None
     except BaseException:
         for w in watches:
             w.reader.stop()
@@ -206,6 +213,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                 w.overlay.close()
         if writer is not None:
             writer.close()
+        alarms.close()
         raise
     for w in watches:
         w.reader.start()
@@ -255,6 +263,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                 w.end()
         if writer is not None:
             writer.close()
+        alarms.close()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -289,10 +298,12 @@ def _shared_scorers(cameras: list[DeployedCamera], models: dict[Path, tuple[Any,
 
 def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSettings,
                   ready: threading.Event, events_out: TextIO, media_settings: MediaSettings | None,
-                  writer: MediaWriter | None, serving: bool, overlay_path: str | Path | None) -> CameraWatch:
+                  writer: MediaWriter | None, serving: bool, overlay_path: str | Path | None,
+                  alarms: AlarmOutputs) -> CameraWatch:
     """The parts of one camera's watch (its reader not started yet): its reader under ``settings`` (``live``,
     ``alarm.fps``), signalling ``ready``; its event log writing to ``events_out``; its media (with
-    ``media_settings`` and ``writer``), page state (when ``serving``) and overlay video (at ``overlay_path``)."""
+    ``media_settings`` and ``writer``), page state (when ``serving``), overlay video (at ``overlay_path``) and
+    the watch's ``alarms`` (each event line goes to them too)."""
     calibration = scorer.calibration
     live = settings.live
     try:
@@ -308,8 +319,10 @@ def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSet
         media = EventMedia(camera.name, media_settings, lambda: reader.fps, scorer.size[:2], calibration.rule, writer)
 
     def annotate(kind: str, event: Any, record: dict[str, Any]) -> dict[str, Any]:
-        return {**camera_fields(camera.name), **(media.event(kind, event, record) if media is not None else {})}
+        fields = {**camera_fields(camera.name), **(media.event(kind, event, record) if media is not None else {})}
+        alarms.event(kind, {**record, **fields})
+        return fields
 
     log = EventLog(events_out, calibration, scorer.size[:2], state, annotate)
     overlay = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
-    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay)
+    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay, alarms=alarms)

@@ -12,7 +12,8 @@ A standard-library HTTP server in a background thread. Routes:
   source is shown without its password (:func:`.sources.redacted`);
 - ``/events/``: the events folder (clips and snapshots, :mod:`.event_media`), newest first, and
   ``/events/{name}`` each file in it: only names of the pattern :data:`.event_media.MEDIA_NAME`
-  that are plain files directly inside that folder are served.
+  that are plain files directly inside that folder are served;
+- with an ``api`` (:class:`.api.Api`): ``/api/events``, ``/api/cameras``, ``/api/health`` and ``/metrics``.
 
 Requests are served by a bounded pool of ``live.page_threads`` threads. A connection holds no thread
 until it sends its request, and is closed after ``live.page_timeout_s`` of silence (also while being
@@ -42,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
@@ -59,6 +60,8 @@ MEDIA_TYPES = {".mkv": "video/webm", ".jpg": "image/jpeg"}
 #: the cookie that keeps the page's token after ``/?token=T``
 TOKEN_COOKIE = "ddl_watch_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: more GET routes (:class:`.api.Api`): (path, query) -> (status, body, content type), None for other paths
+Routes = Callable[[str, str], "tuple[int, bytes, str] | None"]
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 
@@ -197,7 +200,7 @@ def media_listing(folder: Path) -> bytes:
 
 
 def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings: PageSettings,
-             bound_host: str) -> type[BaseHTTPRequestHandler]:
+             bound_host: str, api: Routes | None = None) -> type[BaseHTTPRequestHandler]:
     page = PAGE.read_bytes()
     states = list(cameras.values())
 
@@ -228,6 +231,8 @@ def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings
                 self._send(media_listing(events_dir), "text/html; charset=utf-8")
             elif path.startswith("/events/") and (media := media_file(events_dir, path[len("/events/"):])) is not None:
                 self._send(media.read_bytes(), MEDIA_TYPES[media.suffix])
+            elif api is not None and (answer := api(path, query)) is not None:
+                self._send(answer[1], answer[2], answer[0])
             else:
                 self.send_error(404)
 
@@ -260,8 +265,8 @@ def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings
             self.end_headers()
             self.wfile.write(body)
 
-        def _send(self, body: bytes, kind: str) -> None:
-            self.send_response(200)
+        def _send(self, body: bytes, kind: str, status: int = 200) -> None:
+            self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
@@ -373,12 +378,14 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def start_server(address: str, cameras: Mapping[str, LiveState], settings: PageSettings,
-                 events_dir: Path | None = None) -> PageServer:
+                 events_dir: Path | None = None, api: Routes | None = None) -> PageServer:
     """Serve the page of ``cameras`` {name: state} (and the events folder ``events_dir``, when given) at
-    ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop."""
+    ``address`` (HOST:PORT) in a daemon thread; call ``shutdown()`` to stop. ``api(path, query)``: (status,
+    body, content type) for the routes it knows, None for others."""
     host, port = parse_address(address)
     try:
-        handler = _handler(cameras, Path(events_dir) if events_dir is not None else None, settings, host.strip("[]"))
+        handler = _handler(cameras, Path(events_dir) if events_dir is not None else None, settings, host.strip("[]"),
+                           api)
         server = PageServer((host.strip("[]"), port), handler, settings)
     except (OSError, OverflowError) as exc:
         raise DDLError(f"--serve {address}: cannot listen there ({getattr(exc, 'strerror', None) or exc})") from exc

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Mapping
 from ..alarm.settings import AlarmSettings
 from ..score.settings import ScoreSettings
 from ..settings import Section
+from .outputs.settings import OutputSettings
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,16 @@ class RecordSettings(Section):
 @dataclass(frozen=True)
 class WatchSettings:
     """What ``ddl watch`` reads: the ``live`` section, the ``score`` one (scoring device, runtime, encoder
-    sharing) and the ``alarm`` one (``fps``: the frame rate assumed for a source that reports none)."""
+    sharing), the ``alarm`` one (``fps``: the frame rate assumed for a source that reports none) and the
+    ``outputs`` one (MQTT, webhooks)."""
 
     live: LiveSettings
     score: ScoreSettings
     alarm: AlarmSettings
+    outputs: OutputSettings
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> WatchSettings:
-        """The three sections of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
-        return cls(LiveSettings.from_config(config), ScoreSettings.from_config(config), AlarmSettings.from_config(config))
+        """The four sections of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
+        return cls(LiveSettings.from_config(config), ScoreSettings.from_config(config), AlarmSettings.from_config(config),
+                   OutputSettings.from_config(config))
