@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> None:
         written = score_frame_stores(model, meta, args.frames, args.out, score, args.model, roi)
         print(f"scored {len(written)} videos ({sum(written.values())} frames) -> {args.out}")
         return
-    from ..score.footage import score_footage
+    from ..alarm.footage import score_footage
 
     out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
     events_csv = args.events or Path(out_csv).with_suffix(".events.csv")

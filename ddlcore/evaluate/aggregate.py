@@ -15,7 +15,7 @@ Tables (CSV and markdown, AUCs in percent):
 - ``verdict-{dataset}``: each variant against ``{arch}-none``, paired by seed (:mod:`ddlcore.evaluate.seed_stats`).
 
 Scenes that were trained but have no labelled test clips (``unlabelled_scenes``, ``--unlabelled-scenes``)
-are named in a line under the ``auc`` table (and the event table of :mod:`ddlcore.alarm.evaluation`); without
+are named in a line under the ``auc`` table (and the event table of :mod:`ddlcore.evaluate.event_table`); without
 them every table is as it was before the option existed.
 
 The compared figure ("headline") is the median of scene AUCs for multi-scene datasets (the paper's

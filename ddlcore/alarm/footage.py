@@ -26,17 +26,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..alarm.calibration import Calibration, calibrated_events
-from ..alarm.events import alarm_mask, event_record
-from ..alarm.settings import AlarmSettings
 from ..data.footage_reader import footage_frames, load_footage
 from ..errors import DDLError
 from ..evaluate.settings import MetricsSettings
-from .heatmap import blend_heatmap
-from .inference import fill_border, pool_window_errors, window_errors
 from ..io_utils import atomic_path
-from .postprocess import median_smooth, minmax_normalise
-from .settings import ScoreSettings
+from ..score.heatmap import blend_heatmap
+from ..score.inference import fill_border, pool_window_errors, window_errors
+from ..score.postprocess import median_smooth, minmax_normalise
+from ..score.settings import ScoreSettings
+from .calibration import Calibration, calibrated_events
+from .events import alarm_mask, event_record
+from .settings import AlarmSettings
 
 #: height in pixels of the score strip under each overlay frame
 STRIP_HEIGHT = 64

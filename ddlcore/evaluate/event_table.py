@@ -1,6 +1,6 @@
 """Event-level figures on labelled test videos (``ddl events``), at each model's calibrated threshold.
 
-Read from live scores files (:mod:`.live_scores`) and the labels file. Per dataset and model:
+Read from live scores files (:mod:`ddlcore.alarm.live_scores`) and the labels file. Per dataset and model:
 
 - ground-truth anomaly segments (runs of frames labelled 1, per video) and how many of them an
   event overlaps (``detected``);
@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DDLError
-from .events import Event
-from .live_scores import events_from_array
+from ..alarm.events import Event
+from ..alarm.live_scores import events_from_array
 
 if TYPE_CHECKING:
-    from ..evaluate.localisation import LocalisationCriteria
+    from .localisation import LocalisationCriteria
 
 #: columns of the event table
 COLUMNS = ["dataset", "model", "seed", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
@@ -69,8 +69,8 @@ def normal_minutes(videos: dict[str, dict[str, Any]], fps: float) -> float:
 def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
     """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency,
     and for localisation boxes, truth (None without pixel masks), criteria}}."""
-    from ..evaluate.localisation import event_localisation
-    from ..evaluate.metrics import auc_or_none
+    from .localisation import event_localisation
+    from .metrics import auc_or_none
 
     counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
     delays = [d for c in counts for d in c["delays"]]
@@ -109,7 +109,7 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path],
     :class:`ddlcore.evaluate.localisation.LocalisationCriteria`, is given, else None), criteria. DDLError naming a
     file that is not a live scores file (no events: made without ``--calibration``).
     """
-    from ..evaluate.metrics import load_run
+    from .metrics import load_run
     from ..score.scores_io import read_scores
 
     info, aligned = load_run(labels_path, paths, criteria)
@@ -131,7 +131,7 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path],
 
 def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
     """Causal score curve of one video with its threshold (dashed), events (orange) and ground truth (red)."""
-    from ..evaluate.figures import plt
+    from .figures import plt
     from ..io_utils import atomic_path
 
     score, labels = np.asarray(video["score"], np.float64), np.asarray(video["labels"])
@@ -162,7 +162,7 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
     for datasets with pixel masks (empty without). ``unlabelled_scenes``: the dataset's scenes that were trained
     but have no labelled test clips, named in a line under the markdown table (the CSV is unchanged).
     """
-    from ..evaluate.aggregate import checked_unlabelled, group_score_files, markdown, unlabelled_note, write_table
+    from .aggregate import checked_unlabelled, group_score_files, markdown, unlabelled_note, write_table
 
     rows = []
     drawn: set[tuple[str, str]] = set()
