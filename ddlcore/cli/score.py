@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> None:
 
     out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
     events_csv = args.events or Path(out_csv).with_suffix(".events.csv")
-    score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg), AlarmSettings.from_config(cfg), out_csv,
+    score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg).median_window, AlarmSettings.from_config(cfg), out_csv,
                   args.overlay, calibration, events_csv, roi)
     print(f"scores -> {out_csv}" + (f", events -> {events_csv}" if calibration is not None else "")
           + (f", overlay -> {args.overlay}" if args.overlay else ""))
