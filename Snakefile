@@ -37,6 +37,7 @@ include: "workflow/rules/tracking.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/alarms.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

@@ -41,8 +41,9 @@ import pandas as pd
 from scipy import stats
 
 from benchlib import cpu_name
-from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, sidecar_path
+from ddlcore.alarm.calibration import Calibration, load_calibration, sidecar_path
 from ddlcore.evaluate.event_table import load_live_run, normal_minutes, video_figures
+from ddlcore.model.identity import model_fingerprint
 from ddlcore.alarm.events import AlarmRule, Event, detect_events
 from ddlcore.alarm.threshold import choose_threshold
 from ddlcore.data.registry import CALIBRATION_SPLIT, DATASET_NAMES

@@ -15,6 +15,7 @@ rule calibrate:
         "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        graphs=model_graphs,
         frames=lambda wildcards: calibration_stores(wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:
@@ -41,6 +42,7 @@ rule live_score:
         "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        graphs=model_graphs,
         calibration=rules.calibrate.output,
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:

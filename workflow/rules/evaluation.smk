@@ -10,6 +10,7 @@ rule score:
         "../../environment.yml"
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        graphs=model_graphs,
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:
