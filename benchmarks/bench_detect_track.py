@@ -113,7 +113,7 @@ def tracking_speed(n_frames: int = 2000, n_objects: int = 20) -> None:
 
 
 def mask_draw_time(tmp: Path, size: int, n_frames: int = 1000, n_objects: int = 20, window: int = 3) -> None:
-    from ddlcore.detect.boxes_io import BoxTable
+    from ddlcore.data.boxes_io import BoxTable
 
     frames = synthetic_detections(n_frames, n_objects, seed=1)
     detections = BoxTable.empty(n_frames, 1000, 1000, "detections")

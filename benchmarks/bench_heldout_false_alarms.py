@@ -9,7 +9,7 @@ budget (false alarms per hour, ``--budgets``; default: the budget the run calibr
 2. that threshold's events are found (:func:`ddlcore.alarm.events.detect_events`) in the causal scores of the
    scene's test videos that the workflow's ``live_score`` rule wrote under the same calibration
    (``results/alarms/{dataset}/{scene}/{model}.h5``; the threshold does not change those scores, only the events);
-3. false alarms are counted as the event table counts them (:func:`ddlcore.alarm.evaluation.video_figures`): events
+3. false alarms are counted as the event table counts them (:func:`ddlcore.evaluate.event_table.video_figures`): events
    that overlap no abnormal frame, over the minutes of normal (label 0) frames of the test videos, footage the
    model was neither trained nor calibrated on.
 
@@ -41,8 +41,9 @@ import pandas as pd
 from scipy import stats
 
 from benchlib import cpu_name
-from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, sidecar_path
-from ddlcore.alarm.evaluation import load_live_run, normal_minutes, video_figures
+from ddlcore.alarm.calibration import Calibration, load_calibration, sidecar_path
+from ddlcore.evaluate.event_table import load_live_run, normal_minutes, video_figures
+from ddlcore.model.identity import model_fingerprint
 from ddlcore.alarm.events import AlarmRule, Event, detect_events
 from ddlcore.alarm.threshold import choose_threshold, poisson_interval
 from ddlcore.data.registry import CALIBRATION_SPLIT, DATASET_NAMES

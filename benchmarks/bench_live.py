@@ -39,15 +39,17 @@ import numpy as np
 import torch
 
 from benchlib import count_flops, cpu_name
-from ddlcore.alarm.calibration import Calibration, load_calibration, model_fingerprint, save_calibration, sidecar_path
+from ddlcore.alarm.calibration import Calibration, load_calibration, save_calibration, sidecar_path
 from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
+from ddlcore.score.export import scoring_model
 from ddlcore.score.inference import load_model
 from ddlcore.live.scorer import BatchScorer, LiveScorer
 from ddlcore.live.settings import WatchSettings
 from ddlcore.live.watch import watch
 from ddlcore.score.settings import ScoreSettings
 from ddlcore.model import build_model, save_trained_model
+from ddlcore.model.identity import model_fingerprint
 from ddlcore.model.settings import ModelSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -117,7 +119,8 @@ def throughput(path: Path, cfg: dict, frames: np.ndarray, runtime: str) -> tuple
     The CPU time (all threads of this process) does not depend on what else the machine runs: on an
     otherwise idle machine with enough cores, frames/s approaches 1000 / (CPU ms / threads).
     """
-    model, meta = load_model(path, CPU, runtime)
+    model, meta = load_model(path, CPU)
+    model = scoring_model(model, meta, path, CPU, runtime)
     scorer = LiveScorer(model, meta, load_calibration(sidecar_path(path)), ScoreSettings.from_config(cfg), CPU)
     for frame in frames[:5]:  # warm-up
         scorer.push(frame)
@@ -245,7 +248,8 @@ def main() -> None:
                       "to the alarm decision", flush=True)
             if args.cameras > 0:
                 torch.set_num_threads(max(threads))
-                model, meta = load_model(path, CPU, args.camera_runtime)
+                model, meta = load_model(path, CPU)
+                model = scoring_model(model, meta, path, CPU, args.camera_runtime)
                 calibration = load_calibration(sidecar_path(path))
                 score = ScoreSettings.from_config(cfg)
                 scorer = BatchScorer(model, meta, [calibration] * args.cameras, score, CPU)

@@ -128,7 +128,7 @@ def main() -> None:
         deploy.write_text(yaml.safe_dump({"cameras": [{"name": name, "source": server.url, "model": str(model)}
                                                       for name, server in zip(NAMES, servers)]}))
         settings = WatchSettings.from_config(cfg)
-        cameras = load_deployment(deploy, settings.score)
+        cameras = load_deployment(deploy)
         events_dir = args.events_dir or folder / "events"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

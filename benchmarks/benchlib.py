@@ -46,7 +46,7 @@ def make_video(folder: Path, size: int | tuple[int, int], channels: int, n_frame
     """A frame store of random (n_frames, height, width, channels) uint8 frames (``size``: the side of square
     frames, or (height, width)) and a mask cache with one track moving across it, both in ``folder``; returns
     (frame store, mask cache)."""
-    from ddlcore.detect.boxes_io import BoxTable
+    from ddlcore.data.boxes_io import BoxTable
     from ddlcore.data.framestore import write_frame_store
     from ddlcore.track.mask_cache import write_mask_cache
 

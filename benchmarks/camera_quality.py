@@ -39,7 +39,7 @@ import pandas as pd
 
 from ddlcore.alarm.calibration import load_calibration, sidecar_path
 from ddlcore.data.framestore import FrameStore
-from ddlcore.alarm.evaluation import event_row, load_live_run, segments
+from ddlcore.evaluate.event_table import event_row, load_live_run, segments
 from ddlcore.evaluate.metrics import auc_or_none
 from ddlcore.score.motion import flow_speed
 

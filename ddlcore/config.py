@@ -17,7 +17,8 @@ import yaml
 from .errors import DDLError
 
 #: the one schema: the ``ddl`` CLI and the Snakefile both validate against it (it ships inside the package)
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+SCHEMA_PATH = SCHEMAS / "config.schema.yaml"
 #: settings that choose *which* jobs the workflow runs, not how one job runs: never part of a job's
 #: settings (adding a model to ``train.models`` or a seed to ``train.seeds`` trains only it), nor of a
 #: model's recorded training settings
@@ -27,11 +28,11 @@ JOB_SELECTORS: dict[str, tuple[str, ...]] = {"train": ("models", "ablation", "se
 FIXED_SCORE_KEYS = ("patch", "shifted_grid", "motion_weight")
 
 
-def load_schema() -> dict[str, Any]:
-    """Return the configuration JSON schema as a dict."""
-    if not SCHEMA_PATH.is_file():
-        raise DDLError(f"config schema not found at {SCHEMA_PATH}: the ddlcore installation is incomplete (reinstall it)")
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Return a JSON schema of ``ddlcore/schemas/`` as a dict (default: the configuration's)."""
+    if not path.is_file():
+        raise DDLError(f"schema not found at {path}: the ddlcore installation is incomplete (reinstall it)")
+    return yaml.safe_load(path.read_text())
 
 
 def _extend_with_default(validator_class: type) -> type:
@@ -51,15 +52,26 @@ def _extend_with_default(validator_class: type) -> type:
 _Validator = _extend_with_default(jsonschema.Draft202012Validator)
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    """One line naming the config key at fault and what is wrong."""
+def _describe(error: jsonschema.ValidationError, what: str) -> str:
+    """One line naming ``what`` (``config``, a file), the key at fault and what is wrong."""
     key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         where = key if key != "<top level>" else "top level"
-        return f"config: unknown key {', '.join(repr(e) for e in extra)} in {where} (allowed: {', '.join(allowed)})"
-    return f"config: key '{key}': {error.message}"
+        return f"{what}: unknown key {', '.join(repr(e) for e in extra)} in {where} (allowed: {', '.join(allowed)})"
+    return f"{what}: key '{key}': {error.message}"
+
+
+def validate_document(document: Any, schema: Mapping[str, Any], what: str) -> Any:
+    """Validate ``document`` against the JSON ``schema`` in place, fill in its defaults, and return it.
+
+    Raises :class:`DDLError`, one line naming ``what`` and the first offending key.
+    """
+    errors = sorted(_Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise DDLError(_describe(errors[0], what))
+    return document
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +79,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 
     Raises :class:`DDLError` naming the first offending key.
     """
-    validator = _Validator(load_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise DDLError(_describe(errors[0]))
+    validate_document(config, load_schema(), "config")
     _check_semantics(config)
     return config
 

@@ -1,6 +1,8 @@
-"""The one error type the CLI turns into a single clear line (no traceback)."""
+"""The one error type the CLI turns into a single clear line (no traceback), and the one warning line."""
 
 from __future__ import annotations
+
+import sys
 
 
 class DDLError(Exception):
@@ -9,3 +11,8 @@ class DDLError(Exception):
     The message must name the file, video or config key at fault and what is wrong,
     in one line. ``ddl`` prints ``error: <message>`` and exits with status 1.
     """
+
+
+def warn(message: str) -> None:
+    """One ``warning: <message>`` line on stderr (a problem the command goes on after)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -240,10 +240,10 @@ def test_a_model_with_nan_weights_is_one_line_and_nan_scores_stop_the_live_score
     with pytest.raises(DDLError, match="the model's score is not finite"):
         for frame in alarm_scene["test"][:3]:
             scorer.push(frame)
-    from ddlcore.score.footage import score_footage
+    from ddlcore.alarm.footage import score_footage
 
     config = load_config()
     with pytest.raises(DDLError, match=r"v\.avi: the model's scores are not finite"):
-        score_footage(model, meta, video, ScoreSettings.from_config(config), MetricsSettings.from_config(config),
+        score_footage(model, meta, video, ScoreSettings.from_config(config), MetricsSettings.from_config(config).median_window,
                       AlarmSettings.from_config(config), tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()

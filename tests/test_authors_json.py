@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ddlcore.detect.boxes_io import BoxTable, read_boxes, write_boxes
+from ddlcore.data.boxes_io import BoxTable, read_boxes, write_boxes
 from ddlcore.cli.main import main
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError

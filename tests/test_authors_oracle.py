@@ -26,7 +26,7 @@ import torch
 import yaml
 
 from ci_required import skip_unless_ci
-from ddlcore.detect.boxes_io import BoxTable
+from ddlcore.data.boxes_io import BoxTable
 from ddlcore.config import validate_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.train.losses import ddl_loss

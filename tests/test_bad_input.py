@@ -89,6 +89,36 @@ def test_truncated_and_garbage_avi(tmp_path: Path) -> None:
         adapter.info(other)
 
 
+class ScriptedCapture:
+    """A stand-in for cv2.VideoCapture whose reads succeed (True) or fail (False) as scripted."""
+
+    def __init__(self, reads: list[bool]) -> None:
+        self.reads, self.released = list(reads), False
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        ok = self.reads.pop(0) if self.reads else False
+        return ok, np.zeros((2, 3, 3), np.uint8) if ok else None
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_one_video_reading_loop_with_three_policies(capsys: pytest.CaptureFixture) -> None:
+    from ddlcore.data.video_io import capture_frames
+
+    reads = [True, True, False, True, True]  # the third frame does not decode; the header announces 6
+    strict = ScriptedCapture(reads)
+    with pytest.raises(DDLError, match="v.avi: decoding stopped after 2 of 6 frames"):
+        list(capture_frames(strict, "v.avi", "strict", 6))
+    lenient = ScriptedCapture(reads)
+    frames = list(capture_frames(lenient, "v.avi", "lenient", 6))
+    assert len(frames) == 4 and frames[0].shape == (2, 3, 3)
+    assert capsys.readouterr().err.strip() == "warning: v.avi: 4 of the 6 frames its header announces decoded; scoring those"
+    live = ScriptedCapture(reads)
+    assert len(list(capture_frames(live, "rtsp://cam", "live"))) == 2  # the stream stopped: the caller reconnects
+    assert capsys.readouterr().err == "" and strict.released and lenient.released and live.released
+
+
 def test_ddl_frames_bad_input_exits_1_with_one_line_and_keeps_old_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     built, _ = make_avenue(tmp_path / "avenue")
     truncate(built.root / "testing_videos" / "01.avi", 0.9)

@@ -16,7 +16,7 @@ from camera_fixtures import make_camera_root, walking_frames, write_frame_folder
 from ddlcore.config import validate_config
 from ddlcore.data.camera_labels import read_intervals
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
-from ddlcore.data.video_io import read_video_file
+from ddlcore.data.video_io import read_video
 from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
 from ddlcore.live.deployment_writer import write_deployment
@@ -162,7 +162,7 @@ def test_record_writes_whole_segments_holding_every_frame(tmp_path):
     out = tmp_path / "door" / "normal"
     segments = record(str(source), out, time.time() + 60, *record_settings(0.4))
     assert len(segments) >= 2 and sorted(out.iterdir()) == sorted(segments)
-    assert sum(len(list(read_video_file(s))) for s in segments) == 24
+    assert sum(len(list(read_video(s))) for s in segments) == 24
 
 
 @pytest.mark.slow
@@ -180,7 +180,7 @@ def test_a_killed_recording_leaves_only_whole_segments(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     whole = [p for p in out.iterdir() if not p.name.startswith(".")]
-    assert whole and all(len(list(read_video_file(p))) > 0 for p in whole)
+    assert whole and all(len(list(read_video(p))) > 0 for p in whole)
     assert any(p.name.startswith(".") for p in out.iterdir())  # the open one stayed hidden
     record(str(source), out, time.time() + 0.3, *record_settings(0.5))
     assert not any(p.name.startswith(".") for p in out.iterdir())  # and the next recording removed it

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddlcore.detect.boxes_io import BoxTable, read_boxes
+from ddlcore.data.boxes_io import BoxTable, read_boxes
 from ddlcore.cli.main import main
 from ddlcore.config import load_config
 from ddlcore.data.framestore import FrameStore, write_frame_store

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ddlcore.alarm.evaluation import detection_delays, event_row, video_figures
+from ddlcore.evaluate.event_table import detection_delays, event_row, video_figures
 from ddlcore.alarm.events import AlarmRule, Event, detect_events
 from ddlcore.alarm.threshold import poisson_interval
 

@@ -315,7 +315,7 @@ def test_a_watched_image_still_being_written_is_read_once_complete(tmp_path):
     finally:
         stop.set()
         thread.join(timeout=5)
-    assert all(np.array_equal(f, image) for f in frames)
+    assert all(np.array_equal(f, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)) for f in frames)  # RGB, as every reader gives
 
 
 def test_an_event_box_is_scaled_by_the_size_of_its_peak_frame(calibrated):

@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ddlcore.config import load_config
 from ddlcore.live.api import Api, EventHistory, latency_histogram
-from ddlcore.live.server import LiveState, PageSettings, start_server
+from ddlcore.live.page_state import LiveState
+from ddlcore.live.server import PageSettings, start_server
 from ddlcore.live.settings import LiveSettings
 
 LIVE = LiveSettings.from_config(load_config(None, json.dumps({"live": {"page_threads": 3, "page_timeout_s": 1.0}})))

@@ -15,7 +15,8 @@ import pytest
 
 from ddlcore.config import load_config
 from ddlcore.errors import DDLError
-from ddlcore.live.server import LiveState, PageSettings, start_server
+from ddlcore.live.page_state import LiveState
+from ddlcore.live.server import PageSettings, start_server
 from ddlcore.live.settings import LiveSettings
 
 #: a short connection timeout keeps the idle-connection checks quick

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddlcore.detect.boxes_io import BoxTable, write_boxes
+from ddlcore.data.boxes_io import BoxTable, write_boxes
 from ddlcore.cli.main import main
 from ddlcore.track.mask_cache import MaskCache
 

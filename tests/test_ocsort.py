@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ddlcore.detect.boxes_io import BoxTable
+from ddlcore.data.boxes_io import BoxTable
 from ddlcore.track.evaluation import mot_scores
 from ddlcore.track.ocsort import OCSort, OCSortParams, iou_matrix
 

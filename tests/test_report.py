@@ -14,9 +14,9 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ddlcore.alarm.evaluation import event_tables
+from ddlcore.evaluate.event_table import event_tables
 from ddlcore.cli.main import main
-from ddlcore.detect.boxes_io import BoxTable
+from ddlcore.data.boxes_io import BoxTable
 from ddlcore.config import load_config
 from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError

@@ -17,7 +17,9 @@ from ddlcore.data.framestore import write_frame_store
 from ddlcore.errors import DDLError
 from ddlcore.score.inference import load_model, window_scores
 from ddlcore.live.scorer import BatchScorer, LiveScorer
+from ddlcore.score import export as ex
 from ddlcore.score import runtime as rt
+from ddlcore.score.export import export_model, scoring_model
 from ddlcore.score.scores_io import read_scores
 from ddlcore.score.settings import ScoreSettings
 
@@ -28,9 +30,10 @@ RUNTIMES = ["onnxruntime", "openvino"]
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A tiny C3DSU checkpoint whose ONNX graphs are exported once for the module's tests."""
+    """A tiny C3DSU checkpoint whose ONNX graphs are exported once for the module's tests (``ddl export``)."""
     path = tiny_checkpoint(tmp_path_factory.mktemp("runtime") / "m.pt")
-    load_model(path, CPU, "onnxruntime")
+    assert main(["export", "--model", str(path)]) == 0
+    assert export_model(path) == path.with_suffix(".onnx") and len(list(path.with_suffix(".onnx").iterdir())) == 2
     return path
 
 
@@ -82,19 +85,23 @@ def test_graphs_are_cached_beside_the_model_and_rebuilt_when_it_changes(tmp_path
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(b"graph")
 
-    monkeypatch.setattr(rt, "_export", fake_export)
+    monkeypatch.setattr(ex, "_export", fake_export)
     path = tiny_checkpoint(tmp_path / "m.pt")
+    with pytest.raises(DDLError, match=r"m\.pt: no onnxruntime graphs exported .*run ddl export --model"):
+        load_model(path, CPU, "onnxruntime")  # loading never exports
     model, meta = load_model(path, CPU)
-    first = rt.exported_graphs(model, meta, path)
+    first = ex.export_graphs(model, meta, path)
     assert [p.parent for p in first] == [tmp_path / "m.onnx"] * 2 and len(exports) == 2
-    assert rt.exported_graphs(model, meta, path) == first and len(exports) == 2  # cached: no second export
+    assert ex.export_graphs(model, meta, path) == first and len(exports) == 2  # cached: no second export
+    assert rt.graph_files(path, meta) == first
+    assert scoring_model(model, meta, path, CPU, "torch") is model and len(exports) == 2  # torch runs no graph
     with torch.no_grad():
         next(model.parameters()).add_(1.0)
     torch.save({**torch.load(path, weights_only=True), "state_dict": model.state_dict()}, path)  # "retrained"
-    second = rt.exported_graphs(model, meta, path)
+    second = ex.export_graphs(model, meta, path)
     assert second != first and len(exports) == 4
     assert sorted((tmp_path / "m.onnx").iterdir()) == sorted(second)  # the stale graphs are gone
-    other = rt.exported_graphs(model, {**meta, "height": 64}, path)  # another input shape, another key
+    other = ex.export_graphs(model, {**meta, "height": 64}, path)  # another input shape, another key
     assert other != second and "1x64x32" in other[0].name
 
 
@@ -182,7 +189,7 @@ def test_a_signal_after_openvino_models_are_freed_is_handled(exported, tmp_path)
     import subprocess
     import sys
 
-    encoder, decoder = sorted(rt.cache_folder(exported).glob("*.onnx"))[:2]
+    encoder, decoder = sorted(rt.graph_folder(exported).glob("*.onnx"))[:2]
     run = subprocess.run([sys.executable, "-X", "faulthandler", "-c", SIGNAL_AFTER_OPENVINO, str(encoder), str(decoder)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "handled", (run.returncode, run.stderr[-2000:])

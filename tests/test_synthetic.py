@@ -13,8 +13,8 @@ from ddlcore.cli.main import main as ddl_main
 from ddlcore.config import load_config
 from ddlcore.data.settings import SyntheticSettings
 from ddlcore.data.synthetic import SyntheticDataset, check_settings, generate, planned_videos, render_video
-from ddlcore.data.synthetic_motion import anomalous_agents, in_view, make_agent, normal_agents
-from ddlcore.data.synthetic_scene import make_scene
+from ddlcore.data.synthetic.motion import anomalous_agents, in_view, make_agent, normal_agents
+from ddlcore.data.synthetic.scene import make_scene
 from ddlcore.errors import DDLError
 
 TINY = {"scenes": 2, "train_videos": 1, "test_videos": 2, "frames": 32, "height": 48, "width": 64}

@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ddlcore.detect.boxes_io import BoxTable
+from ddlcore.data.boxes_io import BoxTable
 from ddlcore.cli.main import main as ddl_main
 from ddlcore.config import validate_config
 from ddlcore.data.framestore import write_frame_store

@@ -4,6 +4,7 @@ stream going away for good while the other goes on)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -22,7 +23,7 @@ import yaml
 from alarm_fixtures import calibrated_copy
 from mjpeg_server import MJPEGServer
 
-from ddlcore.alarm.calibration import sidecar_path
+from ddlcore.alarm.calibration import calibrated_score, load_calibration, sidecar_path
 from ddlcore.errors import DDLError
 from ddlcore.live.deployment import load_deployment
 from ddlcore.live.event_media import MEDIA_NAME, media_stem
@@ -57,30 +58,37 @@ def test_deployment_file_reads_cameras_and_names_each_problem(calibrated, tmp_pa
                                            "config": str(trained)},
                                           {"name": "yard", "source": 0, "model": str(model_path)}])
     score = ScoreSettings.from_config(cfg)
-    entrance, yard = load_deployment(good, score)
+    entrance, yard = load_deployment(good)
     assert (entrance.name, entrance.source, yard.source) == ("entrance", "rtsp://cam1/stream", "0")
     assert entrance.calibration == sidecar_path(model_path)
-    # the trained config's score section, except the watch's device and batch size
-    assert entrance.score.share_encoder is False and entrance.score.batch_size == score.batch_size
-    assert yard.score == score
+    assert entrance.trained.share_encoder is False and yard.trained is None
+    # scored with the trained config's score section, except the watch's device, batch size and runtime, and
+    # the calibration's patch and grid
+    calibration = load_calibration(entrance.calibration)
+    watch_score = dataclasses.replace(score, patch=score.patch * 2, runtime="torch")
+    merged = calibrated_score(calibration, watch_score, entrance.trained)
+    assert merged.share_encoder is False and (merged.batch_size, merged.runtime) == (score.batch_size, "torch")
+    assert (merged.patch, merged.shifted_grid) == (calibration.score["patch"], calibration.score["shifted_grid"])
+    assert calibrated_score(calibration, watch_score, yard.trained) == dataclasses.replace(watch_score, **calibration.score)
     cases = {
         "empty source": ([{"name": "entrance", "source": "", "model": str(model_path)}], "camera 'entrance' has no source"),
         "no model": ([{"name": "entrance", "source": "0", "model": str(tmp_path / "none.pt")}], "model file not found"),
         "clash": ([{"name": "a b", "source": "0", "model": str(model_path)},
                    {"name": "a_b", "source": "1", "model": str(model_path)}], "same name in file names"),
         "unknown key": ([{"name": "x", "source": "0", "model": str(model_path), "modle": 1}], "unknown key 'modle'"),
-        "no cameras": ([], "expected a 'cameras' list"),
+        "no cameras": ([], r"key 'cameras': \[\] should be non-empty"),  # the schema's one-line errors
+        "no name": ([{"source": "0", "model": str(model_path)}], "key 'cameras.0': 'name' is a required property"),
+        "boolean source": ([{"name": "x", "source": True, "model": str(model_path)}], "key 'cameras.0.source': True"),
     }
     for case, (cameras, message) in cases.items():
         path = _deploy(tmp_path / f"{case.replace(' ', '-')}.yaml", cameras)
         with pytest.raises(DDLError, match=message) as caught:
-            load_deployment(path, score)
+            load_deployment(path)
         assert str(path) in str(caught.value) and "\n" not in str(caught.value), case
     uncalibrated = tmp_path / "u.pt"
     shutil.copy(model_path, uncalibrated)
     with pytest.raises(DDLError, match="calibration file not found"):
-        load_deployment(_deploy(tmp_path / "u.yaml", [{"name": "u", "source": "0", "model": str(uncalibrated)}]),
-                        score)
+        load_deployment(_deploy(tmp_path / "u.yaml", [{"name": "u", "source": "0", "model": str(uncalibrated)}]))
 
 
 def _wait_for(condition, timeout):
@@ -135,7 +143,7 @@ def test_watch_two_loopback_streams_one_going_away(alarm_scene, calibrated, tmp_
     n = len(clip)
     servers = {"entrance": MJPEGServer(clip, fps=20).start(), "yard": MJPEGServer(clip, fps=20).start()}
     cameras = load_deployment(_deploy(tmp_path / "deploy.yaml", [
-        {"name": name, "source": server.url, "model": str(model_path)} for name, server in servers.items()]), ScoreSettings.from_config(cfg))
+        {"name": name, "source": server.url, "model": str(model_path)} for name, server in servers.items()]))
     events_dir = tmp_path / "events"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -219,17 +227,14 @@ def test_cli_watch_cameras_rejects_a_source_too(calibrated, tmp_path, capsys):
 
 def test_a_camera_sharing_a_loaded_model_with_another_models_calibration_is_refused(calibrated, tmp_path):
     """The second camera of one model file: its model is not loaded again, its calibration is still checked."""
-    import dataclasses
-
-    from ddlcore.alarm.calibration import load_calibration, save_calibration
+    from ddlcore.alarm.calibration import save_calibration
     from ddlcore.live.deployment import DeployedCamera
     from ddlcore.live.multi_watch import watch_cameras
 
     model_path, cfg = calibrated
     foreign = tmp_path / "foreign.alarm.h5"
     save_calibration(dataclasses.replace(load_calibration(sidecar_path(model_path)), model_sha256="0" * 64), foreign)
-    score = ScoreSettings.from_config(cfg)
-    cameras = [DeployedCamera("gate", "0", model_path, sidecar_path(model_path), score),
-               DeployedCamera("yard", "0", model_path, foreign, score)]
+    cameras = [DeployedCamera("gate", "0", model_path, sidecar_path(model_path)),
+               DeployedCamera("yard", "0", model_path, foreign)]
     with pytest.raises(DDLError, match=r"^camera yard: .*foreign\.alarm\.h5: a calibration of another model file"):
         watch_cameras(cameras, WatchSettings.from_config(cfg), io.StringIO())

@@ -103,8 +103,8 @@ def test_distinction_weight_reruns_training_scoring_and_aggregation_only(finishe
     changed = copy.deepcopy(config)
     changed["train"]["lambda"] = 0.5
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 8, "score": 8, "aggregate": 1, "qualitative_figure": 1, "job_benchmarks": 1, "all": 1,
-                    "calibrate": 8, "live_score": 8, "events": 1, "summary": 1}
+    assert jobs == {"train": 8, "export_model": 8, "score": 8, "aggregate": 1, "qualitative_figure": 1,
+                    "job_benchmarks": 1, "all": 1, "calibrate": 8, "live_score": 8, "events": 1, "summary": 1}
 
 
 def test_detector_threshold_reruns_detection_onward(finished_run):
@@ -198,8 +198,8 @@ def test_new_variant_trains_only_the_new_models(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["models"] = config["train"]["models"] + ["c3dsu-sdl"]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "summary": 1, "job_benchmarks": 1, "all": 1,
-                    "calibrate": 4, "live_score": 4, "events": 1}
+    assert jobs == {"train": 4, "export_model": 4, "score": 4, "aggregate": 1, "summary": 1, "job_benchmarks": 1,
+                    "all": 1, "calibrate": 4, "live_score": 4, "events": 1}
 
 
 def test_new_seed_trains_and_scores_only_that_seed(finished_run):
@@ -207,8 +207,22 @@ def test_new_seed_trains_and_scores_only_that_seed(finished_run):
     changed = copy.deepcopy(config)
     changed["train"]["seeds"] = [0, 1, 2]
     jobs = planned_jobs(workdir, changed)
-    assert jobs == {"train": 4, "score": 4, "aggregate": 1, "summary": 1, "job_benchmarks": 1, "all": 1,  # 2 scenes x 2 models
-                    "calibrate": 4, "live_score": 4, "events": 1}
+    assert jobs == {"train": 4, "export_model": 4, "score": 4, "aggregate": 1, "summary": 1,  # 2 scenes x 2 models
+                    "job_benchmarks": 1, "all": 1, "calibrate": 4, "live_score": 4, "events": 1}
+
+
+def test_the_graphs_are_exported_by_a_job_of_their_own_unless_the_runtime_is_torch(finished_run):
+    """score.runtime auto on a CPU scores through ONNX Runtime: each model's M.onnx/ is the output of its
+    export_model job and an input of the jobs that score with it; with torch there is no export job."""
+    workdir, config = finished_run
+    folder = workdir / "results" / "models" / "synthetic" / "01"
+    assert sorted(p.name for p in folder.glob("*.onnx")) == [f"{m}-seed{s}.onnx" for m in ("c3dsu-ddl", "c3dsu-none")
+                                                            for s in (0, 1)]
+    assert all(len(list(p.glob("*.onnx"))) == 2 for p in folder.glob("*.onnx"))  # encoder and decoder
+    changed = copy.deepcopy(config)
+    changed.setdefault("score", {})["runtime"] = "torch"
+    jobs = planned_jobs(workdir, changed)
+    assert "export_model" not in jobs and (jobs["score"], jobs["calibrate"], jobs["live_score"]) == (8, 8, 8)
 
 
 @pytest.mark.parametrize(

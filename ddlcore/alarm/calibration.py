@@ -20,9 +20,8 @@ Every calibration video is taken as normal: its events are false alarms.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -32,15 +31,19 @@ import torch
 
 from ..config import FIXED_SCORE_KEYS
 from ..errors import DDLError
+from ..io_utils import atomic_path
+from ..model.identity import model_fingerprint
 from ..score.inference import FrameSource, window_errors
 from ..score.settings import ScoreSettings
-from ..io_utils import atomic_path
 from .causal import background_map, causal_frame_scores, causal_peaks, frame_scores, latency_frames
 from .events import AlarmRule, Event, detect_events
 from .settings import AlarmSettings
 from .threshold import choose_threshold, events_per_hour
 
 FORMAT_VERSION = 2
+#: ``score`` settings of the process that scores (its hardware), taken from the job's own section even when
+#: a model's training config gives the rest (:func:`calibrated_score`)
+PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime")
 
 
 @dataclass
@@ -49,8 +52,8 @@ class Calibration:
 
     background float32 (H, W) or None; videos: {name: scores float32 (N,)}; alarm: the alarm settings it was
     made with; score: the score settings it fixes, {key: value} of ``FIXED_SCORE_KEYS`` (under a calibration
-    they replace the job's: ``dataclasses.replace(score, **calibration.score)``); model_sha256: SHA-256 of the
-    model file (:func:`model_fingerprint`; empty when made without one); size: the model's (height,
+    they replace the job's, :func:`calibrated_score`); model_sha256: SHA-256 of the model file
+    (:func:`ddlcore.model.identity.model_fingerprint`; empty when made without one); size: the model's (height,
     width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame.
     """
 
@@ -88,21 +91,23 @@ class Calibration:
         }
 
 
+def calibrated_score(calibration: Calibration, job: ScoreSettings, trained: ScoreSettings | None = None) -> ScoreSettings:
+    """The ``score`` settings of scoring under ``calibration``: the one place a calibration and a job's settings
+    are merged, for every caller (live scores files, footage, ``ddl watch``).
+
+    job: the scoring process's own ``score`` section; trained: the one of the config the model was trained
+    with (a deployed camera's ``config``), when given, for how the model is run (encoder sharing ...), with the
+    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime) in place. The calibration's fixed keys
+    (``FIXED_SCORE_KEYS``: patch, shifted grid, motion weight) replace both.
+    """
+    base = job if trained is None else replace(trained, **{k: getattr(job, k) for k in PROCESS_SCORE_KEYS})
+    return replace(base, **calibration.score)
+
+
 def sidecar_path(model_path: str | Path) -> Path:
     """Where a model's calibration lives: ``M.pt`` -> ``M.alarm.h5`` beside it."""
     p = Path(model_path)
     return p.with_name(f"{p.stem}.alarm.h5")
-
-
-def model_fingerprint(model_path: str | Path) -> str:
-    """SHA-256 (hex) of a model file's bytes; empty for an empty path."""
-    if not str(model_path):
-        return ""
-    digest = hashlib.sha256()
-    with open(model_path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_calibration(calibration: Calibration, calibration_path: str | Path, model_path: str | Path,
@@ -182,12 +187,13 @@ def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: 
                       device: torch.device) -> tuple[np.ndarray, np.ndarray, list[Event]]:
     """Causal scores and events of one video under ``calibration``.
 
-    frames: uint8 (N, H, W, C) at the model's size. ``score`` supplies batch size and encoder
-    sharing only; patch and shifted grid are the calibration's (the one source of those settings for
-    causal scores). Returns :func:`calibrated_events`.
+    frames: uint8 (N, H, W, C) at the model's size. ``score``: the job's settings (:func:`calibrated_score`:
+    batch size and encoder sharing; patch and shifted grid are the calibration's, the one source of those
+    settings for causal scores). Returns :func:`calibrated_events`.
     """
-    errors = window_errors(model, frames, calibration.clip, score.batch_size, device, score.share_encoder,
-                           roi=calibration.roi, motion_weight=calibration.score.get("motion_weight", 0.0))
+    settings = calibrated_score(calibration, score)
+    errors = window_errors(model, frames, calibration.clip, settings.batch_size, device, settings.share_encoder,
+                           roi=calibration.roi, motion_weight=settings.motion_weight)
     return calibrated_events(errors, len(frames), calibration)
 
 

@@ -15,7 +15,6 @@ scores file (:mod:`ddlcore.score.scores_io`), so AUCs apply to it unchanged, wit
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,7 +26,7 @@ from ..data.framestore import FrameStore
 from ..io_utils import atomic_path
 from ..score.scores_io import model_attrs, video_of_store
 from ..score.settings import ScoreSettings
-from .calibration import Calibration, apply_calibration
+from .calibration import Calibration, apply_calibration, calibrated_score
 from .events import Event
 
 #: columns of an ``events`` dataset
@@ -59,7 +58,7 @@ def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths:
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
             model_attrs(meta, model_path),
-            settings=json.dumps(replace(score, **calibration.score).as_config(), sort_keys=True),
+            settings=json.dumps(calibrated_score(calibration, score).as_config(), sort_keys=True),
             runtime=getattr(model, "runtime", "torch"),
             threshold=calibration.threshold, latency_frames=calibration.latency, fps=calibration.fps,
             calibration=str(calibration_path), alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..data.framestore import FrameStore
-from ..detect.boxes_io import read_boxes, write_boxes
+from ..data.boxes_io import read_boxes, write_boxes
 from ..io_utils import atomic_path
 from ..track.authors_json import load_authors_json, tracks_from_json, tracks_to_json
 

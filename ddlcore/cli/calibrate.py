@@ -15,12 +15,14 @@ def _run(args: argparse.Namespace) -> None:
     from ..alarm.footage_input import open_inputs
     from ..data.roi import model_roi
     from ..devices import resolve_device
+    from ..score.export import scoring_model
     from ..score.inference import load_model
 
     cfg = config_from_args(args)
     score, alarm = ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg)
     device = resolve_device(score.device, "score.device")
-    model, meta = load_model(args.model, device, score.runtime)
+    model, meta = load_model(args.model, device)
+    model = scoring_model(model, meta, args.model, device, score.runtime)
     roi = model_roi(args.roi, meta, args.inputs) if args.roi else None
     with open_inputs(args.inputs, meta, alarm.fps) as videos:
         calibration = calibrate(model, meta, videos, score, alarm, args.model, roi)

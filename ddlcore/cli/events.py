@@ -1,10 +1,10 @@
-"""``ddl events``: its arguments and how they call :mod:`ddlcore.alarm.evaluation`."""
+"""``ddl events``: its arguments and how they call :mod:`ddlcore.evaluate.event_table`."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..alarm.evaluation import event_tables
+from ..evaluate.event_table import event_tables
 from ..evaluate.localisation import LocalisationCriteria
 from ..evaluate.settings import MetricsSettings
 from .args import add_config_args, config_from_args

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-boxes": ("ddlcore.cli.boxes:configure_export_parser", "export tracks to the authors' tracked_bounding_boxes.json"),
     "import-boxes": ("ddlcore.cli.boxes:configure_import_parser", "import the authors' tracked_bounding_boxes.json as tracks"),
     "train": ("ddlcore.cli.train", "train one model on one scene"),
+    "export": ("ddlcore.cli.export", "export a trained model's inference graphs for score.runtime onnxruntime and openvino (beside it: M.onnx/)"),
     "score": ("ddlcore.cli.score", "score test videos (or any video / frame folder) with a trained model"),
     "calibrate": ("ddlcore.cli.calibrate", "score normal footage causally and set the alarm threshold (sidecar next to the model)"),
     "watch": ("ddlcore.cli.watch", "score a camera, stream, video file or folder live (or every camera of a deployment: --cameras); events as JSON lines"),

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from ..alarm.calibration import Calibration, check_calibration, check_roi, load_calibration, sidecar_path
 from ..alarm.settings import AlarmSettings
 from ..data.roi import model_roi
 from ..devices import resolve_device
 from ..errors import DDLError
 from ..evaluate.settings import MetricsSettings
+from ..score.export import scoring_model
 from ..score.frame_stores import score_frame_stores
 from ..score.inference import load_model
 from ..score.settings import ScoreSettings
 from .args import add_config_args, config_from_args
 
 
-def _calibration_for(args: argparse.Namespace) -> tuple[Any, Path | None]:
+def _calibration_for(args: argparse.Namespace) -> tuple[Calibration | None, Path | None]:
     """The calibration ``--calibration`` names, else the model's sidecar when it exists (footage mode only)."""
-    from ..alarm.calibration import load_calibration, sidecar_path
-
     path = Path(args.calibration) if args.calibration else sidecar_path(args.model)
     if args.calibration or (args.input is not None and path.is_file()):
         return load_calibration(path), path
@@ -38,13 +37,13 @@ def _run(args: argparse.Namespace) -> None:
     device = resolve_device(score.device, "score.device")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(score.cudnn_benchmark)
-    model, meta = load_model(args.model, device, score.runtime,
-                             None if calibration is None else (calibration, calibration_path))
+    model, meta = load_model(args.model, device)
+    if calibration is not None:  # before anything is exported
+        check_calibration(calibration, calibration_path, args.model, meta)
+    model = scoring_model(model, meta, args.model, device, score.runtime)
     roi = model_roi(args.roi, meta, args.frames or [args.input]) if args.roi else None
     if calibration is not None:  # causal scores ignore what their calibration's ROI masks out, and only that
         if roi is not None:
-            from ..alarm.calibration import check_roi
-
             check_roi(calibration, calibration_path, roi, args.roi)
         roi = calibration.roi
     if args.frames:
@@ -59,11 +58,11 @@ def _run(args: argparse.Namespace) -> None:
         written = score_frame_stores(model, meta, args.frames, args.out, score, args.model, roi)
         print(f"scored {len(written)} videos ({sum(written.values())} frames) -> {args.out}")
         return
-    from ..score.footage import score_footage
+    from ..alarm.footage import score_footage
 
     out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
     events_csv = args.events or Path(out_csv).with_suffix(".events.csv")
-    score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg), AlarmSettings.from_config(cfg), out_csv,
+    score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg).median_window, AlarmSettings.from_config(cfg), out_csv,
                   args.overlay, calibration, events_csv, roi)
     print(f"scores -> {out_csv}" + (f", events -> {events_csv}" if calibration is not None else "")
           + (f", overlay -> {args.overlay}" if args.overlay else ""))

@@ -24,7 +24,7 @@ def _run_cameras(args: argparse.Namespace, settings: WatchSettings, token: str |
                                           ("--calibration", args.calibration), ("--overlay", args.overlay)) if value]
     if misplaced:
         raise DDLError(f"--cameras {args.cameras}: {misplaced[0]} is given per camera in the deployment file, not here")
-    cameras = load_deployment(args.cameras, settings.score)
+    cameras = load_deployment(args.cameras)
     if args.events:
         Path(args.events).parent.mkdir(parents=True, exist_ok=True)
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:

@@ -25,10 +25,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import DDLError
+from ..errors import DDLError, warn
 from .base import DatasetAdapter, Video, VideoInfo
 from .camera_labels import LABELS_FILE, clip_labels, read_intervals
-from .footage_reader import warn
 from .settings import CamerasSettings, DataSettings
 from .video_io import IMAGE_SUFFIXES, natural_key, read_source, source_info
 

@@ -1,14 +1,14 @@
 """Reading real footage leniently: score what decodes, warn once, keep going.
 
 Dataset extraction stays strict (:mod:`ddlcore.data.video_io` stops at the first frame that does
-not decode, since labels must align). Footage to be scored or calibrated on is taken as it comes:
-a container that announces more frames than decode (common with AVI), a frame that fails in the
-middle, an image in a folder that is not one. Each problem prints one ``warning:`` line per file.
+not decode, since labels must align). Footage to be scored or calibrated on is taken as it comes
+(video files by the same reading loop under its ``lenient`` policy): a container that announces more
+frames than decode (common with AVI), a frame that fails in the middle, an image in a folder that is
+not one. Each problem prints one ``warning:`` line per file.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -16,43 +16,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import DDLError
+from ..errors import DDLError, warn
 from .framestore import resize_frame
-from .video_io import list_images, video_file_info
-
-#: failed reads in a row after which a video file is taken as finished
-MAX_FAILED_READS = 25
-
-
-def warn(message: str) -> None:
-    """One ``warning:`` line on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
-def lenient_video_frames(path: Path) -> Iterator[np.ndarray]:
-    """Yield the frames of a video file that decode, uint8 (h, w, 3) RGB, skipping ones that fail.
-
-    Stops after ``MAX_FAILED_READS`` failed reads in a row; warns once when fewer frames decoded
-    than the container announced. DDLError when the file is missing or does not open at all.
-    """
-    expected = video_file_info(path).n_frames
-    capture = cv2.VideoCapture(str(path))
-    decoded = failed = 0
-    try:
-        while failed < MAX_FAILED_READS:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                failed += 1
-                if decoded + failed >= expected:
-                    break
-                continue
-            failed = 0
-            decoded += 1
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    finally:
-        capture.release()
-    if decoded < expected:
-        warn(f"{path}: {decoded} of the {expected} frames its header announces decoded; scoring those")
+from .video_io import list_images, read_video, video_file_info
 
 
 def lenient_image_frames(folder: Path) -> Iterator[np.ndarray]:
@@ -80,7 +46,7 @@ def footage_frames(path: str | Path, folder_fps: float) -> tuple[Iterator[np.nda
     if not p.exists():
         raise DDLError(f"{p}: no such video file or frame folder")
     fps = video_file_info(p).fps
-    return lenient_video_frames(p), fps if fps > 0 else folder_fps
+    return read_video(p, "lenient"), fps if fps > 0 else folder_fps
 
 
 @dataclass

@@ -4,6 +4,10 @@ Frames come out as uint8 arrays, (h, w) for gray images and (h, w, 3) RGB otherw
 what :meth:`ddlcore.data.base.DatasetAdapter.read_frames` promises. Every problem (missing file,
 a file OpenCV cannot open, a video that stops decoding before its announced frame count, an
 image that does not decode) is a :class:`DDLError` naming the file.
+
+All video is read by one loop, :func:`capture_frames`, under a policy: ``strict`` here (dataset
+extraction), ``lenient`` for footage to score (:mod:`.footage_reader`), ``live`` for a watched source
+(:mod:`ddlcore.live.sources`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from ..errors import DDLError
+from ..errors import DDLError, warn
 from .base import VideoInfo
 
 #: file name endings read as frames (lower case)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+#: how video is read (:func:`capture_frames`): dataset extraction, footage to score, a watched source
+READ_POLICIES = ("strict", "lenient", "live")
+#: failed reads in a row after which a video file read leniently is taken as finished
+MAX_FAILED_READS = 25
 
 
 def natural_key(path: Path) -> tuple:
@@ -101,26 +109,49 @@ def video_file_info(path: Path) -> VideoInfo:
     return info
 
 
-def read_video_file(path: Path) -> Iterator[np.ndarray]:
-    """Yield every frame of a video file in order as uint8 (h, w, 3) RGB.
+def capture_frames(capture: cv2.VideoCapture, name: str, policy: str, expected: int = 0) -> Iterator[np.ndarray]:
+    """The one loop that reads video: every frame of an opened OpenCV ``capture`` in order, as uint8 (h, w, 3)
+    RGB, under ``policy`` (:data:`READ_POLICIES`); the capture is released when the frames end.
 
-    Raises DDLError naming ``path`` if decoding stops before the frame count its header announces
-    (a truncated or corrupt file): a short read would silently misalign the frame labels.
+    - ``strict`` (dataset extraction: labels must align): stops at the first frame that does not decode;
+      DDLError naming ``name`` when fewer than ``expected`` (the frame count its header announces) decoded;
+    - ``lenient`` (footage to score or calibrate on): skips frames that do not decode, stopping after
+      :data:`MAX_FAILED_READS` failures in a row or once decoded and failed reads reach ``expected``; one
+      ``warning:`` line when fewer than ``expected`` decoded;
+    - ``live`` (a camera, stream or file being watched): stops at the first read that fails (a stream that
+      stopped: the caller reconnects); nothing expected.
     """
-    expected = video_file_info(path).n_frames
-    capture = _open_video(path)
-    decoded = 0
+    if policy not in READ_POLICIES:
+        raise ValueError(f"read policy {policy!r} is not one of {', '.join(READ_POLICIES)}")
+    decoded = failed = 0
     try:
         while True:
             ok, frame = capture.read()
             if not ok or frame is None:
-                break
+                failed += 1
+                if policy != "lenient" or failed >= MAX_FAILED_READS or decoded + failed >= expected:
+                    break
+                continue
+            failed = 0
             decoded += 1
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
-    if decoded < expected:
-        raise DDLError(f"{path}: decoding stopped after {decoded} of {expected} frames (truncated or corrupt video)")
+    if decoded < expected and policy == "strict":
+        raise DDLError(f"{name}: decoding stopped after {decoded} of {expected} frames (truncated or corrupt video)")
+    if decoded < expected and policy == "lenient":
+        warn(f"{name}: {decoded} of the {expected} frames its header announces decoded; scoring those")
+
+
+def read_video(path: Path, policy: str = "strict") -> Iterator[np.ndarray]:
+    """Every frame of a video file as uint8 (h, w, 3) RGB, read under ``policy`` ``strict`` or ``lenient``
+    (:func:`capture_frames`) against the frame count its header announces.
+
+    DDLError naming ``path`` when it is missing or OpenCV cannot open it (raised when the frames are first asked
+    for), or (strict) when decoding stops early: a short read would silently misalign the frame labels.
+    """
+    expected = video_file_info(path).n_frames
+    yield from capture_frames(_open_video(path), str(path), policy, expected)
 
 
 def source_info(source: Path, folder_fps: float) -> VideoInfo:
@@ -134,4 +165,4 @@ def read_source(source: Path) -> Iterator[np.ndarray]:
     """Yield the frames of a video file or an image folder (uint8 (h, w) gray or (h, w, 3) RGB)."""
     if source.is_dir():
         return read_image_files(list_images(source))
-    return read_video_file(source)
+    return read_video(source)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .boxes_io import BoxTable
+from ..data.boxes_io import BoxTable
 from ..data.framestore import FrameStore
 
 

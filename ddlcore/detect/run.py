@@ -3,7 +3,7 @@
 Detection runs on the dataset's own frames (``detect.source: dataset``, the default: a person a few
 pixels wide at the training size is tens of pixels wide there), downscaled to ``detect.max_side``, or on
 the frame store itself (``detect.source: frames``). Either way boxes are stored in frame-store pixels.
-The detections file (``ddlcore.detect.boxes_io``, kind "detections") holds boxes in frame-store pixels,
+The detections file (``ddlcore.data.boxes_io``, kind "detections") holds boxes in frame-store pixels,
 scores and class ids, with attrs ``backend``, ``score_threshold`` (the lowest score kept: the
 tracker's default ``det_thresh``) and the frame store's ``dataset``, ``split``, ``video``, ``scene``.
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .boxes_io import write_boxes
+from ..data.boxes_io import write_boxes
 import cv2
 import numpy as np
 

@@ -15,7 +15,7 @@ Tables (CSV and markdown, AUCs in percent):
 - ``verdict-{dataset}``: each variant against ``{arch}-none``, paired by seed (:mod:`ddlcore.evaluate.seed_stats`).
 
 Scenes that were trained but have no labelled test clips (``unlabelled_scenes``, ``--unlabelled-scenes``)
-are named in a line under the ``auc`` table (and the event table of :mod:`ddlcore.alarm.evaluation`); without
+are named in a line under the ``auc`` table (and the event table of :mod:`ddlcore.evaluate.event_table`); without
 them every table is as it was before the option existed.
 
 The compared figure ("headline") is the median of scene AUCs for multi-scene datasets (the paper's
@@ -39,10 +39,10 @@ from tqdm import tqdm
 
 from ..errors import DDLError
 from ..io_utils import atomic_path
-from .provenance import provenance_footer
 from .seed_stats import comparisons_markdown, headline_metric, mean_sd, mean_sd_text, paired_comparisons, \
     seed_summary, summary_markdown
 from .settings import MetricsSettings
+from .tables import NO_LABELS, checked_unlabelled, group_score_files, markdown, unlabelled_note, write_table
 
 #: the paper's AUCs (%): Table 1 (C3DSU with DDL) and Tables 2-3 (ablations)
 PAPER_AUC: dict[tuple[str, str, str], float] = {
@@ -54,8 +54,6 @@ PAPER_AUC: dict[tuple[str, str, str], float] = {
 }
 ARCH_NAMES = {"unet": "UNet", "c3dsu": "C3DSU"}
 VARIANT_NAMES = {"none": "none", "sdl": "SDL", "ddl": "DDL"}
-#: what the tables say for a scene that was trained but has no labelled test clips
-NO_LABELS = "no labels"
 
 
 def pct(value: float | None) -> float | None:
@@ -75,20 +73,6 @@ def labels_dataset(path: str | Path) -> str:
             return str(f.attrs.get("dataset", ""))
     except OSError as exc:
         raise DDLError(f"{path}: not a readable labels file ({exc})") from exc
-
-
-def group_score_files(score_paths: Sequence[str | Path]) -> dict[tuple[str, str, str, int], list[str]]:
-    """Score files grouped by (dataset, arch, variant, training seed) from their attributes, in a stable order."""
-    groups: dict[tuple[str, str, str, int], list[str]] = defaultdict(list)
-    for path in score_paths:
-        try:
-            with h5py.File(path, "r") as f:
-                key = (str(f.attrs.get("dataset", "")), str(f.attrs["arch"]), str(f.attrs["variant"]),
-                       int(f.attrs.get("seed", 0)))
-        except (OSError, KeyError) as exc:
-            raise DDLError(f"{path}: not a readable scores file ({exc})") from exc
-        groups[key].append(str(path))
-    return dict(sorted(groups.items()))
 
 
 def protocol_text(protocol: dict[str, Any]) -> str:
@@ -200,44 +184,6 @@ def scene_markdown(table: pd.DataFrame) -> str:
     cells = table[models].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}")
     cells.loc[~table["labelled"], :] = NO_LABELS
     return heading + pd.concat([table[["scene"]], cells], axis=1).to_markdown(index=False) + "\n"
-
-
-def unlabelled_note(scenes: Sequence[str]) -> str:
-    """The line under a table naming the trained ``scenes`` without labelled test clips ("" when there are none)."""
-    return f"\nNo labelled test clips (not in these figures): {', '.join(scenes)}\n" if scenes else ""
-
-
-def checked_unlabelled(unlabelled: Sequence[str], scored: dict[str, set[str]]) -> list[str]:
-    """The scenes ``unlabelled`` sorted, checked against ``scored`` ({dataset: scenes of its scored test videos}).
-
-    DDLError when they come with scores of several datasets (they name one dataset's scenes) or when one of
-    them has scored test videos.
-    """
-    names = sorted(set(unlabelled))
-    if names and len(scored) > 1:
-        raise DDLError(f"--unlabelled-scenes names scenes of one dataset, but scores of {', '.join(sorted(scored))} "
-                       "are given")
-    scored_too = sorted(set(names) & set().union(*scored.values()))
-    if scored_too:
-        raise DDLError(f"--unlabelled-scenes {', '.join(scored_too)}: scores of their test videos are given")
-    return names
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """A table as markdown, numbers with 2 decimals, missing values as '–'."""
-    return table.astype(object).where(table.notna(), None).to_markdown(index=False, missingval="–", floatfmt=".2f") + "\n"
-
-
-def write_table(table: pd.DataFrame, markdown: str, stem: Path, origin: dict[str, Any] | None = None) -> None:
-    """Write ``stem``.csv and ``stem``.md atomically; ``origin`` (a provenance record) adds the commit and
-    config fingerprint as CSV columns and a markdown footer."""
-    if origin is not None:
-        table = table.assign(commit=origin["commit"], config=origin["config_fingerprint"])
-        markdown += provenance_footer(origin)
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(stem.with_suffix(".md")) as tmp:
-        tmp.write_text(markdown)
 
 
 def training_logs(train_logs: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, Path]]:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..alarm.calibration import load_calibration
 from ..data.framestore import FrameStore
-from .aggregate import NO_LABELS, markdown
+from .tables import NO_LABELS, markdown
 
 
 def frames_per_camera(stores: Sequence[str | Path]) -> dict[str, int]:

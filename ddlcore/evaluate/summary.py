@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import DDLError
-from .aggregate import auc_markdown, auc_table, write_table
+from .aggregate import auc_markdown, auc_table
+from .tables import write_table
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:

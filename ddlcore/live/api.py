@@ -36,7 +36,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .outputs.messages import camera_name
-from .server import MEDIA_TYPES, LiveState, media_file
+from .page_state import LiveState
+from .server import MEDIA_TYPES, media_file
 
 #: (status, body, content type) of an answer
 Answer = tuple[int, bytes, str]

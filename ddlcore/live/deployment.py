@@ -10,82 +10,71 @@ each source::
         config: config/my-site.yaml     # optional: the config the model was trained with
         calibration: ...                # optional: default the model's sidecar M.alarm.h5
 
-Relative paths are relative to the working directory (where the workflow ran). The camera's
+The file is validated by the JSON schema ``ddlcore/schemas/deployment.schema.yaml`` (one-line errors naming
+the key). Relative paths are relative to the working directory (where the workflow ran). The camera's
 ``config`` gives its ``score`` section (encoder sharing); patch, grid and region of interest (the
-camera's ``roi.png``, :mod:`ddlcore.data.roi`) come from its calibration, and the scoring device and
-batch size from the watch's own config, as all cameras share them.
+camera's ``roi.png``, :mod:`ddlcore.data.roi`) come from its calibration, and the scoring device,
+batch size and runtime from the watch's own config, as all cameras share them
+(:func:`ddlcore.alarm.calibration.calibrated_score` merges them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..alarm.calibration import sidecar_path
-from ..config import load_config
+from ..config import SCHEMAS, load_config, load_schema, validate_document
 from ..errors import DDLError
 from ..score.settings import ScoreSettings
 from .event_media import camera_label
 
-#: the keys a camera entry may have
-CAMERA_KEYS = ("name", "source", "model", "config", "calibration")
+#: the JSON schema a deployment file is validated against
+DEPLOYMENT_SCHEMA = SCHEMAS / "deployment.schema.yaml"
 
 
 @dataclass(frozen=True)
 class DeployedCamera:
-    """One camera of a deployment: its name, source, model file, calibration file and ``score`` settings."""
+    """One camera of a deployment: its name, source, model file, calibration file and the ``score`` section of the
+    config its model was trained with (None: the watch's own)."""
 
     name: str
     source: str
     model: Path
     calibration: Path
-    score: ScoreSettings
+    trained: ScoreSettings | None = None
 
 
-def _camera(path: Path, number: int, entry: Any, watch_score: ScoreSettings) -> DeployedCamera:
-    where = f"{path}: camera {number}"
-    if not isinstance(entry, dict):
-        raise DDLError(f"{where}: expected a mapping with {', '.join(CAMERA_KEYS)}")
-    unknown = sorted(set(entry) - set(CAMERA_KEYS))
-    if unknown:
-        raise DDLError(f"{where}: unknown key '{unknown[0]}' (expected {', '.join(CAMERA_KEYS)})")
-    name = entry.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise DDLError(f"{where}: 'name' must be a non-empty string")
+def _camera(path: Path, entry: dict[str, Any]) -> DeployedCamera:
+    """One camera entry of the deployment file ``path`` (valid by the schema): its files checked, its config read."""
+    name = entry["name"].strip()
     where = f"{path}: camera '{name}'"
     source = entry.get("source")
-    if source is None or str(source).strip() == "" or isinstance(source, bool):
+    if source is None or str(source).strip() == "":
         raise DDLError(f"{where} has no source: fill in a camera URL, device index, video file or folder")
-    for key in ("model", "config", "calibration"):
-        if key in entry and entry[key] is not None and not isinstance(entry[key], str):
-            raise DDLError(f"{where}: '{key}' must be a path")
-    if not entry.get("model"):
-        raise DDLError(f"{where}: 'model' is missing")
     model = Path(entry["model"])
     if not model.is_file():
         raise DDLError(f"{where}: model file not found: {model} (relative paths are read from the working directory)")
     calibration = Path(entry["calibration"]) if entry.get("calibration") else sidecar_path(model)
     if not calibration.is_file():
         raise DDLError(f"{where}: calibration file not found: {calibration} (run ddl calibrate on held-out normal footage)")
-    score = watch_score
+    trained = None
     if entry.get("config"):
         try:
             trained = ScoreSettings.from_config(load_config(entry["config"]))
         except DDLError as exc:
             raise DDLError(f"{where}: {exc}") from exc
-        score = replace(trained, device=watch_score.device, batch_size=watch_score.batch_size)
-    return DeployedCamera(name.strip(), str(source).strip(), model, calibration, score)
+    return DeployedCamera(name, str(source).strip(), model, calibration, trained)
 
 
-def load_deployment(path: str | Path, watch_score: ScoreSettings) -> list[DeployedCamera]:
+def load_deployment(path: str | Path) -> list[DeployedCamera]:
     """The cameras of the deployment file ``path`` (format in the module docstring).
 
-    watch_score: the watch's ``score`` settings (device and batch size for all cameras; the rest unless a
-    camera's config gives it). DDLError, one line naming the file and the camera, when the file is not
-    a deployment, a source is empty, names clash, or a model or calibration file is missing.
+    DDLError, one line naming the file (and the key or camera), when the file does not fit the deployment schema
+    (:data:`DEPLOYMENT_SCHEMA`), a source is empty, names clash, or a model or calibration file is missing.
     """
     p = Path(path)
     if not p.is_file():
@@ -94,10 +83,8 @@ def load_deployment(path: str | Path, watch_score: ScoreSettings) -> list[Deploy
         document = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise DDLError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-    entries = document.get("cameras") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise DDLError(f"{p}: expected a 'cameras' list with at least one camera")
-    cameras = [_camera(p, i + 1, entry, watch_score) for i, entry in enumerate(entries)]
+    validate_document(document, load_schema(DEPLOYMENT_SCHEMA), str(p))
+    cameras = [_camera(p, entry) for entry in document["cameras"]]
     labels: dict[str, str] = {}
     for camera in cameras:
         label = camera_label(camera.name)

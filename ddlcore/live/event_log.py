@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from ..alarm.calibration import Calibration
 from ..alarm.events import Event, scale_box
-from .server import LiveState
+from .page_state import LiveState
 from .sources import Frame
 
 

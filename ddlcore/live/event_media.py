@@ -32,8 +32,7 @@ import cv2
 import numpy as np
 
 from ..alarm.events import AlarmRule, Event, scale_box
-from ..data.footage_reader import warn
-from ..errors import DDLError
+from ..errors import DDLError, warn
 from .settings import LiveSettings
 
 #: the names of the files :class:`EventMedia` writes (what the page's ``/events/`` route serves)

@@ -30,16 +30,20 @@ from typing import Any, Callable, Mapping, TextIO
 import numpy as np
 
 from ..alarm.calibration import Calibration, check_calibration, load_calibration
-from ..data.footage_reader import warn
-from ..errors import DDLError
+from ..devices import resolve_device
+from ..errors import DDLError, warn
+from ..score.export import scoring_model
+from ..score.inference import load_model
+from ..score.settings import ScoreSettings
 from .api import Api
 from .deployment import DeployedCamera
 from .event_log import EventLog
 from .event_media import EventMedia, MediaSettings, MediaWriter
 from .outputs.alarm_outputs import AlarmOutputs
 from .overlay import OverlayWriter, overlay_frame
+from .page_state import LiveState
 from .scorer import BatchScorer, FrameResult, LiveScorer
-from .server import LiveState, PageSettings, start_server
+from .server import PageSettings, start_server
 from .settings import LiveSettings, WatchSettings
 from .sources import Frame, FrameReader
 from .stats import Stats
@@ -171,26 +175,28 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     Returns {"cameras": {name: figures (see :class:`Stats`) with events, fps and error}, "events": total,
     "errors": {name: why lost}}.
     """
-    from ..devices import resolve_device
-    from ..score.inference import load_model
-
     live = settings.live
     page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
     device = resolve_device(settings.score.device, "score.device")
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
+    first: dict[Path, DeployedCamera] = {}  # each model file's first camera
     calibrations: dict[str, Calibration] = {}
-    for camera in cameras:
+    for camera in cameras:  # each model file loaded once; every camera's calibration checked before any export
         try:
             calibrations[camera.name] = calibration = load_calibration(camera.calibration)
             key = camera.model.resolve()
-            if key in models:  # loaded for an earlier camera: this camera's calibration must fit it too
-                check_calibration(calibration, camera.calibration, camera.model, models[key][1])
-            else:  # load_model checks the calibration before it exports anything
-                models[key] = load_model(camera.model, device, settings.score.runtime,
-                                         (calibration, camera.calibration))
+            if key not in models:
+                models[key], first[key] = load_model(camera.model, device), camera
+            check_calibration(calibration, camera.calibration, camera.model, models[key][1])
         except DDLError as exc:
             raise DDLError(camera_message(camera.name, str(exc))) from exc
-    scorers = _shared_scorers(cameras, models, calibrations, device)
+    for key, camera in first.items():
+        model, meta = models[key]
+        try:
+            models[key] = scoring_model(model, meta, camera.model, device, settings.score.runtime), meta
+        except DDLError as exc:
+            raise DDLError(camera_message(camera.name, str(exc))) from exc
+    scorers = _shared_scorers(cameras, models, calibrations, settings.score, device)
     ready = threading.Event()
     folder = Path(events_dir) if events_dir is not None else None
     media_settings = MediaSettings.from_settings(live, folder) if folder is not None else None
@@ -282,16 +288,17 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
 
 
 def _shared_scorers(cameras: list[DeployedCamera], models: dict[Path, tuple[Any, dict[str, Any]]],
-                    calibrations: dict[str, Calibration], device: Any) -> dict[str, LiveScorer]:
-    """{camera name: its scorer}: one :class:`BatchScorer` per model file, each camera one source of it (the
-    batch runs with its first camera's ``score`` settings; patch and grid are each calibration's own)."""
+                    calibrations: dict[str, Calibration], score: ScoreSettings, device: Any) -> dict[str, LiveScorer]:
+    """{camera name: its scorer}: one :class:`BatchScorer` per model file, each camera one source of it, scoring
+    with the watch's ``score`` settings, its trained config's and its calibration's
+    (:func:`ddlcore.alarm.calibration.calibrated_score`; the batch shares its first camera's encoder sharing)."""
     by_model: dict[Path, list[DeployedCamera]] = {}
     for camera in cameras:
         by_model.setdefault(camera.model.resolve(), []).append(camera)
     scorers: dict[str, LiveScorer] = {}
     for path, group in by_model.items():
         model, meta = models[path]
-        batch = BatchScorer(model, meta, [calibrations[c.name] for c in group], group[0].score, device)
+        batch = BatchScorer(model, meta, [calibrations[c.name] for c in group], score, device, [c.trained for c in group])
         scorers.update({c.name: LiveScorer.of_source(batch, i) for i, c in enumerate(group)})
     return scorers
 

@@ -14,13 +14,13 @@ one-source form.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from ..alarm.calibration import Calibration
+from ..alarm.calibration import Calibration, calibrated_score
 from ..alarm.causal import subtract_background
 from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
@@ -50,12 +50,12 @@ class FrameResult:
 
 
 class _Stream:
-    """One source's state: its calibration (ROI and background map on the device), its ``score`` settings (patch
-    and grid the calibration's), buffered frames and features, recent scores, events."""
+    """One source's state: its calibration (ROI and background map on the device), its ``score`` settings
+    (:func:`calibrated_score`), buffered frames and features, recent scores, events."""
 
     def __init__(self, calibration: Calibration, score: ScoreSettings, clip: int, device: torch.device) -> None:
         self.calibration = calibration
-        self.score = replace(score, **calibration.score)
+        self.score = score
         self.roi = roi_tensor(calibration.roi, device)
         self.background = None if calibration.background is None else torch.from_numpy(calibration.background).to(device)
         self.tracker = EventTracker(calibration.rule)
@@ -76,7 +76,9 @@ class BatchScorer:
     model, meta: a loaded model (torch or :class:`ddlcore.score.runtime.RuntimeModel`) and its checkpoint
     meta; calibrations: one per source (the same one may serve several), all made for this model, any
     with a region of interest (:mod:`ddlcore.data.roi`: its source's error outside it is 0, in the result too);
-    score: the ``score`` settings (``share_encoder``); device: the model's device.
+    score: the job's ``score`` settings; trained: per source, the ``score`` section of the config its model was
+    trained with, or None (each source scores with :func:`calibrated_score` of its calibration, ``score`` and
+    ``trained``; encoder sharing is the first source's); device: the model's device.
 
     Call :meth:`push` with one entry per source: a uint8 frame (h, w) or (h, w, 3) RGB of any size (resized
     to the model's), or None for a source without a new frame. It returns one entry per source: the
@@ -85,16 +87,19 @@ class BatchScorer:
     """
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any], calibrations: Sequence[Calibration],
-                 score: ScoreSettings, device: torch.device) -> None:
+                 score: ScoreSettings, device: torch.device,
+                 trained: Sequence[ScoreSettings | None] | None = None) -> None:
         if not calibrations:
             raise DDLError("live scorer: no sources given")
+        trained = trained if trained is not None else [None] * len(calibrations)
         self.model = model
         self.device = device
         self.clip = int(meta["frames"])
         self.size = (int(meta["height"]), int(meta["width"]), int(meta["channels"]))
-        self.share = score.share_encoder and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
+        self.streams = [_Stream(c, calibrated_score(c, score, t), self.clip, device) for c, t in zip(calibrations, trained)]
+        share = self.streams[0].score.share_encoder
+        self.share = share and can_share_encoder(model) and getattr(model, "frames", self.clip) > 1
         self.read = list(getattr(model, "read_frames", range(self.clip)))
-        self.streams = [_Stream(c, score, self.clip, device) for c in calibrations]
         for stream in self.streams:
             check_motion_clip(stream.score.motion_weight, self.clip)
         # with any source's ROI, a mask for every row of a batch (all ones for a source without one: the same error)

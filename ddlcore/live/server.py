@@ -1,6 +1,7 @@
 """The ``--serve HOST:PORT`` page: live overlay, score curve with the threshold, event list.
 
-A standard-library HTTP server in a background thread. Routes:
+A standard-library HTTP server in a background thread, serving what each camera's :class:`.page_state.LiveState`
+holds. Routes:
 
 - ``/``: the page (:file:`page.html` beside this module): one panel per camera; it polls
   ``/state.json`` a few times a second, reloads each camera's overlay, draws its curve on a canvas
@@ -38,7 +39,6 @@ import selectors
 import socket
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -46,13 +46,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-import cv2
-import numpy as np
-
 from ..errors import DDLError
 from .event_media import MEDIA_NAME
+from .page_state import LiveState, state_json
 from .settings import LiveSettings
-from .sources import redacted
 
 PAGE = Path(__file__).with_name("page.html")
 #: content types of the events folder's files
@@ -124,62 +121,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class LiveState:
-    """What the page shows, updated by the watch loop and read by the server threads."""
-
-    def __init__(self, source: str, threshold: float, curve_frames: int, events: int) -> None:
-        self._lock = threading.Lock()
-        self._jpeg = b""
-        self._scores: deque[tuple[int, float]] = deque(maxlen=curve_frames)
-        self._keep_events = events
-        self._events: list[dict[str, Any]] = []
-        self._info: dict[str, Any] = {"source": redacted(source), "threshold": threshold, "alarmed": False}
-
-    def frame(self, overlay: np.ndarray, index: int, score: float, alarmed: bool) -> None:
-        """Record one scored frame: overlay RGB uint8 (h, w, 3), its index, score and the alarm state."""
-        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-        with self._lock:
-            if ok:
-                self._jpeg = jpeg.tobytes()
-            self._scores.append((index, round(score, 6)))
-            self._info["alarmed"] = alarmed
-
-    def event(self, record: dict[str, Any]) -> None:
-        """Record an event line (a start, or an end replacing its start); the newest ``events`` are kept."""
-        with self._lock:
-            kept = [e for e in self._events if e["id"] != record["id"]] + [record]
-            self._events = kept[-self._keep_events :]
-
-    def stats(self, values: dict[str, Any]) -> None:
-        """Record the frame rate and latency figures."""
-        with self._lock:
-            self._info.update(values)
-
-    def jpeg(self) -> bytes:
-        """The newest overlay as JPEG bytes (empty before the first scored frame)."""
-        with self._lock:
-            return self._jpeg
-
-    def as_dict(self) -> dict[str, Any]:
-        """The camera's entry of ``/state.json`` (see the module docstring), without its events."""
-        with self._lock:
-            return {**self._info, "scores": list(self._scores)}
-
-    def events(self) -> list[dict[str, Any]]:
-        """The event lines kept (a start, or the end that replaced it), oldest first."""
-        with self._lock:
-            return list(self._events)
-
-
-def state_json(cameras: Mapping[str, LiveState], media: bool, events: int) -> bytes:
-    """``/state.json`` of ``cameras`` {name: state} (see the module docstring): the newest ``events`` events."""
-    # each camera's newest first, then by start time: a stable sort keeps a camera's order among equal times
-    lines = [e for state in cameras.values() for e in reversed(state.events())]
-    lines.sort(key=lambda e: str(e.get("start_time") or ""), reverse=True)
-    listed = [{"name": name, **state.as_dict()} for name, state in cameras.items()]
-    return json.dumps({"cameras": listed, "events": lines[:events], "media": media}).encode()
 
 
 def media_file(folder: Path | None, name: str) -> Path | None:

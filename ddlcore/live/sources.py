@@ -30,9 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from ..data.footage_reader import warn
-from ..data.video_io import IMAGE_SUFFIXES, natural_key
-from ..errors import DDLError
+from ..data.video_io import IMAGE_SUFFIXES, capture_frames, natural_key
+from ..errors import DDLError, warn
 from .settings import LiveSettings
 
 
@@ -102,28 +101,22 @@ def _capture(source: str, kind: str, timeout_s: float) -> cv2.VideoCapture:
     return cv2.VideoCapture(source)
 
 
-def capture_frames(source: str, kind: str, timeout_s: float, fps_out: list[float]) -> Iterator[np.ndarray]:
-    """BGR frames of a camera, stream or file until it stops; DDLError (naming :func:`redacted` SOURCE) when it
-    does not open.
+def source_frames(source: str, kind: str, timeout_s: float, fps_out: list[float]) -> Iterator[np.ndarray]:
+    """RGB frames of a camera, stream or file until it stops (the ``live`` policy of the one video reading loop,
+    :func:`ddlcore.data.video_io.capture_frames`); DDLError (naming :func:`redacted` SOURCE) when it does not open.
 
     ``fps_out`` receives the frame rate the source reports (0 when unknown).
     """
     capture = _capture(source, kind, timeout_s)
-    try:
-        if not capture.isOpened():
-            raise DDLError(f"{redacted(source)}: cannot open ({kind})")
-        fps_out.append(float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
-        while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                return
-            yield frame
-    finally:
+    if not capture.isOpened():
         capture.release()
+        raise DDLError(f"{redacted(source)}: cannot open ({kind})")
+    fps_out.append(float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
+    yield from capture_frames(capture, redacted(source), "live")
 
 
 def folder_frames(folder: Path, poll_s: float, settle_s: float, stop: threading.Event) -> Iterator[np.ndarray]:
-    """BGR images of ``folder`` as they appear (natural order; files present at the start are skipped
+    """RGB images of ``folder`` as they appear (natural order; files present at the start are skipped
     except the newest). A file that does not decode is retried at each poll while it may still be being
     written: skipped only once its size and modification time have not changed for ``settle_s`` seconds."""
     seen: set[str] = set()
@@ -142,7 +135,7 @@ def folder_frames(folder: Path, poll_s: float, settle_s: float, stop: threading.
             seen.add(path.name)
             pending.pop(path.name, None)
             if image is not None:
-                yield image
+                yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         else:
             if new:
                 continue
@@ -224,8 +217,7 @@ class FrameReader:
             self.read += 1
             if self._rates and 0 < self._rates[0] < 1000:
                 self.fps = self._rates[0]
-            self._waiting.append(Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), time.monotonic(), time.time(), self.read,
-                                       self.reconnects))
+            self._waiting.append(Frame(image, time.monotonic(), time.time(), self.read, self.reconnects))
             self._cond.notify_all()
 
     def _frames_once(self) -> Iterator[np.ndarray]:
@@ -233,7 +225,7 @@ class FrameReader:
         if self.kind == "folder":
             return folder_frames(Path(self.source), self.live.folder_poll_s, self.live.folder_settle_s, self._stop)
         self._rates.clear()
-        frames = capture_frames(self.source, self.kind, self.live.open_timeout_s, self._rates)
+        frames = source_frames(self.source, self.kind, self.live.open_timeout_s, self._rates)
         return self._paced(frames) if self.kind == "file" else frames
 
     def _paced(self, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

@@ -39,8 +39,7 @@ def watch(source: str, model_path: str | Path, settings: WatchSettings, events_o
     the number of events, and ``error``: why the source was lost for good (reconnection given up, a file that
     stopped decoding), or None.
     """
-    camera = DeployedCamera("", source, Path(model_path), Path(calibration_path or sidecar_path(model_path)),
-                            settings.score)
+    camera = DeployedCamera("", source, Path(model_path), Path(calibration_path or sidecar_path(model_path)))
     summary = watch_cameras([camera], settings, events_out, None, serve, duration_s, stop, token, allow_hosts,
                             {"": overlay_path} if overlay_path else None)
     return summary["cameras"][""]

@@ -2,7 +2,7 @@
 
 ``ddl score`` has two modes: ``--frames F1.h5 ... --out S.h5`` scores test frame stores into a
 scores file (layout in :mod:`ddlcore.score.scores_io`, scores as in :mod:`ddlcore.score.inference`); a
-positional ``VIDEO_OR_FOLDER`` scores any footage (see :mod:`ddlcore.score.footage`). With an alarm
+positional ``VIDEO_OR_FOLDER`` scores any footage (see :mod:`ddlcore.alarm.footage`). With an alarm
 calibration (``--calibration A.h5``; for footage the model's ``M.alarm.h5`` sidecar when present)
 frame stores are scored causally into a live scores file with events
 (:mod:`ddlcore.alarm.live_scores`), and footage gets a causal score column and an events CSV.

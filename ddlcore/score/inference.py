@@ -21,8 +21,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import DDLError
+from ..model.checkpoint import load_trained_model
 from .motion import check_motion_clip, motion_error
 from .patches import patch_scores
+from .runtime import resolve_runtime, runtime_model
 
 
 class FrameSource(Protocol):
@@ -220,20 +222,13 @@ def fill_border(values: np.ndarray, n_frames: int, clip: int, border: str) -> tu
     return filled, valid
 
 
-
-
-def load_model(path: str | Path, device: torch.device, runtime: str = "torch",
-               calibration: tuple[Any, str | Path] | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_model(path: str | Path, device: torch.device, runtime: str = "torch") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a trained checkpoint (eval mode) and its meta; one-line DDLError if it is not one.
 
     ``runtime`` (``score.runtime``: auto | torch | onnxruntime | openvino) other than torch returns the model
-    running through that runtime (:mod:`ddlcore.score.runtime`; its exported graphs cached beside ``path``).
-    ``calibration`` (a :class:`ddlcore.alarm.calibration.Calibration` and its path) is checked to be this
-    model's before anything is exported (DDLError otherwise).
+    running through that runtime (:mod:`ddlcore.score.runtime`) from its graphs exported beside ``path``
+    beforehand (:func:`ddlcore.score.export.export_model`); DDLError when they are missing. Nothing is written.
     """
-    from ..model import load_trained_model
-    from .runtime import resolve_runtime, runtime_model
-
     p = Path(path)
     if not p.is_file():
         raise DDLError(f"model checkpoint not found: {p}")
@@ -243,8 +238,4 @@ def load_model(path: str | Path, device: torch.device, runtime: str = "torch",
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint is one user-facing line
         raise DDLError(f"{p}: not a ddl model checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc
-    if calibration is not None:
-        from ..alarm.calibration import check_calibration
-
-        check_calibration(calibration[0], calibration[1], p, meta)
     return runtime_model(model, meta, p, resolve_runtime(runtime, device)), meta

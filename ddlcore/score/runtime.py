@@ -1,26 +1,21 @@
 """Inference runtimes (``score.runtime``): a trained model run through ONNX Runtime or OpenVINO.
 
-The model's encoder and decoder are exported once to two ONNX graphs (the torch.onnx dynamo
-exporter; the TorchScript one cannot export the Conv3d skips' reshape) and cached beside the
-model file::
+The model's encoder and decoder run as two ONNX graphs exported beforehand (``ddl export``,
+:mod:`ddlcore.score.export`; in the workflow the rule ``export_model``) beside the model file::
 
     M.pt -> M.onnx/encoder-<key>.onnx    frames (N, C, H, W) -> 4 feature maps (N, c_i, h_i, w_i)
             M.onnx/decoder-<key>.onnx    4 stacks (B, R, c_i, h_i, w_i) -> (B, C, H, W)
 
-``key`` is the model file's fingerprint (SHA-256 of its bytes) with the input shape, so a
-retrained model gets new graphs and stale ones are removed; graphs are written atomically, so
-jobs sharing a model may export it at once. Batch sizes are dynamic. Both runtimes run the same
-graphs in float32. :class:`RuntimeModel` offers the torch model's interface (``encode``,
-``decode``, ``forward``), so scoring keeps encoding each frame once for the T windows containing it.
+``key`` is the model file's fingerprint (the first 16 hex digits of its SHA-256,
+:func:`ddlcore.model.identity.model_fingerprint`) with the input shape and :data:`EXPORT_VERSION`, so a
+retrained model needs new graphs. Batch sizes are dynamic. Both runtimes run the same graphs in float32.
+:class:`RuntimeModel` offers the torch model's interface (``encode``, ``decode``, ``forward``), so scoring
+keeps encoding each frame once for the T windows containing it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import DDLError
-from ..io_utils import atomic_path
+from ..model.identity import model_fingerprint
 from .signal_stack import kept_signal_stack
 
 RUNTIMES = ("torch", "onnxruntime", "openvino")
@@ -60,6 +55,22 @@ def resolve_runtime(name: str, device: torch.device) -> str:
     return name
 
 
+def runs_graphs(runtime: str, device: str) -> bool:
+    """Whether ``score.runtime`` on ``score.device`` (the configuration's names; ``auto``: a GPU when this machine
+    has one) scores through exported graphs: what decides whether the workflow has ``export_model`` jobs.
+
+    DDLError as :func:`resolve_runtime` (or naming ``score.device`` when torch knows no such device).
+    """
+    if device == "auto":
+        kind = "cuda" if torch.cuda.is_available() else "cpu"
+    else:
+        try:
+            kind = torch.device(device).type
+        except RuntimeError as exc:
+            raise DDLError(f"config: key 'score.device': {device!r} is not a torch device ({exc})") from None
+    return resolve_runtime(runtime, torch.device(kind)) != "torch"
+
+
 def _importable(module: str) -> bool:
     try:
         __import__(module)
@@ -68,77 +79,18 @@ def _importable(module: str) -> bool:
     return True
 
 
-def file_fingerprint(path: str | Path) -> str:
-    """The first 16 hex digits of the SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def cache_folder(model_path: str | Path) -> Path:
+def graph_folder(model_path: str | Path) -> Path:
     """Where a model's exported graphs live: ``M.pt`` -> ``M.onnx/`` beside it."""
     return Path(model_path).with_suffix(".onnx")
 
 
-class _Encoder(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.model.encode(frames))
-
-
-class _Decoder(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, level0: torch.Tensor, level1: torch.Tensor, level2: torch.Tensor,
-                level3: torch.Tensor) -> torch.Tensor:  # named inputs: the exporter needs a fixed signature
-        return self.model.decode([level0, level1, level2, level3])
-
-
-def _export(module: nn.Module, example: tuple[torch.Tensor, ...], out: Path) -> None:
-    """Export ``module`` on ``example`` (dynamic first dimension of every input) to ``out``, atomically."""
-    batch = torch.export.Dim("batch")
-    with atomic_path(out) as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        try:
-            program = torch.onnx.export(module, example, dynamo=True, verbose=False, external_data=False,
-                                        dynamic_shapes=tuple({0: batch} for _ in example))
-            program.save(str(tmp), external_data=False)
-        except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds; one user-facing line
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DDLError(f"{out}: ONNX export failed ({type(exc).__name__}: {first[:160]})") from None
-
-
-def exported_graphs(model: nn.Module, meta: dict[str, Any], model_path: str | Path) -> tuple[Path, Path]:
-    """The (encoder, decoder) ONNX files of the model loaded from ``model_path``, exported now if absent or stale.
-
-    model: the loaded SkipUNet (eval mode, on the CPU); meta: its checkpoint meta (channels, height, width).
-    """
+def graph_files(model_path: str | Path, meta: dict[str, Any]) -> tuple[Path, Path]:
+    """The (encoder, decoder) ONNX files of the model file ``model_path`` (meta: its checkpoint meta: channels,
+    height, width), whether they exist or not (module docstring: the key)."""
     shape = (int(meta["channels"]), int(meta["height"]), int(meta["width"]))
-    key = f"{file_fingerprint(model_path)}-{'x'.join(map(str, shape))}-v{EXPORT_VERSION}"
-    folder = cache_folder(model_path)
-    encoder, decoder = folder / f"encoder-{key}.onnx", folder / f"decoder-{key}.onnx"
-    if encoder.is_file() and decoder.is_file():
-        return encoder, decoder
-    print(f"exporting {model_path} to ONNX (once per model) -> {folder}/", file=sys.stderr, flush=True)
-    cpu_model = model.cpu().eval()
-    frames = torch.rand(2, *shape)
-    with torch.no_grad():
-        features = cpu_model.encode(frames)
-    reads = len(getattr(cpu_model, "read_frames", [0]))
-    stacks = tuple(torch.stack([f] * reads, dim=1) for f in features)
-    _export(_Encoder(cpu_model), (frames,), encoder)
-    _export(_Decoder(cpu_model), stacks, decoder)
-    for stale in folder.glob("*.onnx"):
-        if stale not in (encoder, decoder):
-            stale.unlink(missing_ok=True)
-    return encoder, decoder
+    key = f"{model_fingerprint(model_path)[:16]}-{'x'.join(map(str, shape))}-v{EXPORT_VERSION}"
+    folder = graph_folder(model_path)
+    return folder / f"encoder-{key}.onnx", folder / f"decoder-{key}.onnx"
 
 
 def onnxruntime_runner(path: Path, threads: int) -> Runner:
@@ -216,7 +168,8 @@ def runtime_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path
     """``model`` itself for ``runtime`` "torch", else a :class:`RuntimeModel` running its exported graphs.
 
     ``threads``: the runtime's threads (default: torch's, ``torch.get_num_threads()``). Raises DDLError
-    when the model has no ``encode`` / ``decode`` or the runtime's package is not installed.
+    when the model has no ``encode`` / ``decode``, the runtime's package is not installed, or the graphs of
+    ``model_path`` have not been exported (:func:`ddlcore.score.export.export_model`).
     """
     if runtime == "torch":
         return model
@@ -227,6 +180,9 @@ def runtime_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path
                        f"(pip install {runtime})")
     if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
         raise DDLError(f"{model_path}: score.runtime {runtime} needs a model with encode/decode")
-    encoder, decoder = exported_graphs(model, meta, model_path)
+    encoder, decoder = graph_files(model_path, meta)
+    if not (encoder.is_file() and decoder.is_file()):
+        raise DDLError(f"{model_path}: no {runtime} graphs exported for this model in {graph_folder(model_path)}/ "
+                       f"(run ddl export --model {model_path})")
     n = threads or torch.get_num_threads()
     return RuntimeModel(model, RUNNERS[runtime](encoder, n), RUNNERS[runtime](decoder, n), runtime)

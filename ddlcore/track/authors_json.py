@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..detect.boxes_io import BoxTable
+from ..data.boxes_io import BoxTable
 from ..errors import DDLError
 
 _KEY = re.compile(r"(?:^|/)(?P<video>[^/]+)/[^/]*?(?P<number>\d+)\.[A-Za-z0-9]+$")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..detect.boxes_io import BoxTable
+from ..data.boxes_io import BoxTable
 from .ocsort import iou_matrix
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..detect.boxes_io import BoxTable
+from ..data.boxes_io import BoxTable
 from ..errors import DDLError
 from ..io_utils import atomic_path
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..detect.boxes_io import read_boxes
+from ..data.boxes_io import read_boxes
 from .mask_cache import write_mask_cache
 from .settings import WindowSettings
 

@@ -1,6 +1,6 @@
 """``ddl track``: link one video's detections into OC-SORT tracks and write a tracks file.
 
-The tracks file (``ddlcore.detect.boxes_io``, kind "tracks") holds per reported (frame, track) the box in
+The tracks file (``ddlcore.data.boxes_io``, kind "tracks") holds per reported (frame, track) the box in
 frame-store pixels, the detection score and the track id (``ident``, >= 1, numbered in order of first
 report), with attrs ``det_thresh`` (the value used) and the detections file's video attributes.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..detect.boxes_io import BoxTable, read_boxes, write_boxes
+from ..data.boxes_io import BoxTable, read_boxes, write_boxes
 from .ocsort import OCSort, OCSortParams
 from .settings import TrackSettings
 

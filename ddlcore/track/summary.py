@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..detect.boxes_io import BoxTable, read_boxes
+from ..data.boxes_io import BoxTable, read_boxes
 from ..errors import DDLError
 from .mask_cache import common_tracks
 from .mask_stage import FALLBACKS

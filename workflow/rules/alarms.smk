@@ -13,6 +13,7 @@ ALARM_OUTPUTS = [f"{RESULTS}/tables/events-{DATASET}.md"] * bool(SCENES) + expan
 rule calibrate:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        graphs=model_graphs,
         frames=lambda wildcards: calibration_stores(wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:
@@ -41,6 +42,7 @@ rule calibrate:
 rule live_score:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        graphs=model_graphs,
         calibration=rules.calibrate.output,
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
     output:

@@ -12,6 +12,7 @@ from ddlcore.data.registry import adapter_module, list_videos, open_dataset, tra
 from ddlcore.data.roi import camera_rois
 from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
+from ddlcore.score.runtime import runs_graphs
 
 RESULTS = config["results"]
 #: the data stage's settings, built once from the validated config: what the dataset listing reads
@@ -182,3 +183,15 @@ def training_inputs(wildcards):
         "frames": [f"{RESULTS}/frames/{DATASET}/train/{n}.h5" for n in names],
         "masks": [f"{RESULTS}/masks/{DATASET}/train/{n}.h5" for n in names],
     }
+
+
+try:  # whether score.runtime runs exported graphs, which the export_model jobs (export.smk) make for the scoring jobs
+    GRAPHS = runs_graphs(config["score"]["runtime"], config["score"]["device"])
+except DDLError as exc:
+    raise WorkflowError(str(exc)) from None
+
+
+def model_graphs(wildcards):
+    """The graph folder of the job's model (an input of the jobs that score with it); [] when the runtime is torch."""
+    run = f"{wildcards.arch}-{wildcards.variant}-seed{wildcards.seed}"
+    return [f"{RESULTS}/models/{DATASET}/{wildcards.scene}/{run}.onnx"] if GRAPHS else []

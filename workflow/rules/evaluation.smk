@@ -8,6 +8,7 @@ SCORE_FILES = expand(f"{RESULTS}/scores/{DATASET}/{{scene}}/{{run}}.h5", scene=S
 rule score:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
+        graphs=model_graphs,
         frames=lambda wildcards: frame_stores("test", wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .settings import SyntheticSettings
+from ..settings import SyntheticSettings
 
 #: height of the reference person (metres) that ``person_height`` in the config refers to
 PERSON_HEIGHT_M = 1.7

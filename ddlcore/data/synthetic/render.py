@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .settings import SyntheticSettings
-from .synthetic_motion import Agent
-from .synthetic_scene import Scene, clip_region, paste_premultiplied
+from ..settings import SyntheticSettings
+from .motion import Agent
+from .scene import Scene, clip_region, paste_premultiplied
 
 #: a primitive: (shape, points (k, 2) in pixels, size in pixels (line thickness / disc radius), RGB)
 Primitive = tuple[str, np.ndarray, float, tuple[float, float, float]]

@@ -1,9 +1,9 @@
 """The built-in synthetic benchmark: fixed-camera walkway scenes with labelled anomalies.
 
-Each scene is one fixed camera (``synthetic_scene``): a textured ground seen in perspective,
+Each scene is one fixed camera (:mod:`.scene`): a textured ground seen in perspective,
 paved walkways, a band of buildings and trees at the top, a few lamp posts, trees, hedges or
-pillars. Pedestrians walk the walkways (``synthetic_motion``) and are drawn as small articulated
-figures with motion blur (``synthetic_render``); every frame gets an illumination flicker and
+pillars. Pedestrians walk the walkways (:mod:`.motion`) and are drawn as small articulated
+figures with motion blur (:mod:`.render`); every frame gets an illumination flicker and
 sensor noise. Training videos hold normal activity only; test videos add carts, cyclists,
 runners and erratic walkers. Everything is drawn from ``synthetic.seed``: the same settings give
 the same bytes.
@@ -44,15 +44,15 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..detect.boxes_io import BoxTable
-from ..config import fingerprint
-from ..errors import DDLError
-from ..io_utils import atomic_path
-from .base import SPLITS, DatasetAdapter, Video, VideoInfo
-from .settings import DataSettings, SyntheticSettings
-from .synthetic_motion import KINDS, Agent, anomalous_agents, normal_agents
-from .synthetic_render import compose, draw_agent
-from .synthetic_scene import Scene, make_scene
+from ...config import fingerprint
+from ...errors import DDLError
+from ...io_utils import atomic_path
+from ..base import SPLITS, DatasetAdapter, Video, VideoInfo
+from ..boxes_io import BoxTable
+from ..settings import DataSettings, SyntheticSettings
+from .motion import KINDS, Agent, anomalous_agents, normal_agents
+from .render import compose, draw_agent
+from .scene import Scene, make_scene
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

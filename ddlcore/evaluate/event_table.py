@@ -1,6 +1,6 @@
 """Event-level figures on labelled test videos (``ddl events``), at each model's calibrated threshold.
 
-Read from live scores files (:mod:`.live_scores`) and the labels file. Per dataset and model:
+Read from live scores files (:mod:`ddlcore.alarm.live_scores`) and the labels file. Per dataset and model:
 
 - ground-truth anomaly segments (runs of frames labelled 1, per video) and how many of them are
   *detected*: an event starts (its score rises above the threshold) at or after the segment's first frame
@@ -26,18 +26,21 @@ under the markdown table.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..alarm.events import Event
+from ..alarm.live_scores import events_from_array
+from ..alarm.threshold import poisson_interval
 from ..errors import DDLError
-from .events import Event
-from .live_scores import events_from_array
-from .threshold import poisson_interval
-
-if TYPE_CHECKING:
-    from ..evaluate.localisation import LocalisationCriteria
+from ..io_utils import atomic_path
+from ..score.scores_io import read_scores
+from .figures import plt
+from .localisation import LocalisationCriteria, event_localisation
+from .metrics import auc_or_none, load_run
+from .tables import checked_unlabelled, group_score_files, markdown, unlabelled_note, write_table
 
 #: columns of the event table
 COLUMNS = ["dataset", "model", "seed", "segments", "detected", "detected_pct", "median_delay_frames", "median_delay_s",
@@ -86,9 +89,6 @@ def normal_minutes(videos: dict[str, dict[str, Any]], fps: float) -> float:
 def event_row(dataset: str, model: str, seed: int, videos: dict[str, dict[str, Any]], fps: float) -> dict[str, Any]:
     """The table row of one model trained with ``seed``: videos {name: {labels, score, valid, events, latency,
     and for localisation boxes, truth (None without pixel masks), criteria}}."""
-    from ..evaluate.localisation import event_localisation
-    from ..evaluate.metrics import auc_or_none
-
     counts = [video_figures(v["labels"], v["events"], v["latency"]) for v in videos.values()]
     delays = [d for c in counts for d in c["delays"]]
     normal = normal_minutes(videos, fps)
@@ -132,9 +132,6 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path],
     :class:`ddlcore.evaluate.localisation.LocalisationCriteria`, is given, else None), criteria. DDLError naming a
     file that is not a live scores file (no events: made without ``--calibration``).
     """
-    from ..evaluate.metrics import load_run
-    from ..score.scores_io import read_scores
-
     info, aligned = load_run(labels_path, paths, criteria)
     videos: dict[str, dict[str, Any]] = {}
     rates = []
@@ -154,9 +151,6 @@ def load_live_run(labels_path: str | Path, paths: Sequence[str | Path],
 
 def plot_events(video: dict[str, Any], out: str | Path, title: str) -> None:
     """Causal score curve of one video with its threshold (dashed), events (orange) and ground truth (red)."""
-    from ..evaluate.figures import plt
-    from ..io_utils import atomic_path
-
     score, labels = np.asarray(video["score"], np.float64), np.asarray(video["labels"])
     fig, ax = plt.subplots(figsize=(7, 2.4))
     for first, last in segments(labels):
@@ -185,8 +179,6 @@ def event_tables(labels_path: str | Path, score_paths: Sequence[str | Path], tab
     for datasets with pixel masks (empty without). ``unlabelled_scenes``: the dataset's scenes that were trained
     but have no labelled test clips, named in a line under the markdown table (the CSV is unchanged).
     """
-    from ..evaluate.aggregate import checked_unlabelled, group_score_files, markdown, unlabelled_note, write_table
-
     rows = []
     drawn: set[tuple[str, str]] = set()
     scored: dict[str, set[str]] = {}

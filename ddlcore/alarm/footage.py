@@ -28,17 +28,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..alarm.calibration import Calibration, calibrated_events
-from ..alarm.events import alarm_mask, event_record
-from ..alarm.settings import AlarmSettings
 from ..data.footage_reader import footage_frames, load_footage
 from ..errors import DDLError
-from ..evaluate.settings import MetricsSettings
-from .heatmap import blend_heatmap
-from .inference import fill_border, pool_window_errors, window_errors
 from ..io_utils import atomic_path
-from .postprocess import median_smooth, minmax_normalise
-from .settings import ScoreSettings
+from ..score.heatmap import blend_heatmap
+from ..score.inference import fill_border, pool_window_errors, window_errors
+from ..score.postprocess import median_smooth, minmax_normalise
+from ..score.settings import ScoreSettings
+from .calibration import Calibration, calibrated_events
+from .events import alarm_mask, event_record
+from .settings import AlarmSettings
 
 #: height in pixels of the score strip under each overlay frame
 STRIP_HEIGHT = 64
@@ -46,15 +45,15 @@ STRIP_HEIGHT = 64
 EVENT_COLUMNS = ["start", "end", "start_s", "end_s", "peak_frame", "peak_score", "x0", "y0", "x1", "y1"]
 
 
-def footage_scores(scores: np.ndarray, valid: np.ndarray, metrics: MetricsSettings) -> pd.DataFrame:
+def footage_scores(scores: np.ndarray, valid: np.ndarray, median_window: int) -> pd.DataFrame:
     """Per-frame table: scores float (N,), valid bool (N,) -> DataFrame frame, score, normalised, smoothed
-    (normalised, median-filtered over ``metrics.median_window``)."""
+    (normalised, median-filtered over ``median_window`` frames, ``metrics.median_window``)."""
     table = pd.DataFrame({"frame": np.arange(len(scores)), "score": scores.astype(np.float64)})
     table["normalised"] = np.nan
     table["smoothed"] = np.nan
     norm = minmax_normalise(scores[valid])
     table.loc[valid, "normalised"] = norm
-    table.loc[valid, "smoothed"] = median_smooth(norm, metrics.median_window)
+    table.loc[valid, "smoothed"] = median_smooth(norm, median_window)
     return table
 
 
@@ -109,13 +108,13 @@ def write_overlay(source: str | Path, maps: np.ndarray, curve: np.ndarray, out: 
 
 def score_footage(
     model: torch.nn.Module, meta: dict[str, Any], source: str | Path, score: ScoreSettings,
-    metrics: MetricsSettings, alarm: AlarmSettings, out_csv: str | Path, overlay: str | Path | None = None,
+    median_window: int, alarm: AlarmSettings, out_csv: str | Path, overlay: str | Path | None = None,
     calibration: Calibration | None = None, events_csv: str | Path | None = None, roi: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Score a video file or frame folder with a loaded model; write the CSV (and the overlay video).
 
-    meta: checkpoint meta (frames, height, width, channels); score: how frames are scored; metrics: the
-    ``smoothed`` column's ``median_window``; alarm: a frame folder's frame rate (``fps``). With a
+    meta: checkpoint meta (frames, height, width, channels); score: how frames are scored; median_window: the
+    ``smoothed`` column's median filter (``metrics.median_window``); alarm: a frame folder's frame rate (``fps``). With a
     ``calibration`` the table gains ``live`` (the causal score) and ``alarm`` (1 inside an event), and the
     events go to ``events_csv`` (one row per event, box in the footage's pixels). ``roi`` bool (H, W) at the
     model's size: only its watched pixels' error counts, in every column and the overlay (with a calibration,
@@ -140,7 +139,7 @@ def score_footage(
     if not np.isfinite(windows).all():
         raise DDLError(f"{source}: the model's scores are not finite (NaN or infinity)")
     scores, valid = fill_border(windows, len(frames), clip, score.border)
-    table = footage_scores(scores, valid, metrics)
+    table = footage_scores(scores, valid, median_window)
     if calibration is not None:
         live, _, events = calibrated_events(errors, len(frames), calibration)
         table["live"] = live

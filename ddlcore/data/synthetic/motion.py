@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .settings import SyntheticSettings
-from .synthetic_scene import Camera, Scene, Walkway
+from ..settings import SyntheticSettings
+from .scene import Camera, Scene, Walkway
 
 #: object kinds; the index is the kind code stored in the box tables
 KINDS = ("pedestrian", "cart", "cyclist", "runner", "erratic")
