@@ -216,3 +216,17 @@ def test_camera_table_rows_carry_footage_calibration_and_no_labels(tmp_path):
     assert table.loc["door", "test_auc"] == pytest.approx(81.25) and table.loc["yard", "test_auc"] == "no labels"
     assert table.loc["door", "calibration_events"] == 3 and table.loc["door", "false_alarms_per_hour"] == pytest.approx(3.0)
     assert table.loc["yard", "calibration_minutes"] == pytest.approx(60.0) and table.loc["yard", "calibration_events"] == 0
+    assert "detected" not in table.columns  # no labelled camera: no event columns
+
+    # door's labelled clip: one anomaly on frames 10-19, the live scores file's event starts at its onset
+    from test_report import write_labels, write_live
+
+    labels = tmp_path / "labels.h5"
+    clip = {"door-clip": ("door", [0] * 10 + [1] * 10 + [0] * 10)}
+    write_labels(labels, "cameras", clip)
+    (tmp_path / "alarms" / "cameras" / "door").mkdir(parents=True)
+    live = write_live(tmp_path / "alarms" / "cameras" / "door" / "c3dsu-ddl-seed0.h5", "cameras", "door", clip)
+    table = camera_table(stores["train"], stores["calibration"], sidecars, metrics, labels, [live]).set_index("camera")
+    assert table.loc["door", "detected"] == "1 of 1" and table.loc["door", "event_precision_pct"] == 100.0
+    assert table.loc["door", "median_delay_s"] == pytest.approx(0.1)  # raised at its first frame + 1 frame of latency
+    assert table.loc["yard", "detected"] == "no labels"

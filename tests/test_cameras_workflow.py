@@ -64,6 +64,7 @@ def test_camera_table_says_no_labels_for_the_camera_without_test_clips(camera_ru
     table = pd.read_csv(camera_run / "results" / "tables" / "cameras-cameras.csv").set_index("camera")
     assert sorted(table.index) == ["entrance", "yard"]
     assert table.loc["yard", "test_auc"] == "no labels"
+    assert table.loc["yard", "detected"] == "no labels" and " of " in table.loc["entrance", "detected"]
     assert 0.0 <= float(table.loc["entrance", "test_auc"]) <= 100.0
     assert (table.calibration_frames > 0).all() and (table.training_frames > table.calibration_frames).all()
     assert "no labels" in (camera_run / "results" / "tables" / "cameras-cameras.md").read_text()

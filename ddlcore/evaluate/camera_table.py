@@ -1,9 +1,12 @@
 """``ddl camera-table``: one row per camera and model: footage it trained and calibrated on, its
-calibration figures, and its test AUC, or ``no labels`` for a camera without labelled test clips.
+calibration figures, and its test AUC, or ``no labels`` for a camera without labelled test clips; for a camera
+with labelled clips also its events on them at the calibrated threshold: anomalies detected after their onset,
+median delay and event precision (as the event table counts them, :mod:`.event_table`).
 
 Inputs are what the workflow already wrote: the training and calibration frame stores (their
 ``scene`` attribute names the camera), the calibration sidecars ``models/<dataset>/<camera>/<run>.alarm.h5``
-and, when some camera has labelled clips, the metrics JSON of ``ddl aggregate`` (per-scene AUCs).
+and, when some camera has labelled clips, the metrics JSON of ``ddl aggregate`` (per-scene AUCs), the labels
+file and the live scores files ``alarms/<dataset>/<camera>/<run>.h5``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 
 from ..alarm.calibration import load_calibration
 from ..data.framestore import FrameStore
+from .event_table import event_row, load_live_run
 from .tables import NO_LABELS, markdown
 
 
@@ -38,13 +42,32 @@ def scene_aucs(metrics_path: str | Path | None) -> dict[tuple[str, str], float |
             for r in results for scene, auc in r["scene_aucs"].items()}
 
 
+def test_events(labels_path: str | Path | None, live: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, object]]:
+    """(camera, run name) -> its events on its labelled clips: ``detected`` ("d of n" anomalies detected after their
+    onset), ``median_delay_s``, ``event_precision_pct``; from live scores files ``<camera>/<run>.h5``."""
+    if labels_path is None:
+        return {}
+    figures = {}
+    for path in live:
+        p = Path(path)
+        info, videos, fps = load_live_run(labels_path, [p])
+        row = event_row(info["dataset"], info["model"], 0, videos, fps)
+        figures[(p.parent.name, p.stem)] = {"detected": f"{row['detected']} of {row['segments']}",
+                                             "median_delay_s": row["median_delay_s"],
+                                             "event_precision_pct": row["event_precision_pct"]}
+    return figures
+
+
 def camera_table(train_stores: Sequence[str | Path], calibration_stores: Sequence[str | Path],
-                 calibrations: Sequence[str | Path], metrics_path: str | Path | None = None) -> pd.DataFrame:
+                 calibrations: Sequence[str | Path], metrics_path: str | Path | None = None,
+                 labels_path: str | Path | None = None, live: Sequence[str | Path] = ()) -> pd.DataFrame:
     """One row per calibration sidecar: camera, run, training / calibration frames, minutes, threshold,
     false alarms on the held-out footage (events, per hour), test AUC (%), ``no labels``, or ``one class``
-    (labelled clips all normal or all abnormal)."""
+    (labelled clips all normal or all abnormal), and with ``labels_path`` and the ``live`` scores files of the
+    labelled cameras their events on the test clips (:func:`test_events`; ``no labels`` for the others)."""
     trained, held_out = frames_per_camera(train_stores), frames_per_camera(calibration_stores)
     aucs = scene_aucs(metrics_path)
+    events = test_events(labels_path, live)
     rows = []
     for path in calibrations:
         p = Path(path)
@@ -57,6 +80,8 @@ def camera_table(train_stores: Sequence[str | Path], calibration_stores: Sequenc
             "threshold": facts["threshold"], "calibration_events": facts["calibration_events"],
             "false_alarms_per_hour": facts["calibration_events_per_hour"],
             "test_auc": auc if auc is not None else "one class",
+            **(events.get((camera, run), dict.fromkeys(("detected", "median_delay_s", "event_precision_pct"), NO_LABELS))
+               if labels_path is not None else {}),
         })
     return pd.DataFrame(rows)
 
@@ -68,5 +93,7 @@ def camera_markdown(table: pd.DataFrame) -> str:
         "calibration_frames": "Calibration frames (held out)", "calibration_minutes": "Calibration (min)",
         "threshold": "Threshold", "calibration_events": "Events on calibration footage",
         "false_alarms_per_hour": "False alarms / h (calibration)", "test_auc": "Test AUC (%)",
+        "detected": "Anomalies detected after onset", "median_delay_s": "Median delay (s)",
+        "event_precision_pct": "Events on an anomaly (%)",
     })
     return "Per camera: footage, alarm calibration on held-out normal footage, test AUC\n\n" + markdown(shown)

@@ -135,6 +135,8 @@ if DATASET == "cameras":
             calibration=frame_stores("calibration"),
             calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.alarm.h5", scene=TRAIN_SCENES, run=RUNS),
             metrics=[f"{RESULTS}/metrics/{DATASET}.json"] if SCENES else [],
+            labels=[f"{RESULTS}/labels/{DATASET}.h5"] if SCENES else [],
+            live=LIVE_FILES,
         output:
             table=report(
                 f"{RESULTS}/tables/cameras-{DATASET}.md", caption="../report/camera_table.rst", category="Tables"
@@ -149,9 +151,14 @@ if DATASET == "cameras":
             runtime=5,
         params:
             metrics=lambda wildcards, input: f"--metrics {shlex.quote(input.metrics[0])}" if input.metrics else "",
+            events=lambda wildcards, input: (
+                f"--labels {shlex.quote(input.labels[0])} --live {' '.join(map(shlex.quote, input.live))}"
+                if input.labels
+                else ""
+            ),
             code=code_fingerprint("camera-table"),
         shell:
             ddl(
                 "camera-table --train-frames {input.train:q} --calibration-frames {input.calibration:q}"
-                " --calibrations {input.calibrations:q} {params.metrics} --out {output.table:q}"
+                " --calibrations {input.calibrations:q} {params.metrics} {params.events} --out {output.table:q}"
             )
