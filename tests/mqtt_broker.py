@@ -112,13 +112,18 @@ class Subscriber:
             return [(p, r) for t, p, r in self.messages if t == topic]
 
     def wait_for(self, condition, timeout: float = 15.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if condition():
-                return True
-            time.sleep(0.05)
-        return condition()
+        return wait_until(condition, timeout)
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    """Poll ``condition()`` every 50 ms until it holds (True) or ``timeout`` s pass (its last value)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

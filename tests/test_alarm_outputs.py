@@ -29,7 +29,7 @@ from ddlcore.live.outputs.outbox import Outbox
 from ddlcore.live.outputs.secrets import read_secret
 from ddlcore.live.outputs.settings import OutputSettings
 from ddlcore.live.outputs.webhook import SIGNATURE_HEADER
-from mqtt_broker import Broker, Subscriber, mosquitto_path
+from mqtt_broker import Broker, Subscriber, mosquitto_path, wait_until
 
 START = "2026-12-06T23:00:00.000+00:00"
 END = "2026-12-06T23:00:04.500+00:00"
@@ -164,21 +164,12 @@ def broker(tmp_path):
     running.stop()
 
 
-def _wait(condition, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def test_mqtt_event_sequence_states_and_home_assistant_discovery(broker):
     live = Subscriber(broker, ["ddl/#", "homeassistant/#"])
     status: list[str] = []
     outputs = AlarmOutputs(settings(update_every_s=0.05, mqtt={"broker": broker.url, "state_every_s": 0.05}),
                            ["entrance", "yard"], warn=status.append)
-    assert _wait(lambda: ("online", False) in live.on("ddl/available"))
+    assert wait_until(lambda: ("online", False) in live.on("ddl/available"))
     outputs.event("start", line("start"))
     outputs.frame("entrance", 1.0, 0.05)
     outputs.frame("entrance", 1.1, 0.05)  # within state_every_s of the last score sent: not sent
@@ -190,7 +181,7 @@ def test_mqtt_event_sequence_states_and_home_assistant_discovery(broker):
     outputs.frame("entrance", 1.0, 0.05)
     outputs.event("end", line("end", peak=3.0))
     outputs.close()
-    assert _wait(lambda: ("offline", False) in live.on("ddl/available"))
+    assert wait_until(lambda: ("offline", False) in live.on("ddl/available"))
     events = [json.loads(p) for p, _ in live.on("ddl/events")]
     assert [e["type"] for e in events] == ["new", "update", "end"]
     assert {e["after"]["id"] for e in events} == {"entrance-20261206T230000Z-1"}
@@ -209,7 +200,7 @@ def test_mqtt_event_sequence_states_and_home_assistant_discovery(broker):
 
     # what stays on the broker for a newcomer (Home Assistant starting later)
     later = Subscriber(broker, ["ddl/#", "homeassistant/#"])
-    assert _wait(lambda: len([m for m in later.messages if m[0].startswith("homeassistant/")]) == 6)
+    assert wait_until(lambda: len([m for m in later.messages if m[0].startswith("homeassistant/")]) == 6)
     time.sleep(0.2)
     retained = {t: p for t, p, r in later.messages if r}
     assert retained == {t: p for t, p, _ in later.messages}, "everything a newcomer gets is retained"
@@ -243,9 +234,9 @@ def test_mqtt_event_sequence_states_and_home_assistant_discovery(broker):
 def test_discovery_is_announced_again_when_home_assistant_comes_online(broker):
     outputs = AlarmOutputs(settings(mqtt={"broker": broker.url}), ["entrance"], warn=lambda m: None)
     watcher = Subscriber(broker, ["homeassistant/binary_sensor/#"])
-    assert _wait(lambda: len(watcher.on("homeassistant/binary_sensor/ddl-watch/entrance_anomaly/config")) == 1)
+    assert wait_until(lambda: len(watcher.on("homeassistant/binary_sensor/ddl-watch/entrance_anomaly/config")) == 1)
     watcher.client.publish("homeassistant/status", "online", qos=1)
-    assert _wait(lambda: len(watcher.on("homeassistant/binary_sensor/ddl-watch/entrance_anomaly/config")) == 2)
+    assert wait_until(lambda: len(watcher.on("homeassistant/binary_sensor/ddl-watch/entrance_anomaly/config")) == 2)
     outputs.close()
     watcher.close()
 
@@ -270,10 +261,10 @@ def test_the_last_will_says_offline_when_the_watcher_is_killed(broker):
         for text in process.stdout:
             if text.strip() == "ready":
                 break
-        assert _wait(lambda: watcher.on("ddl/available") == [("online", False)])
+        assert wait_until(lambda: watcher.on("ddl/available") == [("online", False)])
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-        assert _wait(lambda: watcher.on("ddl/available") == [("online", False), ("offline", False)])
+        assert wait_until(lambda: watcher.on("ddl/available") == [("online", False), ("offline", False)])
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
@@ -287,9 +278,9 @@ def test_an_event_raised_while_the_broker_is_down_arrives_after_it_restarts(brok
     status: list[str] = []
     outputs = AlarmOutputs(settings(mqtt={"broker": broker.url, "reconnect_max_s": 1}), ["entrance"],
                            warn=status.append)
-    assert _wait(lambda: outputs.mqtt.connected.is_set())
+    assert wait_until(lambda: outputs.mqtt.connected.is_set())
     broker.stop()
-    assert _wait(lambda: not outputs.mqtt.connected.is_set())
+    assert wait_until(lambda: not outputs.mqtt.connected.is_set())
     began = time.perf_counter()
     outputs.event("start", line("start"))
     for _ in range(100):
@@ -298,7 +289,7 @@ def test_an_event_raised_while_the_broker_is_down_arrives_after_it_restarts(brok
     time.sleep(1.0)
     assert phone.on("ddl/events") == []
     broker.start()
-    assert _wait(lambda: len(phone.on("ddl/events")) == 1, 30)
+    assert wait_until(lambda: len(phone.on("ddl/events")) == 1, 30)
     assert json.loads(phone.on("ddl/events")[0][0])["type"] == "new"
     assert any("connection lost" in s for s in status) and any(s.endswith(": reconnected") for s in status)
     outputs.close()
@@ -327,14 +318,14 @@ def test_broker_credentials_come_from_the_environment_and_are_never_shown(tmp_pa
         status: list[str] = []
         wrong = AlarmOutputs(settings(close_timeout_s=0.2, mqtt={"broker": broker.url}), ["entrance"], warn=status.append,
                              environ={"DDL_MQTT_USERNAME": "watcher", "DDL_MQTT_PASSWORD": "wrong-" + password})
-        assert _wait(lambda: any("refused" in s for s in status))
+        assert wait_until(lambda: any("refused" in s for s in status))
         wrong.close()
         (tmp_path / "password").write_text(password + "\n")
         right = AlarmOutputs(settings(mqtt={"broker": broker.url, "username": "watcher",
                                             "password_file": str(tmp_path / "password")}),
                              ["entrance"], warn=status.append, environ={})
         watcher = Subscriber(broker, ["ddl/available"], auth=("watcher", password))
-        assert _wait(lambda: ("online", True) in watcher.on("ddl/available") or ("online", False) in watcher.on("ddl/available"))
+        assert wait_until(lambda: ("online", True) in watcher.on("ddl/available") or ("online", False) in watcher.on("ddl/available"))
         right.close()
         watcher.close()
         assert len([s for s in status if "refused" in s]) == 1, status  # said once, not at every retry
@@ -384,9 +375,9 @@ def test_a_webhook_failing_twice_is_delivered_once_signed_on_the_third_try():
                            ["entrance"], warn=status.append, environ={"DDL_WEBHOOK_SECRET": secret})
     outputs.event("start", line("start"))
     outputs.frame("entrance", 9.0, 0.05)  # updates are not POSTed
-    assert _wait(lambda: len(receiver.requests) == 3)
+    assert wait_until(lambda: len(receiver.requests) == 3)
     hook = outputs.outputs[-1]  # after the events API history
-    assert _wait(lambda: hook.delivered == 1)
+    assert wait_until(lambda: hook.delivered == 1)
     outputs.close()
     receiver.close()
     assert len(receiver.requests) == 3 and hook.failed == 0
@@ -415,7 +406,7 @@ def test_a_hanging_webhook_receiver_never_holds_up_the_watch():
         outputs.event("end", line("end", number))
     spent = time.perf_counter() - began
     assert spent < 0.5, f"10 events and 250 frames took {spent:.3f} s with the receiver hanging (1 s a POST)"
-    assert _wait(lambda: any("not delivered: timed out" in s for s in status), 10)
+    assert wait_until(lambda: any("not delivered: timed out" in s for s in status), 10)
     outputs.close()
     receiver.close()
     assert any("messages already waiting; new ones are dropped" in s for s in status)
@@ -462,7 +453,7 @@ def test_ddl_watch_publishes_each_event_line_as_messages(alarm_scene, calibrated
                  "--settings", json.dumps({**WATCH_SETTINGS, **outputs})]) == 0
     lines = [json.loads(text) for text in events.read_text().splitlines()]
     assert lines, "the test clip raises events"
-    assert _wait(lambda: ("offline", False) in phone.on("ddl/available"))
+    assert wait_until(lambda: ("offline", False) in phone.on("ddl/available"))
     messages = [json.loads(p) for p, _ in phone.on("ddl/events")]
     lifecycle = [(m["type"], m["after"]["number"]) for m in messages if m["type"] != "update"]
     assert lifecycle == [("new" if e["event"] == "start" else "end", e["id"]) for e in lines]
@@ -491,11 +482,11 @@ def test_sigterm_ends_the_open_event_publishes_it_and_disconnects_cleanly(alarm_
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
-        assert _wait(lambda: phone.on("ddl/available") == [("online", False)], 60)
+        assert wait_until(lambda: phone.on("ddl/available") == [("online", False)], 60)
         # the clip's first event lasts from frame 15 to 18; after frame 22 it is still open (merge_gap 5)
         for i, frame in enumerate(alarm_scene["test"][:23]):
             cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        assert _wait(lambda: len(phone.on("ddl/events")) == 1, 60), "no event on the first 23 frames"
+        assert wait_until(lambda: len(phone.on("ddl/events")) == 1, 60), "no event on the first 23 frames"
         time.sleep(0.5)
         assert [json.loads(p)["type"] for p, _ in phone.on("ddl/events")] == ["new"]
         process.send_signal(signal.SIGTERM)
@@ -506,7 +497,7 @@ def test_sigterm_ends_the_open_event_publishes_it_and_disconnects_cleanly(alarm_
             process.wait(10)
     assert process.returncode == 0, err
     assert [json.loads(text)["event"] for text in out.splitlines()] == ["start", "end"]
-    assert _wait(lambda: ("offline", False) in phone.on("ddl/available"))
+    assert wait_until(lambda: ("offline", False) in phone.on("ddl/available"))
     assert [json.loads(p)["type"] for p, _ in phone.on("ddl/events")] == ["new", "end"]
     assert [p for p, _ in phone.on("ddl/default/anomaly")] == ["OFF", "ON", "OFF"]
     assert "Received DISCONNECT from ddl-watch" in (broker.folder / "mosquitto.log").read_text()

@@ -144,12 +144,7 @@ class MqttOutput:
     def close(self, timeout_s: float) -> None:
         """Publish what waits (for at most ``timeout_s``), then ``offline``, and disconnect."""
         deadline = time.monotonic() + timeout_s
-        self.outbox.close()
-        self._worker.join(timeout_s)
-        if self._worker.is_alive():
-            self._abandon.set()
-            self.outbox.discard()
-            self._worker.join(1.0)
+        self.outbox.drain(self._worker, self._abandon, timeout_s)
         if self.connected.is_set():
             info = self.client.publish(self.available_topic, OFFLINE, qos=1, retain=True)
             try:

@@ -60,6 +60,16 @@ class Outbox:
             self._closed = True
             self._ready.notify_all()
 
+    def drain(self, worker: threading.Thread, abandon: threading.Event, timeout_s: float) -> None:
+        """Close, and let ``worker`` deliver what waits for at most ``timeout_s``; then set ``abandon`` (the worker's
+        signal to give up) and discard what is left (counted in :attr:`dropped`)."""
+        self.close()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            abandon.set()
+            self.discard()
+            worker.join(1.0)
+
     def discard(self) -> int:
         """Drop every waiting message (counted); returns how many."""
         with self._ready:

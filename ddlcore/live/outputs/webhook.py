@@ -70,12 +70,7 @@ class WebhookOutput:
 
     def close(self, timeout_s: float) -> None:
         """Deliver what waits for at most ``timeout_s``, then give up on the rest (counted)."""
-        self.outbox.close()
-        self._worker.join(timeout_s)
-        if self._worker.is_alive():
-            self._abandon.set()
-            self.outbox.discard()
-            self._worker.join(1.0)
+        self.outbox.drain(self._worker, self._abandon, timeout_s)
         if self.outbox.dropped:
             self.warn(f"{self.name}: {self.outbox.dropped} messages dropped (not delivered in time)")
 
