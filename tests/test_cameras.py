@@ -207,7 +207,7 @@ def test_camera_table_rows_carry_footage_calibration_and_no_labels(tmp_path):
             scores[p * 100 : p * 100 + 30] = 1.0
         path = tmp_path / "models" / "cameras" / camera / "c3dsu-ddl-seed0.alarm.h5"
         path.parent.mkdir(parents=True)
-        save_calibration(Calibration("m.pt", 0.5, 10.0, 3, alarm, {"patch": 8}, None, {"v": scores}), path)
+        save_calibration(Calibration("m.pt", 0.5, 10.0, 3, alarm, {"patch": 8}, None, {"v": scores}, size=(8, 8, 1)), path)
         sidecars.append(path)
     metrics = tmp_path / "metrics.json"
     metrics.write_text('{"results": [{"model": "c3dsu-ddl", "seed": 0, "scene_aucs": {"door": 0.8125}}]}')

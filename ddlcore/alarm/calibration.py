@@ -41,6 +41,8 @@ from .settings import AlarmSettings
 from .threshold import choose_threshold, events_per_hour
 
 FORMAT_VERSION = 2
+#: the longest frame side a calibration may record (pixels)
+MAX_SIDE = 8192
 #: ``score`` settings of the process that scores (its hardware), taken from the job's own section even when
 #: a model's training config gives the rest (:func:`calibrated_score`)
 PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime")
@@ -169,7 +171,7 @@ def load_calibration(path: str | Path) -> Calibration:
             if f.attrs.get("format_version") != FORMAT_VERSION or "videos" not in f:
                 raise DDLError(f"{p}: not a version-{FORMAT_VERSION} calibration file")
             a = f.attrs
-            return Calibration(
+            calibration = Calibration(
                 model=str(a["model"]), threshold=float(a["threshold"]), fps=float(a["fps"]), clip=int(a["clip_frames"]),
                 alarm=AlarmSettings.from_section(json.loads(a["alarm"]), f"{p}: alarm"),
                 score={"motion_weight": 0.0, **json.loads(a["score"])},
@@ -180,6 +182,24 @@ def load_calibration(path: str | Path) -> Calibration:
             )
     except OSError as exc:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
+    check_loaded(calibration, p)
+    return calibration
+
+
+def check_loaded(calibration: Calibration, path: Path) -> None:
+    """DDLError naming ``path`` when a read calibration's figures cannot be a calibration's: a threshold that is
+    not a finite positive number (no alarm ever, or every frame alarmed), a frame rate or clip length that is not
+    positive, a frame size past :data:`MAX_SIDE` (before a scorer allocates anything of that size)."""
+    c = calibration
+    if not (np.isfinite(c.threshold) and c.threshold > 0):
+        raise DDLError(f"{path}: threshold {c.threshold} is not a finite positive number (a damaged or edited "
+                       "calibration): run ddl calibrate again")
+    if not (np.isfinite(c.fps) and c.fps > 0) or c.clip < 1:
+        raise DDLError(f"{path}: frame rate {c.fps} and clip length {c.clip} must be positive: run ddl calibrate again")
+    height, width, channels = c.size
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and channels in (1, 3)):
+        raise DDLError(f"{path}: frame size {height}x{width}x{channels} is not a model's (sides 1 to {MAX_SIDE}, "
+                       "1 or 3 channels): run ddl calibrate again")
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import time
 
 from ..live.record import record, stop_time
 from ..live.settings import LiveSettings, RecordSettings
-from .args import add_config_args, config_from_args
+from .args import add_config_args, config_from_args, positive_number
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -23,7 +23,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE", help="camera index, stream URL, video file or folder of arriving images")
     parser.add_argument("--out", required=True, metavar="FOLDER", help="where segments go: a camera's normal/ folder")
     stop = parser.add_mutually_exclusive_group(required=True)
-    stop.add_argument("--minutes", type=float, metavar="M", help="record for M minutes")
+    stop.add_argument("--minutes", type=positive_number, metavar="M", help="record for M minutes")
     stop.add_argument("--until", metavar="HH:MM", help="record until this time of day (local)")
     add_config_args(parser)
     parser.set_defaults(func=_run)

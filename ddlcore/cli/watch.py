@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import DDLError
 from ..live.settings import WatchSettings
 from ..live.watch import watch
-from .args import add_config_args, config_from_args
+from .args import add_config_args, config_from_args, positive_number
 
 
 def _run_cameras(args: argparse.Namespace, settings: WatchSettings, token: str | None) -> None:
@@ -72,5 +72,5 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "--serve is not a loopback address (prefer the variable: arguments are visible to other users)")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="also answer requests for this Host name (repeatable; '*': any), e.g. a reverse proxy's name")
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until the source ends)")
+    parser.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop after this long (default: until the source ends)")
     parser.set_defaults(func=_run)

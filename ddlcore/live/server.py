@@ -186,12 +186,16 @@ def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings
                 return None
             return int(number)
 
+        def version_string(self) -> str:
+            """The Server header: the program's name, no Python version."""
+            return "ddl-watch"
+
         def _authorised(self, query: str) -> bool:
             token = settings.token or ""
             offered = parse_qs(query).get("token", [])
-            auth = self.headers.get("Authorization", "")
-            if auth.startswith("Bearer "):
-                offered.append(auth[len("Bearer "):])
+            scheme, _, credentials = self.headers.get("Authorization", "").strip().partition(" ")
+            if scheme.lower() == "bearer":  # an authentication scheme's name is case-insensitive (RFC 9110)
+                offered.append(credentials.strip())
             for part in self.headers.get("Cookie", "").split(";"):
                 name, _, value = part.strip().partition("=")
                 if name == TOKEN_COOKIE:
