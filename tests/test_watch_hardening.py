@@ -87,3 +87,19 @@ def test_the_page_names_no_python_version_and_takes_the_bearer_scheme_in_any_cas
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_watch_of_a_model_folder_or_a_missing_model_names_it(tmp_path, capsys):
+    (tmp_path / "models").mkdir()
+    assert main(["watch", "0", "--model", str(tmp_path / "models")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: --model {tmp_path / 'models'}: a folder, not a model file (M.pt)"
+    assert main(["watch", "0", "--model", str(tmp_path / "m.pt")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: --model {tmp_path / 'm.pt'}: not found"
+
+
+def test_a_camera_root_without_camera_folders_says_so_and_points_to_no_warning(tmp_path):
+    from ddlcore.data.cameras import CamerasDataset, CameraSettings
+
+    with pytest.raises(DDLError, match=r"no camera folder in it \(one folder per camera") as refused:
+        CamerasDataset(tmp_path, CameraSettings(0.2, 10.0, 3))
+    assert "warnings above" not in str(refused.value)

@@ -121,6 +121,9 @@ class CamerasDataset(DatasetAdapter):
         if settings.calibration_share == 0:
             warn(f"{self.root}: cameras.calibration_share is 0: alarms are calibrated on the training footage "
                  "(an in-sample false-alarm rate)")
+        if not cameras:
+            raise DDLError(f"{self.root}: no camera folder in it (one folder per camera, footage in <camera>/normal/: "
+                           "docs/cameras.md)")
         if not self._videos["train"]:
             raise DDLError(f"{self.root}: no camera folder with readable footage in <camera>/normal/ (see the warnings above)")
 

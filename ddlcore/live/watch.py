@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..alarm.calibration import sidecar_path
+from ..errors import DDLError
 from .deployment import DeployedCamera
 from .multi_watch import watch_cameras
 from .settings import WatchSettings
@@ -39,7 +40,11 @@ def watch(source: str, model_path: str | Path, settings: WatchSettings, events_o
     the number of events, and ``error``: why the source was lost for good (reconnection given up, a file that
     stopped decoding), or None.
     """
-    camera = DeployedCamera("", source, Path(model_path), Path(calibration_path or sidecar_path(model_path)))
+    model = Path(model_path)
+    if not model.is_file():  # before the calibration beside it is looked for
+        kind = "a folder, not a model file (M.pt)" if model.is_dir() else "not found"
+        raise DDLError(f"--model {model}: {kind}")
+    camera = DeployedCamera("", source, model, Path(calibration_path or sidecar_path(model)))
     summary = watch_cameras([camera], settings, events_out, None, serve, duration_s, stop, token, allow_hosts,
                             {"": overlay_path} if overlay_path else None)
     return summary["cameras"][""]
