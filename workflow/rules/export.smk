@@ -4,21 +4,21 @@
 
 
 rule export_model:
-    conda:
-        "../../environment.yml"
     input:
         f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
     output:
         directory(f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.onnx"),
-    params:
-        code=code_fingerprint("export"),
     log:
         f"{LOGS}/export/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.log",
     benchmark:
         f"{BENCH}/export/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        code=code_fingerprint("export"),
     shell:
         ddl("export --model {input:q}")
