@@ -36,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ddlcore.alarm.calibration import load_calibration, sidecar_path
 from ddlcore.data.framestore import FrameStore
 from ddlcore.evaluate.event_table import event_row, load_live_run, segments
 from ddlcore.evaluate.metrics import auc_or_none
-from ddlcore.score.motion import flow_speed
+from ddlcore.score.motion import flow_speed, gray_frames
 
 REPO = Path(__file__).resolve().parent.parent
 DEVELOPMENT_ROOT = REPO.parent / "shared" / "data" / "umn-dev"
@@ -86,7 +87,7 @@ def mean_speeds(store_path: Path, stop: int | None = None) -> np.ndarray:
     """Per-frame mean optical-flow speed (pixels per frame) of a frame store's frames [0, stop): float (n - 1,)."""
     with FrameStore(store_path) as store:
         frames = store[0 : len(store) if stop is None else min(stop, len(store))]
-    gray = frames[..., 0] if frames.shape[-1] == 1 else frames.mean(axis=-1).astype(np.uint8)
+    gray = gray_frames(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0)  # as the scorer sees them
     return flow_speed(gray[:-1], gray[1:]).mean(axis=(1, 2)) if len(gray) > 1 else np.empty(0)
 
 

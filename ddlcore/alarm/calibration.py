@@ -71,6 +71,10 @@ class Calibration:
     size: tuple[int, int, int] = (0, 0, 0)
     roi: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        # a calibration always fixes the motion term: one made without it (before it existed, or by hand) scores without
+        self.score = {"motion_weight": 0.0, **self.score}
+
     @property
     def rule(self) -> AlarmRule:
         """The alarm rule: threshold, hysteresis, minimum length, merge gap."""
@@ -174,7 +178,7 @@ def load_calibration(path: str | Path) -> Calibration:
             calibration = Calibration(
                 model=str(a["model"]), threshold=float(a["threshold"]), fps=float(a["fps"]), clip=int(a["clip_frames"]),
                 alarm=AlarmSettings.from_section(json.loads(a["alarm"]), f"{p}: alarm"),
-                score={"motion_weight": 0.0, **json.loads(a["score"])},
+                score=json.loads(a["score"]),
                 background=f["background"][:] if "background" in f else None,
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
@@ -232,7 +236,8 @@ def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
 
 def stored_score(score: dict[str, Any]) -> dict[str, Any]:
     """The fixed score settings as a calibration file stores them: without ``motion_weight`` when it is 0 (the
-    paper's score), so that such a file is the one made before the motion term existed; reading fills it in."""
+    paper's score), so that such a file is the one made before the motion term existed (:class:`Calibration`
+    fills it in when read)."""
     return {k: v for k, v in score.items() if k != "motion_weight" or v}
 
 

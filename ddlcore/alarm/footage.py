@@ -19,7 +19,6 @@ at another resolution or channel count still applies. Outputs:
 from __future__ import annotations
 
 from dataclasses import replace
-
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -127,7 +126,7 @@ def score_footage(
         raise DDLError(f"{source}: {len(frames)} frames, fewer than the model's clip length {clip}")
     device = next(model.parameters()).device
     if calibration is not None:  # the offline and the causal scores share the errors: the calibration's motion term
-        score = replace(score, motion_weight=calibration.score.get("motion_weight", 0.0))
+        score = replace(score, motion_weight=calibration.score["motion_weight"])
     with torch.no_grad():
         errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder,
                                                        desc=Path(source).name, autocast=score.autocast_cuda, roi=roi,

@@ -42,7 +42,8 @@ def scene_aucs(metrics_path: str | Path | None) -> dict[tuple[str, str], float |
             for r in results for scene, auc in r["scene_aucs"].items()}
 
 
-def test_events(labels_path: str | Path | None, live: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, object]]:
+def labelled_clip_events(labels_path: str | Path | None,
+                         live: Sequence[str | Path]) -> dict[tuple[str, str], dict[str, object]]:
     """(camera, run name) -> its events on its labelled clips: ``detected`` ("d of n" anomalies detected after their
     onset), ``median_delay_s``, ``event_precision_pct``; from live scores files ``<camera>/<run>.h5``."""
     if labels_path is None:
@@ -64,10 +65,10 @@ def camera_table(train_stores: Sequence[str | Path], calibration_stores: Sequenc
     """One row per calibration sidecar: camera, run, training / calibration frames, minutes, threshold,
     false alarms on the held-out footage (events, per hour), test AUC (%), ``no labels``, or ``one class``
     (labelled clips all normal or all abnormal), and with ``labels_path`` and the ``live`` scores files of the
-    labelled cameras their events on the test clips (:func:`test_events`; ``no labels`` for the others)."""
+    labelled cameras their events on the test clips (:func:`labelled_clip_events`; ``no labels`` for the others)."""
     trained, held_out = frames_per_camera(train_stores), frames_per_camera(calibration_stores)
     aucs = scene_aucs(metrics_path)
-    events = test_events(labels_path, live)
+    events = labelled_clip_events(labels_path, live)
     rows = []
     for path in calibrations:
         p = Path(path)
