@@ -13,7 +13,9 @@ file's SHA-256, clip length and frame size must be those it was made with). Layo
                                        (NaN where a frame has no score)
     attrs: format_version=2, model, model_sha256, height, width, channels, threshold, fps, latency_frames, clip_frames,
            calibration_frames, calibration_hours, calibration_events,
-           alarm (JSON of the alarm section), score (JSON of patch and shifted_grid)
+           alarm (JSON of the alarm section), score (JSON of patch and shifted_grid),
+           gate_change, gate_gain (the change gate's levels, :class:`ddlcore.score.gate.GateLevels`; absent in
+           a file made before the gate: it loads with the gate off, and says so in one line)
 
 Every calibration video is taken as normal: its events are false alarms.
 """
@@ -30,10 +32,11 @@ import numpy as np
 import torch
 
 from ..config import FIXED_SCORE_KEYS
-from ..errors import DDLError
+from ..errors import DDLError, warn
 from ..io_utils import atomic_path
 from ..model.identity import model_fingerprint
-from ..score.inference import FrameSource, window_errors
+from ..score.gate import GateLevels, fit_gate_levels, gated_window_errors, scored_windows
+from ..score.inference import FrameSource
 from ..score.settings import ScoreSettings
 from .causal import background_map, causal_frame_scores, causal_peaks, frame_scores, latency_frames
 from .events import AlarmRule, Event, detect_events
@@ -45,7 +48,7 @@ FORMAT_VERSION = 2
 MAX_SIDE = 8192
 #: ``score`` settings of the process that scores (its hardware), taken from the job's own section even when
 #: a model's training config gives the rest (:func:`calibrated_score`)
-PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime")
+PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime", "gate")
 
 
 @dataclass
@@ -56,7 +59,8 @@ class Calibration:
     made with; score: the score settings it fixes, {key: value} of ``FIXED_SCORE_KEYS`` (under a calibration
     they replace the job's, :func:`calibrated_score`); model_sha256: SHA-256 of the model file
     (:func:`ddlcore.model.identity.model_fingerprint`; empty when made without one); size: the model's (height,
-    width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame.
+    width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame;
+    gate: the change gate's levels (:func:`ddlcore.score.gate.fit_gate_levels`), None when made without them.
     """
 
     model: str
@@ -70,6 +74,7 @@ class Calibration:
     model_sha256: str = ""
     size: tuple[int, int, int] = (0, 0, 0)
     roi: np.ndarray | None = None
+    gate: GateLevels | None = None
 
     def __post_init__(self) -> None:
         # a calibration always fixes the motion term: one made without it (before it existed, or by hand) scores without
@@ -103,7 +108,7 @@ def calibrated_score(calibration: Calibration, job: ScoreSettings, trained: Scor
 
     job: the scoring process's own ``score`` section; trained: the one of the config the model was trained
     with (a deployed camera's ``config``), when given, for how the model is run (encoder sharing ...), with the
-    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime) in place. The calibration's fixed keys
+    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime, the change gate) in place. The calibration's fixed keys
     (``FIXED_SCORE_KEYS``: patch, shifted grid, motion weight) replace both.
     """
     base = job if trained is None else replace(trained, **{k: getattr(job, k) for k in PROCESS_SCORE_KEYS})
@@ -155,6 +160,8 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
             alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),
             score=json.dumps(stored_score(calibration.score), sort_keys=True),
         )
+        if calibration.gate is not None:
+            f.attrs.update(gate_change=calibration.gate.change, gate_gain=calibration.gate.gain)
         if calibration.background is not None:
             f.create_dataset("background", data=calibration.background.astype(np.float32), compression="gzip")
         if calibration.roi is not None:
@@ -183,10 +190,14 @@ def load_calibration(path: str | Path) -> Calibration:
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
                 roi=f["roi"][:].astype(bool) if "roi" in f else None,
+                gate=GateLevels(float(a["gate_change"]), float(a["gate_gain"])) if "gate_change" in a else None,
             )
     except OSError as exc:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
     check_loaded(calibration, p)
+    if calibration.gate is None:
+        warn(f"{p}: made before the change gate (no noise levels): every window is scored; run ddl calibrate again "
+             "to gate still windows")
     return calibration
 
 
@@ -204,21 +215,56 @@ def check_loaded(calibration: Calibration, path: Path) -> None:
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and channels in (1, 3)):
         raise DDLError(f"{path}: frame size {height}x{width}x{channels} is not a model's (sides 1 to {MAX_SIDE}, "
                        "1 or 3 channels): run ddl calibrate again")
+    if c.gate is not None and not all(np.isfinite(v) and v > 0 for v in (c.gate.change, c.gate.gain)):
+        raise DDLError(f"{path}: gate levels {c.gate.change}, {c.gate.gain} are not finite positive numbers: run ddl "
+                       "calibrate again")
+
+
+def gate_levels(calibration: Calibration, settings: ScoreSettings) -> GateLevels | None:
+    """The change gate's levels of scoring under ``calibration`` with ``settings`` (:func:`calibrated_score`):
+    the calibration's when ``score.gate`` is on, None (every window scored) when it is off or the calibration
+    has none."""
+    return calibration.gate if settings.gate else None
+
+
+def calibrated_errors(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, settings: ScoreSettings,
+                      device: torch.device, desc: str = "score",
+                      roi: np.ndarray | None = None) -> tuple[Iterable[torch.Tensor], np.ndarray]:
+    """The window errors of one video under ``calibration``, through its change gate (:mod:`ddlcore.score.gate`).
+
+    frames: uint8 (N, H, W, C) at the model's size; settings: :func:`calibrated_score`'s (batch size, encoder
+    sharing, motion term, ``gate``); roi: the error's region of interest, by default the calibration's (the gate
+    watches the calibration's). Returns (float (b, H, W) batches of every window in order, a gated window's row
+    a copy of the last scored one's; scored bool (N - T + 1,), False for the gated windows). Call under no_grad.
+    """
+    clip = calibration.clip
+    scored = scored_windows(frames, clip, gate_levels(calibration, settings), calibration.roi)
+    errors = gated_window_errors(model, frames, clip, settings.batch_size, device, scored, settings.share_encoder,
+                                 desc, settings.autocast_cuda, calibration.roi if roi is None else roi,
+                                 settings.motion_weight)
+    return errors, scored
 
 
 @torch.no_grad()
 def apply_calibration(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, score: ScoreSettings,
                       device: torch.device) -> tuple[np.ndarray, np.ndarray, list[Event]]:
-    """Causal scores and events of one video under ``calibration``.
+    """Causal scores and events of one video under ``calibration``: :func:`gated_calibration` without the
+    gate's decisions."""
+    return gated_calibration(model, frames, calibration, score, device)[:3]
+
+
+@torch.no_grad()
+def gated_calibration(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, score: ScoreSettings,
+                      device: torch.device) -> tuple[np.ndarray, np.ndarray, list[Event], np.ndarray]:
+    """Causal scores, events and gate decisions of one video under ``calibration``.
 
     frames: uint8 (N, H, W, C) at the model's size. ``score``: the job's settings (:func:`calibrated_score`:
-    batch size and encoder sharing; patch and shifted grid are the calibration's, the one source of those
-    settings for causal scores). Returns :func:`calibrated_events`.
+    batch size, encoder sharing and the change gate; patch and shifted grid are the calibration's, the one
+    source of those settings for causal scores). Returns :func:`calibrated_events` and scored bool (N - T + 1,)
+    (:func:`calibrated_errors`).
     """
-    settings = calibrated_score(calibration, score)
-    errors = window_errors(model, frames, calibration.clip, settings.batch_size, device, settings.share_encoder,
-                           roi=calibration.roi, motion_weight=settings.motion_weight)
-    return calibrated_events(errors, len(frames), calibration)
+    errors, scored = calibrated_errors(model, frames, calibration, calibrated_score(calibration, score), device)
+    return (*calibrated_events(errors, len(frames), calibration), scored)
 
 
 def calibrated_events(errors: Iterable[torch.Tensor], n_frames: int,
@@ -252,7 +298,8 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     model_path: the model's file (its fingerprint goes into the calibration); roi: bool (H, W), the camera's
     watched pixels (:mod:`ddlcore.data.roi`), kept in the calibration so that every causal score made
     under it ignores the same pixels; None: the whole frame. The footage's frame rate is the median of
-    the videos' rates.
+    the videos' rates. The footage is scored without the change gate (every window), whose levels are fitted on
+    it (:func:`ddlcore.score.gate.fit_gate_levels`).
     """
     clip = int(meta["frames"])
     short = [name for name, (frames, _) in videos.items() if len(frames) < clip]
@@ -268,10 +315,11 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
                                     score.motion_weight)
     scores = {name: frame_scores(model, frames, clip, score, alarm, background, device, roi)[0]
               for name, (frames, _) in videos.items()}
+    gate = fit_gate_levels(sources, roi)
     fps = float(np.median([fps for _, fps in videos.values()]))
     return Calibration(
         model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm), fps=fps, clip=clip,
         alarm=alarm, score={k: getattr(score, k) for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
         model_sha256=model_fingerprint(model_path), size=(int(meta["height"]), int(meta["width"]), int(meta["channels"])),
-        roi=roi,
+        roi=roi, gate=gate,
     )

@@ -8,7 +8,9 @@ at another resolution or channel count still applies. Outputs:
   the footage), ``smoothed`` (normalised, then median-filtered with ``metrics.median_window``);
   border frames follow ``score.border`` (``drop``: empty cells); with a calibration (the model's
   ``.alarm.h5`` sidecar, see :mod:`ddlcore.alarm.calibration`) also ``live`` (the causal score
-  live scoring computes) and ``alarm`` (1 inside an event);
+  live scoring computes), ``alarm`` (1 inside an event) and ``gated`` (1 where the frame's window was not
+  run through the model, the change gate ``score.gate`` of :mod:`ddlcore.score.gate`: all of its scores are
+  those of the last scored window; empty for the border frames, which have no window);
 - with a calibration, an events CSV beside it (``<csv stem>.events.csv``): one row per event,
   frames, seconds, peak score and the box (x0, y0, x1, y1, footage pixels) of the worst patch;
 - on request, an overlay video: each original frame with the per-pixel error heatmap blended in
@@ -34,7 +36,7 @@ from ..score.heatmap import blend_heatmap
 from ..score.inference import fill_border, pool_window_errors, window_errors
 from ..score.postprocess import median_smooth, minmax_normalise
 from ..score.settings import ScoreSettings
-from .calibration import Calibration, calibrated_events
+from .calibration import Calibration, calibrated_errors, calibrated_events
 from .events import alarm_mask, event_record
 from .settings import AlarmSettings
 
@@ -125,14 +127,18 @@ def score_footage(
     if len(frames) < clip:
         raise DDLError(f"{source}: {len(frames)} frames, fewer than the model's clip length {clip}")
     device = next(model.parameters()).device
+    scored = None
     if calibration is not None:  # the offline and the causal scores share the errors: the calibration's motion term
         score = replace(score, motion_weight=calibration.score["motion_weight"])
     with torch.no_grad():
-        errors: Iterable[torch.Tensor] = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder,
-                                                       desc=Path(source).name, autocast=score.autocast_cuda, roi=roi,
-                                                       motion_weight=score.motion_weight)
-        if calibration is not None:  # one pass of the model: the offline and the causal scores share the errors
-            errors = [e.cpu() for e in errors]
+        errors: Iterable[torch.Tensor]
+        if calibration is None:
+            errors = window_errors(model, frames, clip, score.batch_size, device, score.share_encoder,
+                                   desc=Path(source).name, autocast=score.autocast_cuda, roi=roi,
+                                   motion_weight=score.motion_weight)
+        else:  # one pass of the model, through the change gate: the offline and the causal scores share the errors
+            gated, scored = calibrated_errors(model, frames, calibration, score, device, Path(source).name, roi)
+            errors = [e.cpu() for e in gated]
         windows, maps = pool_window_errors(errors, score.patch, score.shifted_grid, score.batch_size,
                                            1 if overlay else None, score.background)
     if not np.isfinite(windows).all():
@@ -143,6 +149,9 @@ def score_footage(
         live, _, events = calibrated_events(errors, len(frames), calibration)
         table["live"] = live
         table["alarm"] = alarm_mask(events, len(frames)).astype(int)
+        gated = np.full(len(frames), np.nan)
+        gated[clip // 2 : clip // 2 + len(scored)] = ~scored
+        table["gated"] = pd.array(gated, dtype="Int64")
         records = [event_record(e, footage.fps, (height, width), (footage.height, footage.width)) for e in events]
         rows = pd.DataFrame([{**{k: v for k, v in r.items() if k != "box"}, **dict(zip(("x0", "y0", "x1", "y1"), r["box"]))}
                              for r in records], columns=EVENT_COLUMNS)

@@ -8,8 +8,11 @@ scores file (:mod:`ddlcore.score.scores_io`), so AUCs apply to it unchanged, wit
     /videos/{video}/valid   bool    (N,)    the frames with a score
     /videos/{video}/boxes   int32   (N, 4)  x0, y0, x1, y1 of each frame's worst patch, model pixels
     /videos/{video}/events  float64 (K, 9)  one row per event, columns ``EVENT_FIELDS``
+    /videos/{video}/gated   bool    (N,)    the frames whose window was not run through the model (the change
+                                            gate ``score.gate``, :mod:`ddlcore.score.gate`: its raw score is the
+                                            last scored window's); video attrs windows, gated_windows
     root attrs: as a scores file, plus threshold, latency_frames, fps, calibration (its path),
-                alarm (JSON of the calibration's alarm section)
+                alarm (JSON of the calibration's alarm section), windows, gated_windows (all videos)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ..data.framestore import FrameStore
 from ..io_utils import atomic_path
 from ..score.scores_io import model_attrs, video_of_store
 from ..score.settings import ScoreSettings
-from .calibration import Calibration, apply_calibration, calibrated_score
+from .calibration import Calibration, calibrated_score, gated_calibration
 from .events import Event
 
 #: columns of an ``events`` dataset
@@ -46,15 +49,16 @@ def events_from_array(rows: np.ndarray) -> list[Event]:
 
 def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths: Sequence[str | Path], out: str | Path,
                       calibration: Calibration, calibration_path: str | Path, score: ScoreSettings,
-                      model_path: str | Path = "") -> dict[str, int]:
+                      model_path: str | Path = "") -> dict[str, dict[str, int]]:
     """Score frame stores causally under ``calibration``; write the live scores file ``out``.
 
     meta: the checkpoint meta; score: the job's score settings (batch size, encoder sharing; the file's
     ``settings`` records them with the calibration's fixed keys in place); model_path: the model file, recorded.
-    Each store must hold frames of the model's size, at least T of them. Returns {video: events}.
+    Each store must hold frames of the model's size, at least T of them. Returns {video: {"events": events,
+    "windows": windows, "gated": windows gated}}.
     """
     device = next(model.parameters()).device
-    found: dict[str, int] = {}
+    found: dict[str, dict[str, int]] = {}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(
             model_attrs(meta, model_path),
@@ -66,12 +70,18 @@ def write_live_scores(model: torch.nn.Module, meta: dict[str, Any], frame_paths:
         for path in frame_paths:
             with FrameStore(path) as store:
                 name = video_of_store(store, path, meta)
-                scores, boxes, events = apply_calibration(model, store, calibration, score, device)
+                scores, boxes, events, scored = gated_calibration(model, store, calibration, score, device)
             group = f.create_group(f"videos/{name}")
-            group.attrs.update(frames=str(path), n_frames=len(scores))
+            group.attrs.update(frames=str(path), n_frames=len(scores), windows=len(scored),
+                               gated_windows=int((~scored).sum()))
             group.create_dataset("score", data=scores.astype(np.float32))
             group.create_dataset("valid", data=np.isfinite(scores))
             group.create_dataset("boxes", data=boxes)
             group.create_dataset("events", data=events_array(events))
-            found[name] = len(events)
+            gated = np.zeros(len(scores), bool)
+            gated[calibration.latency : calibration.latency + len(scored)] = ~scored
+            group.create_dataset("gated", data=gated)
+            found[name] = {"events": len(events), "windows": len(scored), "gated": int((~scored).sum())}
+        f.attrs.update(windows=sum(v["windows"] for v in found.values()),
+                       gated_windows=sum(v["gated"] for v in found.values()))
     return found

@@ -53,7 +53,8 @@ def _run(args: argparse.Namespace) -> None:
             from ..alarm.live_scores import write_live_scores
 
             found = write_live_scores(model, meta, args.frames, args.out, calibration, calibration_path, score, args.model)
-            print(f"scored {len(found)} videos live, {sum(found.values())} events -> {args.out}")
+            events, gated, windows = (sum(v[k] for v in found.values()) for k in ("events", "gated", "windows"))
+            print(f"scored {len(found)} videos live, {events} events, {gated} of {windows} windows gated -> {args.out}")
             return
         written = score_frame_stores(model, meta, args.frames, args.out, score, args.model, roi)
         print(f"scored {len(written)} videos ({sum(written.values())} frames) -> {args.out}")
@@ -62,9 +63,10 @@ def _run(args: argparse.Namespace) -> None:
 
     out_csv = args.out_csv or f"{Path(args.input).name}.scores.csv"
     events_csv = args.events or Path(out_csv).with_suffix(".events.csv")
-    score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg).median_window, AlarmSettings.from_config(cfg), out_csv,
-                  args.overlay, calibration, events_csv, roi)
-    print(f"scores -> {out_csv}" + (f", events -> {events_csv}" if calibration is not None else "")
+    table = score_footage(model, meta, args.input, score, MetricsSettings.from_config(cfg).median_window,
+                          AlarmSettings.from_config(cfg), out_csv, args.overlay, calibration, events_csv, roi)
+    gated = f" ({int(table['gated'].sum())} of {int(table['gated'].count())} windows gated)" if "gated" in table else ""
+    print(f"scores -> {out_csv}" + (f", events -> {events_csv}{gated}" if calibration is not None else "")
           + (f", overlay -> {args.overlay}" if args.overlay else ""))
 
 

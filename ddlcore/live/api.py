@@ -8,15 +8,17 @@ for monitoring. Same Host check and token as the page (:mod:`.server`); every ro
 - ``/api/events/ID``: one event's STATE (404 when not kept); ``/api/events/ID/snapshot.jpg`` and
   ``/api/events/ID/clip.mkv``: its files in the events folder, once written (404 before);
 - ``/api/cameras``: ``{"cameras": [{name, state, source, threshold, fps, source_fps, latency_ms,
-  decision_latency_ms, read, scored, dropped, reconnects, error}]}``, state ``ok``, ``alarm`` (its score is
+  decision_latency_ms, read, scored, dropped, reconnects, gated, gated_share, error}]}``, state ``ok``, ``alarm`` (its score is
   above the threshold) or ``ended`` (stream lost for good, or file over; ``error`` says which); the figures
   are those of the last ``stats:`` line (every ``live.stats_every_s``);
 - ``/api/health``: ``{"status": "ok" | "degraded" | "down", "cameras": {name: state}, "uptime_s": s}``: 200
   while some camera is watched, 503 once none is;
 - ``/metrics``: Prometheus text (prometheus-client), per camera (label ``camera``): counters
   ``ddl_frames_read_total``, ``ddl_frames_scored_total``, ``ddl_frames_dropped_total``, ``ddl_reconnects_total``,
-  ``ddl_events_total``; the histogram ``ddl_latency_seconds`` (from reading a frame to its score, every frame
+  ``ddl_events_total``, ``ddl_windows_gated_total`` (windows not run through the model, the change gate); the
+  histogram ``ddl_latency_seconds`` (from reading a frame to its score, every frame
   scored: :func:`latency_histogram`); gauges ``ddl_camera_up``, ``ddl_anomaly`` (1 during an event), ``ddl_fps``,
+  ``ddl_gated_share`` (share of the windows gated over the last stats period),
   ``ddl_decision_latency_seconds`` (median from reading a frame to the alarm decision about it), ``ddl_threshold``;
   and ``ddl_uptime_seconds``.
 """
@@ -189,8 +191,10 @@ class Api:
         counters = {"frames_read": ("read", "frames read from the source"),
                     "frames_scored": ("scored", "frames scored"),
                     "frames_dropped": ("dropped", "frames dropped unscored to keep up"),
-                    "reconnects": ("reconnects", "reconnections to the source")}
+                    "reconnects": ("reconnects", "reconnections to the source"),
+                    "windows_gated": ("gated", "windows not run through the model: unchanged since the last scored")}
         gauges = {"fps": ("fps", 1.0, "frames scored per second over the last stats period"),
+                  "gated_share": ("gated_share", 1.0, "share of the windows gated over the last stats period"),
                   "decision_latency_seconds": ("decision_latency_ms", 1e-3,
                                                "median time from reading a frame to the alarm decision about it"),
                   "threshold": ("threshold", 1.0, "the camera's alarm threshold")}

@@ -105,7 +105,7 @@ class CameraWatch:
         if result is None:
             return
         about = self.frames[-1 - self.scorer.clip // 2]  # the frame the result is about (T//2 frames old)
-        self.stats.add(frame, about)
+        self.stats.add(frame, about, result.gated)
         if self.media is not None or self.state is not None or self.overlay is not None:
             threshold = self.calibration.threshold
             picture = overlay_frame(about.image, result.error, result.score, threshold, result.box, result.alarmed)
@@ -277,7 +277,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     for w in watches:
         elapsed = time.monotonic() - (w.stats.start or time.monotonic())
         figures = {**w.stats.report(w.reader), "events": w.log.count,
-                   "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "error": w.reader.error}
+                   "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "gated_share": w.stats.run_gated_share(),
+                   "error": w.reader.error}
         print("summary: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
         summary["cameras"][w.name] = figures
         summary["events"] += w.log.count

@@ -42,7 +42,7 @@ class LiveState:
             self._events = kept[-self._keep_events :]
 
     def stats(self, values: dict[str, Any]) -> None:
-        """Record the frame rate and latency figures."""
+        """Record the figures of a ``stats:`` line (frame rate, latency, gated share, ...)."""
         with self._lock:
             self._info.update(values)
 

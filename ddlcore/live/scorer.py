@@ -2,13 +2,18 @@
 
 A :class:`BatchScorer` scores several sources (cameras) with one model: each call takes the
 newest frame of every source that has one and runs them through the model together (one encoder
-call for all the new frames, one decoder call for all the sources with T frames buffered), so N
+call for all the frames not encoded yet of the windows it scores, one decoder call for all those windows), so N
 cameras cost less than N times one. Per source it keeps the last T frames (and, for models with
 ``encode``/``decode``, their encoder features, so each frame is encoded once); when frame i of a
 source arrives it scores that source's frame i - T//2 exactly as offline causal scoring does
 (same region of interest, background map, patch pooling and trailing median) under the source's own
 calibration, and feeds that calibration's event state machine. :class:`LiveScorer` is its
 one-source form.
+
+With the change gate (``score.gate`` and a calibration with a noise level, :mod:`ddlcore.score.gate`) a
+source's window that has not changed since its last scored window is not run through the model (its frames
+are not even encoded until a window that needs them is scored): it takes the last scored window's score, box
+and error map, as offline scoring under the calibration does.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..alarm.calibration import Calibration, calibrated_score
+from ..alarm.calibration import Calibration, calibrated_score, gate_levels
 from ..alarm.causal import subtract_background
 from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
 from ..data.framestore import resize_frame
 from ..errors import DDLError
+from ..score.gate import WindowGate
 from ..score.inference import autocast_for, can_share_encoder, pixel_error, roi_tensor, to_tensor
 from ..score.motion import check_motion_clip, motion_error
 from ..score.settings import ScoreSettings
@@ -38,7 +44,8 @@ class FrameResult:
     frame: index of the scored frame among the frames pushed (the newest minus T//2); score: the
     smoothed causal score; box: x0, y0, x1, y1 of its worst patch in model pixels; error: float32
     (H, W) per-pixel error (background removed); alarmed: the alarm state after it; changes:
-    [("start" | "end", event)] confirmed or closed at this frame.
+    [("start" | "end", event)] confirmed or closed at this frame; gated: its window was not run through the
+    model (the change gate): score (before smoothing), box and error are the last scored window's.
     """
 
     frame: int
@@ -47,11 +54,13 @@ class FrameResult:
     error: np.ndarray
     alarmed: bool
     changes: list[tuple[str, Event]] = field(default_factory=list)
+    gated: bool = False
 
 
 class _Stream:
     """One source's state: its calibration (ROI and background map on the device), its ``score`` settings
-    (:func:`calibrated_score`), buffered frames and features, recent scores, events."""
+    (:func:`calibrated_score`), buffered frames and features (None for a frame not encoded yet), recent scores,
+    events, its change gate and the last scored window's raw score, box and error."""
 
     def __init__(self, calibration: Calibration, score: ScoreSettings, clip: int, device: torch.device) -> None:
         self.calibration = calibration
@@ -61,13 +70,17 @@ class _Stream:
         self.tracker = EventTracker(calibration.rule)
         self.pushed = 0
         self.frames: deque[torch.Tensor] = deque(maxlen=clip)
-        self.features: deque[list[torch.Tensor]] = deque(maxlen=clip)
+        self.features: deque[list[torch.Tensor] | None] = deque(maxlen=clip)
         self.recent: deque[float] = deque(maxlen=int(calibration.alarm.smooth_frames))
+        self.gate = WindowGate(clip, gate_levels(calibration, score), calibration.roi)
+        self.last: tuple[float, list[int], np.ndarray] | None = None
 
     def reset(self) -> None:
         self.frames.clear()
         self.features.clear()
         self.recent.clear()
+        self.gate.reset()
+        self.last = None
 
 
 class BatchScorer:
@@ -134,34 +147,51 @@ class BatchScorer:
         arrived = [i for i, f in enumerate(frames) if f is not None]
         if not arrived:
             return [None] * len(frames)
-        batch = to_tensor(np.stack([resize_frame(frames[i], h, w, c) for i in arrived]), self.device)
-        with autocast_for(self.device):
-            features = self.model.encode(batch) if self.share else None
-            for row, i in enumerate(arrived):
-                stream = self.streams[i]
-                stream.pushed += 1
-                stream.frames.append(batch[row : row + 1])
-                if features is not None:
-                    stream.features.append([f[row : row + 1] for f in features])
-            ready = [i for i in arrived if len(self.streams[i].frames) == self.clip]
-            if not ready:
-                return [None] * len(frames)
-            recon = self._reconstruct([self.streams[i] for i in ready]).float()
+        images = np.stack([resize_frame(frames[i], h, w, c) for i in arrived])
+        batch = to_tensor(images, self.device)
+        for row, i in enumerate(arrived):
+            stream = self.streams[i]
+            stream.pushed += 1
+            stream.frames.append(batch[row : row + 1])
+            stream.features.append(None)
+            stream.gate.add(images[row])
+        ready = [i for i in arrived if len(self.streams[i].frames) == self.clip]
         results: list[FrameResult | None] = [None] * len(frames)
+        scoring = []
+        for i in ready:  # a gated window takes its source's last scored window's outcome
+            if self.streams[i].gate.must_score():
+                scoring.append(i)
+            else:
+                results[i] = self._advance(self.streams[i], gated=True)
+        if not scoring:
+            return results
+        with autocast_for(self.device):
+            recon = self._reconstruct([self.streams[i] for i in scoring]).float()
         half = self.clip // 2
-        roi = None if self.masks is None else torch.stack([self.masks[i] for i in ready])
-        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in ready]), recon, roi,
-                             self._motion([self.streams[i] for i in ready]))
-        for row, i in enumerate(ready):
+        roi = None if self.masks is None else torch.stack([self.masks[i] for i in scoring])
+        errors = pixel_error(torch.cat([self.streams[i].frames[half] for i in scoring]), recon, roi,
+                             self._motion([self.streams[i] for i in scoring]))
+        for row, i in enumerate(scoring):
             results[i] = self._result(self.streams[i], errors[row : row + 1])
         return results
+
+    def _encode_missing(self, streams: list[_Stream]) -> None:
+        """Encode, in one call, the buffered frames of ``streams`` that have no features yet."""
+        missing = [(s, k) for s in streams for k, f in enumerate(s.features) if f is None]
+        if not missing:
+            return
+        features = self.model.encode(torch.cat([s.frames[k] for s, k in missing]))
+        for row, (s, k) in enumerate(missing):
+            s.features[k] = [f[row : row + 1] for f in features]
 
     def _reconstruct(self, streams: list[_Stream]) -> torch.Tensor:
         """The middle frames of the buffered windows of ``streams``, in one model call: (S, C, H, W)."""
         if self.share:
-            levels = range(len(streams[0].features[0]))
-            return self.model.decode([torch.cat([torch.stack([s.features[i][lvl] for i in self.read], dim=1)
-                                                 for s in streams]) for lvl in levels])
+            self._encode_missing(streams)
+            buffered = [[f for f in s.features if f is not None] for s in streams]
+            levels = range(len(buffered[0][0]))
+            return self.model.decode([torch.cat([torch.stack([b[i][lvl] for i in self.read], dim=1)
+                                                 for b in buffered]) for lvl in levels])
         return self.model(torch.cat([torch.cat(list(s.frames)).permute(1, 0, 2, 3)[None] for s in streams]))
 
     def _motion(self, streams: list[_Stream]) -> torch.Tensor | None:
@@ -180,14 +210,21 @@ class BatchScorer:
         DDLError when the model's score is not finite."""
         error = subtract_background(error, stream.background)
         raw, box = patch_peaks(error, stream.score.patch, stream.score.shifted_grid)
-        index = stream.pushed - 1 - self.clip // 2
         if not np.isfinite(float(raw[0])):
-            raise DDLError(f"frame {index}: the model's score is not finite (NaN or infinity)")
-        stream.recent.append(float(raw[0]))
+            raise DDLError(f"frame {stream.pushed - 1 - self.clip // 2}: the model's score is not finite (NaN or infinity)")
+        stream.last = (float(raw[0]), [int(v) for v in box[0].tolist()], error[0].float().cpu().numpy())
+        return self._advance(stream, gated=False)
+
+    def _advance(self, stream: _Stream, gated: bool) -> FrameResult:
+        """The result of a source's newest window from its last scored window's raw score, box and error:
+        trailing median, events."""
+        assert stream.last is not None  # a source's first window is always scored
+        raw, box_list, error = stream.last
+        index = stream.pushed - 1 - self.clip // 2
+        stream.recent.append(raw)
         score = float(np.median(np.asarray(stream.recent)))
-        box_list = [int(v) for v in box[0].tolist()]
         changes = stream.tracker.update(index, score, box_list)
-        return FrameResult(index, score, box_list, error[0].float().cpu().numpy(), stream.tracker.alarmed, changes)
+        return FrameResult(index, score, list(box_list), error, stream.tracker.alarmed, changes, gated)
 
 
 class LiveScorer:

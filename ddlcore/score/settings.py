@@ -29,3 +29,4 @@ class ScoreSettings(Section):
     cudnn_benchmark: bool
     runtime: str
     motion_weight: float
+    gate: bool

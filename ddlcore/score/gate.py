@@ -1,0 +1,259 @@
+"""Change-gated scoring (``score.gate``): a window whose frames have not changed is not run through the model.
+
+Change measure. Each frame, at the model's size, is made gray, set to 0 outside the camera's region of
+interest and averaged over :data:`CELL` x :data:`CELL` pixel cells (:func:`frame_cells`): float32 gray levels
+0..255, one per cell. Two frames a, b differ by a global gain g (the median of a / b over the watched cells
+bright enough to tell, :data:`MIN_BRIGHTNESS`: a camera's exposure and flicker) and a local change, the largest
+|a - g b| of a watched cell (:func:`frame_change`). The change of window w (frames w .. w+T-1) is measured
+against the last *scored* window s, frame w+k against frame s+k for k = 0 .. T-1 (:func:`window_changed`).
+A cell mean averages out the pixels' noise, and the largest cell keeps a small moving object from being diluted
+by the still rest of the frame.
+
+Rule. Window w is scored when no window has been scored yet (the start of a video, or a stream's restart), or
+when for some k the local change exceeds the calibration's change level or |log g| its gain level; otherwise
+it is *gated*: it takes the last scored window's score, box and error map. Why this is right for a
+reconstruction score: the score of a window is a fixed function of its T frames (the model in eval mode;
+region of interest, background map and patch pooling fixed by the calibration), so a window whose every frame
+equals the matching frame of the last scored window, up to the camera's own noise and flicker, has that
+window's input and so its score, up to what the noise moves the score. Measuring against the last scored
+window and not the previous one keeps slow change (dusk, a creeping object) from accumulating unscored: once
+it adds up to more than a level, a window is scored and becomes the new reference.
+
+Noise levels (:class:`GateLevels`). Fitted on the calibration footage (:func:`fit_gate_levels`) from
+consecutive frames: the local changes of every watched cell and the log gains. Most cells are still in most
+frames even on a busy scene, so the median local change is the noise's: a robust standard deviation
+sigma = median / 0.6745 (of a normal variable's absolute value); likewise for the log gain. Each level is
+:data:`GATE_SIGMAS` x its sigma, at least :data:`MIN_CHANGE` gray levels and :data:`MIN_GAIN` (footage without
+noise or flicker). A window compares some T x cells values, so the levels sit far in the noise's tail: noise
+alone rarely scores a window, and anything that moves scores it.
+
+The same :class:`WindowGate` decides offline (:func:`scored_windows`, :func:`gated_window_errors`) and live
+(:class:`ddlcore.live.scorer.BatchScorer`), so both gate the same windows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .inference import FrameSource, window_errors
+
+#: side in pixels (at the model's size) of the square cells whose mean gray level the gate compares
+CELL = 4
+#: each gate level in robust standard deviations of the camera's noise
+GATE_SIGMAS = 6.0
+#: the lowest change level, gray levels of a cell mean (footage without noise: rendered, or a still image)
+MIN_CHANGE = 1.0
+#: the lowest gain level, |log gain| (footage without flicker)
+MIN_GAIN = 0.01
+#: cells darker than this (gray levels) do not enter the gain: their ratios are mostly noise
+MIN_BRIGHTNESS = 16.0
+#: the median of |N(0, 1)|: the robust standard deviation of a variable is its median absolute value / this
+HALF_NORMAL_MEDIAN = 0.6745
+#: bins per gray level of the histogram of local changes the noise is fitted on
+HISTOGRAM_BINS = 100
+#: frames read at a time by the offline gate
+READ_FRAMES = 256
+
+
+@dataclass(frozen=True)
+class GateLevels:
+    """A camera's gate levels: change, gray levels of a cell's local change; gain, |log| of a global gain."""
+
+    change: float
+    gain: float
+
+
+def frame_cells(frames: np.ndarray, roi: np.ndarray | None = None) -> np.ndarray:
+    """Cell means of frames: uint8 (n, H, W, C) (C = 1, or 3 RGB) at the model's size -> float32 (n, h, w), the
+    gray level averaged over :data:`CELL` x :data:`CELL` cells (h = max(1, H // CELL), likewise w), 0 outside
+    ``roi`` (bool (H, W) watched pixels; None: the whole frame)."""
+    n, height, width, channels = frames.shape
+    size = (max(1, width // CELL), max(1, height // CELL))
+    mask = None if roi is None else np.asarray(roi, np.float32)
+    cells = np.empty((n, size[1], size[0]), np.float32)
+    for i, frame in enumerate(frames):
+        gray = frame[..., 0] if channels == 1 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+        gray = gray.astype(np.float32)
+        if mask is not None:
+            gray *= mask
+        cells[i] = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return cells
+
+
+def watched_cells(shape: tuple[int, ...], roi: np.ndarray | None) -> np.ndarray:
+    """bool (h, w) of cells of ``shape`` holding a watched pixel of ``roi`` (bool (H, W); None: every cell)."""
+    if roi is None:
+        return np.ones(shape, bool)
+    return cv2.resize(np.asarray(roi, np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA) > 0
+
+
+def frame_change(a: np.ndarray, b: np.ndarray, watched: np.ndarray) -> tuple[np.ndarray, float]:
+    """How frame a differs from frame b: cells float32 (h, w) each (:func:`frame_cells`), watched bool (h, w).
+
+    Returns (local changes |a - g b| float32 (n,) of the n watched cells, log g), g the median ratio a / b of the
+    watched cells of b at least :data:`MIN_BRIGHTNESS` bright (1 when there is none)."""
+    a, b = a[watched], b[watched]
+    bright = b >= MIN_BRIGHTNESS
+    gain = float(np.median(a[bright] / b[bright])) if bright.any() else 1.0
+    gain = max(gain, 1e-3)
+    return np.abs(a - gain * b), float(np.log(gain))
+
+
+def window_changed(window: Sequence[np.ndarray], reference: Sequence[np.ndarray], watched: np.ndarray,
+                   levels: GateLevels) -> bool:
+    """Whether a window differs from a reference window beyond ``levels``: some frame's local change or gain
+    against the matching reference frame (T float32 (h, w) cell arrays each, :func:`frame_cells`)."""
+    for a, b in zip(window, reference):
+        local, log_gain = frame_change(a, b, watched)
+        if abs(log_gain) > levels.gain or (local.size and float(local.max()) > levels.change):
+            return True
+    return False
+
+
+def fit_gate_levels(videos: Iterable[FrameSource], roi: np.ndarray | None = None) -> GateLevels:
+    """The gate levels of a camera from its normal footage (see the module docstring).
+
+    videos: uint8 (N_i, H, W, C) sources at the model's size; roi: bool (H, W) watched pixels or None. Returns
+    max(GATE_SIGMAS x sigma, floor) of the watched cells' local changes between consecutive frames (floor
+    :data:`MIN_CHANGE`) and of their log gains (floor :data:`MIN_GAIN`).
+    """
+    counts = np.zeros(256 * HISTOGRAM_BINS + 1, np.int64)  # the local changes' histogram: footage of any length
+    gains: list[float] = []
+    for video in videos:
+        previous = None
+        for start in range(0, len(video), READ_FRAMES):
+            cells = frame_cells(video[start : start + READ_FRAMES], roi)
+            watched = watched_cells(cells.shape[1:], roi)
+            stacked = cells if previous is None else np.concatenate([previous, cells])
+            for a, b in zip(stacked[1:], stacked[:-1]):
+                local, log_gain = frame_change(a, b, watched)
+                counts += np.bincount(np.round(local * HISTOGRAM_BINS).astype(np.int64), minlength=len(counts))
+                gains.append(abs(log_gain))
+            previous = cells[-1:]
+    total = int(counts.sum())
+    median = float(np.searchsorted(np.cumsum(counts), total / 2)) / HISTOGRAM_BINS if total else 0.0
+    gain = float(np.median(gains)) if gains else 0.0
+    return GateLevels(max(GATE_SIGMAS * median / HALF_NORMAL_MEDIAN, MIN_CHANGE),
+                      max(GATE_SIGMAS * gain / HALF_NORMAL_MEDIAN, MIN_GAIN))
+
+
+class WindowGate:
+    """The gate of one stream of frames: decides for each full window whether the model scores it.
+
+    clip: the window's length T; levels: the camera's (:func:`fit_gate_levels`), None for no gate (every window
+    scored); roi: bool (H, W) watched pixels or None. :meth:`add` each frame (uint8 (H, W, C) at the model's
+    size); once T frames are in, :meth:`must_score` decides about the newest window.
+    """
+
+    def __init__(self, clip: int, levels: GateLevels | None, roi: np.ndarray | None = None) -> None:
+        self.levels = levels
+        self.roi = roi
+        self.watched: np.ndarray | None = None
+        self.cells: deque[np.ndarray] = deque(maxlen=clip)
+        self.reference: list[np.ndarray] | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        """One new frame, uint8 (H, W, C) at the model's size (nothing to do without a gate)."""
+        if self.levels is not None:
+            self.add_cells(frame_cells(frame[None], self.roi)[0])
+
+    def add_cells(self, cells: np.ndarray) -> None:
+        """One new frame given by its cells float32 (h, w) (:func:`frame_cells`)."""
+        if self.watched is None:
+            self.watched = watched_cells(cells.shape, self.roi)
+        self.cells.append(cells)
+
+    def must_score(self) -> bool:
+        """Whether the window of the last T frames must be scored (then it becomes the reference): always
+        without a gate or a scored window; else when it changed beyond the levels (:func:`window_changed`)."""
+        if self.levels is None:
+            return True
+        if self.reference is not None and self.watched is not None \
+                and not window_changed(self.cells, self.reference, self.watched, self.levels):
+            return False
+        self.reference = list(self.cells)
+        return True
+
+    def reset(self) -> None:
+        """Forget the frames and the reference (the stream restarted): its next window is scored."""
+        self.cells.clear()
+        self.reference = None
+
+
+def scored_windows(frames: FrameSource, clip: int, levels: GateLevels | None,
+                   roi: np.ndarray | None = None) -> np.ndarray:
+    """Which windows of one video the gate scores: bool (N - clip + 1,), window j = frames j .. j + clip - 1.
+
+    frames: uint8 (N, H, W, C) at the model's size, N >= clip; levels: the camera's gate levels, None for no gate
+    (all True); roi: bool (H, W) or None. The decisions of a :class:`WindowGate` fed the frames one by one."""
+    windows = len(frames) - clip + 1
+    if levels is None:
+        return np.ones(windows, bool)
+    gate = WindowGate(clip, levels, roi)
+    scored = np.empty(windows, bool)
+    for start in range(0, len(frames), READ_FRAMES):
+        for offset, cells in enumerate(frame_cells(frames[start : start + READ_FRAMES], roi)):
+            gate.add_cells(cells)
+            index = start + offset - clip + 1
+            if index >= 0:
+                scored[index] = gate.must_score()
+    return scored
+
+
+class _Span:
+    """Frames a .. b of a frame source, sliceable as a source of their own (nothing read until sliced)."""
+
+    def __init__(self, frames: FrameSource, start: int, stop: int) -> None:
+        self.frames, self.start, self.stop = frames, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        first, last, _ = index.indices(len(self))
+        return self.frames[self.start + first : self.start + last]
+
+
+def scored_runs(scored: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive True in bool (W,): [(first, stop)] with stop exclusive."""
+    padded = np.concatenate([[False], scored, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def gated_window_errors(model: torch.nn.Module, frames: FrameSource, clip: int, batch_size: int, device: torch.device,
+                        scored: np.ndarray, share_encoder: bool = True, desc: str = "score", autocast: bool = True,
+                        roi: np.ndarray | None = None, motion_weight: float = 0.0) -> Iterator[torch.Tensor]:
+    """:func:`ddlcore.score.inference.window_errors` of every window of one video, with the model run on the
+    ``scored`` windows only (bool (N - clip + 1,), :func:`scored_windows`; window 0 must be scored): a gated
+    window's row is a copy of the last scored window's. Yields float (b, H, W) batches of ``batch_size`` rows in
+    window order; the other arguments are :func:`window_errors`'s."""
+    if not scored[0]:
+        raise ValueError("the first window of a video is always scored")
+
+    def scored_rows() -> Iterator[torch.Tensor]:
+        for first, stop in scored_runs(scored):
+            span = _Span(frames, first, stop + clip - 1)
+            for batch in window_errors(model, span, clip, batch_size, device, share_encoder, desc, autocast, roi,
+                                       motion_weight):
+                yield from batch.split(1)
+
+    rows = scored_rows()
+    last: torch.Tensor | None = None
+    batch: list[torch.Tensor] = []
+    for keep in scored:
+        if keep:
+            last = next(rows)
+        assert last is not None
+        batch.append(last)
+        if len(batch) == batch_size:
+            yield torch.cat(batch)
+            batch = []
+    if batch:
+        yield torch.cat(batch)
