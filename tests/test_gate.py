@@ -23,7 +23,7 @@ from ddlcore.score.settings import ScoreSettings
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
-SETTINGS = {"score": {"patch": 8}, "alarm": {"false_alarms_per_hour": 600.0}}
+SETTINGS = {"score": {"patch": 8, "runtime": "torch"}, "alarm": {"false_alarms_per_hour": 600.0}}
 
 
 def still_footage(n: int, noise: float, seed: int = 0, size: tuple[int, int] = (64, 96)) -> np.ndarray:

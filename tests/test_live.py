@@ -192,7 +192,7 @@ def test_watch_a_folder_and_its_page_renders_in_headless_chromium(alarm_scene, c
     assert 'data-points="0"' not in dom and "data-points=" in dom  # the curve was drawn
     assert 'data-width="' in dom  # the overlay image loaded
     status = re.search(r'<p class="status">(.*?)</p>', dom).group(1)
-    assert "frames/s" in status and "threshold" in status
+    assert "frames/s" in status and "threshold" in status and re.search(r"(\d+|–)% gated", status)
     assert figures["events"] >= 1
 
 
