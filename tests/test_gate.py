@@ -206,3 +206,27 @@ def test_cli_score_says_how_many_windows_were_gated(alarm_scene, calibrated, tmp
     main(["score", "--settings", settings, "--model", str(model_path), str(folder), "--out-csv", str(csv)])
     table = pd.read_csv(csv)
     assert table["gated"].sum() == gated and table["gated"].isna().sum() == 2 * calibration.latency
+
+
+def test_watch_stats_and_summary_lines_say_how_many_windows_were_gated(alarm_scene, calibrated, tmp_path, capsys):
+    import cv2
+
+    from ddlcore.cli.main import main
+
+    model_path, _, _ = calibrated
+    frames = still_stretches(alarm_scene["test"])
+    video = tmp_path / "camera.avi"  # played at its own rate: 100 frames/s keeps the test short
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 100, (frames.shape[2], frames.shape[1]))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    settings = {**SETTINGS, "live": {"stats_every_s": 0.5, "max_backlog": 100000}}
+    assert main(["watch", str(video), "--model", str(model_path), "--events", str(tmp_path / "events.jsonl"),
+                 "--settings", json.dumps(settings)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    stats = [json.loads(line.split(": ", 1)[1]) for line in err if line.startswith("stats: ")]
+    (summary,) = [json.loads(line.split(": ", 1)[1]) for line in err if line.startswith("summary: ")]
+    assert stats and all("gated" in s and "gated_share" in s for s in stats)
+    # MJPG is lossy: the repeated frames decode alike, so the still stretches are gated
+    assert summary["gated"] >= 40 and 0 < summary["gated_share"] < 1
+    assert summary["gated_share"] == round(summary["gated"] / summary["scored"], 3)
