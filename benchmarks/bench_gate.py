@@ -32,7 +32,7 @@ from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
 from ddlcore.evaluate.event_table import detection_delays, event_row, load_live_run, segments
 from ddlcore.score.export import scoring_model
-from ddlcore.score.gate import GateLevels, WindowGate, frame_cells
+from ddlcore.score.gate import WindowGate, frame_cells
 from ddlcore.score.inference import load_model
 from ddlcore.score.settings import ScoreSettings
 
@@ -45,7 +45,7 @@ def cost(height: int, width: int, frames: int, clip: int) -> None:
     for image in images:
         frame_cells(image[None])
     cells_us = 1e6 * (time.perf_counter() - start) / frames
-    gate = WindowGate(clip, GateLevels(1e9, 1e9))  # never changed: every window compares all T frames
+    gate = WindowGate(clip, 1e9)  # never changed: every window compares all T frames
     start = time.perf_counter()
     for image in images:
         gate.add(image)
@@ -70,7 +70,7 @@ def accuracy(args: argparse.Namespace) -> int:
         save_calibration(made, sidecar_path(args.model))
     calibration_path = sidecar_path(args.model)
     calibration = load_calibration(calibration_path)
-    print(f"gate levels {calibration.gate}, threshold {calibration.threshold:.6g}")
+    print(f"gate level {calibration.gate_level}, threshold {calibration.threshold:.6g}")
     args.out.mkdir(parents=True, exist_ok=True)
     detected: dict[bool, list[tuple[str, int, int]]] = {}
     for gate in (False, True):

@@ -14,8 +14,8 @@ file's SHA-256, clip length and frame size must be those it was made with). Layo
     attrs: format_version=2, model, model_sha256, height, width, channels, threshold, fps, latency_frames, clip_frames,
            calibration_frames, calibration_hours, calibration_events,
            alarm (JSON of the alarm section), score (JSON of patch and shifted_grid),
-           gate_change, gate_gain (the change gate's levels, :class:`ddlcore.score.gate.GateLevels`; absent in
-           a file made before the gate: it loads with the gate off, and says so in one line)
+           gate_level (the change gate's noise level, gray levels, :mod:`ddlcore.score.gate`; absent in a file
+           made before the gate: it loads with the gate off, and says so in one line)
 
 Every calibration video is taken as normal: its events are false alarms.
 """
@@ -35,7 +35,7 @@ from ..config import FIXED_SCORE_KEYS
 from ..errors import DDLError, warn
 from ..io_utils import atomic_path
 from ..model.identity import model_fingerprint
-from ..score.gate import GateLevels, fit_gate_levels, gated_window_errors, scored_windows
+from ..score.gate import fit_gate_level, gated_window_errors, scored_windows
 from ..score.inference import FrameSource
 from ..score.settings import ScoreSettings
 from .causal import background_map, causal_frame_scores, causal_peaks, frame_scores, latency_frames
@@ -60,7 +60,7 @@ class Calibration:
     they replace the job's, :func:`calibrated_score`); model_sha256: SHA-256 of the model file
     (:func:`ddlcore.model.identity.model_fingerprint`; empty when made without one); size: the model's (height,
     width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame;
-    gate: the change gate's levels (:func:`ddlcore.score.gate.fit_gate_levels`), None when made without them.
+    gate_level: the change gate's level (:func:`ddlcore.score.gate.fit_gate_level`), None when made without one.
     """
 
     model: str
@@ -74,7 +74,7 @@ class Calibration:
     model_sha256: str = ""
     size: tuple[int, int, int] = (0, 0, 0)
     roi: np.ndarray | None = None
-    gate: GateLevels | None = None
+    gate_level: float | None = None
 
     def __post_init__(self) -> None:
         # a calibration always fixes the motion term: one made without it (before it existed, or by hand) scores without
@@ -160,8 +160,8 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
             alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),
             score=json.dumps(stored_score(calibration.score), sort_keys=True),
         )
-        if calibration.gate is not None:
-            f.attrs.update(gate_change=calibration.gate.change, gate_gain=calibration.gate.gain)
+        if calibration.gate_level is not None:
+            f.attrs["gate_level"] = calibration.gate_level
         if calibration.background is not None:
             f.create_dataset("background", data=calibration.background.astype(np.float32), compression="gzip")
         if calibration.roi is not None:
@@ -190,13 +190,13 @@ def load_calibration(path: str | Path) -> Calibration:
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
                 roi=f["roi"][:].astype(bool) if "roi" in f else None,
-                gate=GateLevels(float(a["gate_change"]), float(a["gate_gain"])) if "gate_change" in a else None,
+                gate_level=float(a["gate_level"]) if "gate_level" in a else None,
             )
     except OSError as exc:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
     check_loaded(calibration, p)
-    if calibration.gate is None:
-        warn(f"{p}: made before the change gate (no noise levels): every window is scored; run ddl calibrate again "
+    if calibration.gate_level is None:
+        warn(f"{p}: made before the change gate (no noise level): every window is scored; run ddl calibrate again "
              "to gate still windows")
     return calibration
 
@@ -215,16 +215,15 @@ def check_loaded(calibration: Calibration, path: Path) -> None:
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and channels in (1, 3)):
         raise DDLError(f"{path}: frame size {height}x{width}x{channels} is not a model's (sides 1 to {MAX_SIDE}, "
                        "1 or 3 channels): run ddl calibrate again")
-    if c.gate is not None and not all(np.isfinite(v) and v > 0 for v in (c.gate.change, c.gate.gain)):
-        raise DDLError(f"{path}: gate levels {c.gate.change}, {c.gate.gain} are not finite positive numbers: run ddl "
-                       "calibrate again")
+    if c.gate_level is not None and not (np.isfinite(c.gate_level) and c.gate_level > 0):
+        raise DDLError(f"{path}: gate level {c.gate_level} is not a finite positive number: run ddl calibrate again")
 
 
-def gate_levels(calibration: Calibration, settings: ScoreSettings) -> GateLevels | None:
-    """The change gate's levels of scoring under ``calibration`` with ``settings`` (:func:`calibrated_score`):
+def gate_level(calibration: Calibration, settings: ScoreSettings) -> float | None:
+    """The change gate's level of scoring under ``calibration`` with ``settings`` (:func:`calibrated_score`):
     the calibration's when ``score.gate`` is on, None (every window scored) when it is off or the calibration
     has none."""
-    return calibration.gate if settings.gate else None
+    return calibration.gate_level if settings.gate else None
 
 
 def calibrated_errors(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, settings: ScoreSettings,
@@ -238,7 +237,7 @@ def calibrated_errors(model: torch.nn.Module, frames: FrameSource, calibration: 
     a copy of the last scored one's; scored bool (N - T + 1,), False for the gated windows). Call under no_grad.
     """
     clip = calibration.clip
-    scored = scored_windows(frames, clip, gate_levels(calibration, settings), calibration.roi)
+    scored = scored_windows(frames, clip, gate_level(calibration, settings), calibration.roi)
     errors = gated_window_errors(model, frames, clip, settings.batch_size, device, scored, settings.share_encoder,
                                  desc, settings.autocast_cuda, calibration.roi if roi is None else roi,
                                  settings.motion_weight)
@@ -298,8 +297,8 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     model_path: the model's file (its fingerprint goes into the calibration); roi: bool (H, W), the camera's
     watched pixels (:mod:`ddlcore.data.roi`), kept in the calibration so that every causal score made
     under it ignores the same pixels; None: the whole frame. The footage's frame rate is the median of
-    the videos' rates. The footage is scored without the change gate (every window), whose levels are fitted on
-    it (:func:`ddlcore.score.gate.fit_gate_levels`).
+    the videos' rates. The footage is scored without the change gate (every window), whose level is fitted on
+    it (:func:`ddlcore.score.gate.fit_gate_level`).
     """
     clip = int(meta["frames"])
     short = [name for name, (frames, _) in videos.items() if len(frames) < clip]
@@ -315,11 +314,11 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
                                     score.motion_weight)
     scores = {name: frame_scores(model, frames, clip, score, alarm, background, device, roi)[0]
               for name, (frames, _) in videos.items()}
-    gate = fit_gate_levels(sources, roi)
+    level = fit_gate_level(sources, roi)
     fps = float(np.median([fps for _, fps in videos.values()]))
     return Calibration(
         model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm), fps=fps, clip=clip,
         alarm=alarm, score={k: getattr(score, k) for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
         model_sha256=model_fingerprint(model_path), size=(int(meta["height"]), int(meta["width"]), int(meta["channels"])),
-        roi=roi, gate=gate,
+        roi=roi, gate_level=level,
     )

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..alarm.calibration import Calibration, calibrated_score, gate_levels
+from ..alarm.calibration import Calibration, calibrated_score, gate_level
 from ..alarm.causal import subtract_background
 from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
@@ -72,7 +72,7 @@ class _Stream:
         self.frames: deque[torch.Tensor] = deque(maxlen=clip)
         self.features: deque[list[torch.Tensor] | None] = deque(maxlen=clip)
         self.recent: deque[float] = deque(maxlen=int(calibration.alarm.smooth_frames))
-        self.gate = WindowGate(clip, gate_levels(calibration, score), calibration.roi)
+        self.gate = WindowGate(clip, gate_level(calibration, score), calibration.roi)
         self.last: tuple[float, list[int], np.ndarray] | None = None
 
     def reset(self) -> None:

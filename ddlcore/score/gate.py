@@ -2,30 +2,32 @@
 
 Change measure. Each frame, at the model's size, is made gray, set to 0 outside the camera's region of
 interest and averaged over :data:`CELL` x :data:`CELL` pixel cells (:func:`frame_cells`): float32 gray levels
-0..255, one per cell. Two frames a, b differ by a global gain g (the median of a / b over the watched cells
-bright enough to tell, :data:`MIN_BRIGHTNESS`, at most :data:`GAIN_CELLS` of them spread over the frame: a
-camera's exposure and flicker) and a local change, the largest |a - g b| of a watched cell (:func:`frame_change`). The change of window w (frames w .. w+T-1) is measured
-against the last *scored* window s, frame w+k against frame s+k for k = 0 .. T-1 (:func:`window_changed`).
-A cell mean averages out the pixels' noise, and the largest cell keeps a small moving object from being diluted
-by the still rest of the frame.
+0..255, one per cell. Frame a differs from frame b (:func:`frame_change`) by a global gain g (the median of
+a / b over the watched cells bright enough to tell, :data:`MIN_BRIGHTNESS`, at most :data:`GAIN_CELLS` of them
+spread over the frame: exposure, flicker) and local changes |a - g b|. Both are counted in gray levels: the
+local change of each watched cell, and what the gain does to the brightest one, |g - 1| max(b). The change of
+window w (frames w .. w+T-1) is measured against the last *scored* window s, frame w+k against frame s+k for
+k = 0 .. T-1 (:func:`window_changed`). A cell mean averages out the pixels' noise, and the largest cell keeps a
+small moving object from being diluted by the still rest of the frame.
 
 Rule. Window w is scored when no window has been scored yet (the start of a video, or a stream's restart), or
-when for some k the local change exceeds the calibration's change level or |log g| its gain level; otherwise
-it is *gated*: it takes the last scored window's score, box and error map. Why this is right for a
-reconstruction score: the score of a window is a fixed function of its T frames (the model in eval mode;
-region of interest, background map and patch pooling fixed by the calibration), so a window whose every frame
-equals the matching frame of the last scored window, up to the camera's own noise and flicker, has that
-window's input and so its score, up to what the noise moves the score. Measuring against the last scored
-window and not the previous one keeps slow change (dusk, a creeping object) from accumulating unscored: once
-it adds up to more than a level, a window is scored and becomes the new reference.
+when for some k a local change or the gain's change exceeds the calibration's gate level; otherwise it is
+*gated*: it takes the last scored window's score, box and error map. Why this is right for a reconstruction
+score: the score of a window is a fixed function of its T frames (the model in eval mode; region of interest,
+background map and patch pooling fixed by the calibration), so a window whose every frame equals the matching
+frame of the last scored window up to the camera's own noise has that window's input, and so its score up to
+what the noise moves the score. A change of brightness is a change of the input like any other (the score
+follows it): it is tolerated only within the same noise level. Measuring against the last scored window and
+not the previous one keeps slow change (dusk, a creeping object) from accumulating unscored: once it adds up to
+more than the level, a window is scored and becomes the new reference.
 
-Noise levels (:class:`GateLevels`). Fitted on the calibration footage (:func:`fit_gate_levels`) from
-consecutive frames: the local changes of every watched cell and the log gains. Most cells are still in most
-frames even on a busy scene, so the median local change is the noise's: a robust standard deviation
-sigma = median / 0.6745 (of a normal variable's absolute value); likewise for the log gain. Each level is
-:data:`GATE_SIGMAS` x its sigma, at least :data:`MIN_CHANGE` gray levels and :data:`MIN_GAIN` (footage without
-noise or flicker). A window compares some T x cells values, so the levels sit far in the noise's tail: noise
-alone rarely scores a window, and anything that moves scores it.
+Noise level. Fitted on the calibration footage (:func:`fit_gate_level`) from the local changes of every
+watched cell between consecutive frames (the gain removed: the sensor's noise, not the scene's flicker). Most
+cells are still in most frames even on a busy scene, so their median is the noise's: a robust standard
+deviation sigma = median / 0.6745 (of a normal variable's absolute value). The level is :data:`GATE_SIGMAS` x
+sigma, at least :data:`MIN_LEVEL` gray levels (footage without noise). A window compares some T x cells
+values, so the level sits far in the noise's tail: noise alone rarely scores a window, and anything that moves
+scores it.
 
 The same :class:`WindowGate` decides offline (:func:`scored_windows`, :func:`gated_window_errors`) and live
 (:class:`ddlcore.live.scorer.BatchScorer`), so both gate the same windows.
@@ -34,7 +36,6 @@ The same :class:`WindowGate` decides offline (:func:`scored_windows`, :func:`gat
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import cv2
@@ -45,12 +46,10 @@ from .inference import FrameSource, window_errors
 
 #: side in pixels (at the model's size) of the square cells whose mean gray level the gate compares
 CELL = 4
-#: each gate level in robust standard deviations of the camera's noise
+#: the gate level in robust standard deviations of the camera's noise
 GATE_SIGMAS = 6.0
-#: the lowest change level, gray levels of a cell mean (footage without noise: rendered, or a still image)
-MIN_CHANGE = 1.0
-#: the lowest gain level, |log gain| (footage without flicker)
-MIN_GAIN = 0.01
+#: the lowest gate level, gray levels of a cell mean (footage without noise: rendered, or a still image)
+MIN_LEVEL = 1.0
 #: cells darker than this (gray levels) do not enter the gain: their ratios are mostly noise
 MIN_BRIGHTNESS = 16.0
 #: at most this many cells, evenly spread, give the gain (its median's cost)
@@ -61,14 +60,6 @@ HALF_NORMAL_MEDIAN = 0.6745
 HISTOGRAM_BINS = 100
 #: frames read at a time by the offline gate
 READ_FRAMES = 256
-
-
-@dataclass(frozen=True)
-class GateLevels:
-    """A camera's gate levels: change, gray levels of a cell's local change; gain, |log| of a global gain."""
-
-    change: float
-    gain: float
 
 
 def frame_cells(frames: np.ndarray, roi: np.ndarray | None = None) -> np.ndarray:
@@ -97,36 +88,37 @@ def watched_cells(shape: tuple[int, ...], roi: np.ndarray | None) -> np.ndarray:
 def frame_change(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
     """How frame a differs from frame b: their watched cells float32 (n,) each (:func:`frame_cells`).
 
-    Returns (local changes |a - g b| float32 (n,), log g), g the median ratio a / b of the cells of b at least
-    :data:`MIN_BRIGHTNESS` bright among :data:`GAIN_CELLS` spread evenly (1 when there is none)."""
+    Returns (local changes |a - g b| float32 (n,), the gain's change |g - 1| max(b)), gray levels; g the median
+    ratio a / b of the cells of b at least :data:`MIN_BRIGHTNESS` bright among :data:`GAIN_CELLS` spread evenly
+    (1 when there is none)."""
     step = max(1, len(b) // GAIN_CELLS)
     a_few, b_few = a[::step], b[::step]
     bright = b_few >= MIN_BRIGHTNESS
     ratios = a_few[bright] / b_few[bright]
     # the median (the upper one of an even count), by partition: a fraction of np.median's cost on so few values
     gain = max(float(np.partition(ratios, len(ratios) // 2)[len(ratios) // 2]), 1e-3) if len(ratios) else 1.0
-    return np.abs(a - np.float32(gain) * b), float(np.log(gain))
+    return np.abs(a - np.float32(gain) * b), abs(gain - 1.0) * float(b.max(initial=0.0))
 
 
-def window_changed(window: Sequence[np.ndarray], reference: Sequence[np.ndarray], levels: GateLevels) -> bool:
-    """Whether a window differs from a reference window beyond ``levels``: some frame's local change or gain
-    against the matching reference frame (T float32 (n,) arrays of watched cells each, :func:`frame_change`)."""
+def window_changed(window: Sequence[np.ndarray], reference: Sequence[np.ndarray], level: float) -> bool:
+    """Whether a window differs from a reference window beyond ``level`` gray levels: some frame's local change
+    or gain's change against the matching reference frame (T float32 (n,) arrays of watched cells each,
+    :func:`frame_change`)."""
     for a, b in zip(reversed(window), reversed(reference)):  # the newest frame first: where a change shows first
-        local, log_gain = frame_change(a, b)
-        if abs(log_gain) > levels.gain or (local.size and float(local.max()) > levels.change):
+        local, gain_change = frame_change(a, b)
+        if gain_change > level or float(local.max(initial=0.0)) > level:
             return True
     return False
 
 
-def fit_gate_levels(videos: Iterable[FrameSource], roi: np.ndarray | None = None) -> GateLevels:
-    """The gate levels of a camera from its normal footage (see the module docstring).
+def fit_gate_level(videos: Iterable[FrameSource], roi: np.ndarray | None = None) -> float:
+    """The gate level of a camera from its normal footage (see the module docstring).
 
     videos: uint8 (N_i, H, W, C) sources at the model's size; roi: bool (H, W) watched pixels or None. Returns
-    max(GATE_SIGMAS x sigma, floor) of the watched cells' local changes between consecutive frames (floor
-    :data:`MIN_CHANGE`) and of their log gains (floor :data:`MIN_GAIN`).
+    gray levels: max(GATE_SIGMAS x sigma, MIN_LEVEL), sigma the robust standard deviation of the watched cells'
+    local changes (gain removed) between consecutive frames.
     """
     counts = np.zeros(256 * HISTOGRAM_BINS + 1, np.int64)  # the local changes' histogram: footage of any length
-    gains: list[float] = []
     for video in videos:
         previous = None
         for start in range(0, len(video), READ_FRAMES):
@@ -134,27 +126,24 @@ def fit_gate_levels(videos: Iterable[FrameSource], roi: np.ndarray | None = None
             watched = watched_cells(cells.shape[1:], roi)
             stacked = cells if previous is None else np.concatenate([previous, cells])
             for a, b in zip(stacked[1:], stacked[:-1]):
-                local, log_gain = frame_change(a[watched], b[watched])
+                local, _ = frame_change(a[watched], b[watched])
                 counts += np.bincount(np.round(local * HISTOGRAM_BINS).astype(np.int64), minlength=len(counts))
-                gains.append(abs(log_gain))
             previous = cells[-1:]
     total = int(counts.sum())
     median = float(np.searchsorted(np.cumsum(counts), total / 2)) / HISTOGRAM_BINS if total else 0.0
-    gain = float(np.median(gains)) if gains else 0.0
-    return GateLevels(max(GATE_SIGMAS * median / HALF_NORMAL_MEDIAN, MIN_CHANGE),
-                      max(GATE_SIGMAS * gain / HALF_NORMAL_MEDIAN, MIN_GAIN))
+    return max(GATE_SIGMAS * median / HALF_NORMAL_MEDIAN, MIN_LEVEL)
 
 
 class WindowGate:
     """The gate of one stream of frames: decides for each full window whether the model scores it.
 
-    clip: the window's length T; levels: the camera's (:func:`fit_gate_levels`), None for no gate (every window
-    scored); roi: bool (H, W) watched pixels or None. :meth:`add` each frame (uint8 (H, W, C) at the model's
+    clip: the window's length T; level: the camera's gate level (:func:`fit_gate_level`), None for no gate
+    (every window scored); roi: bool (H, W) watched pixels or None. :meth:`add` each frame (uint8 (H, W, C) at the model's
     size); once T frames are in, :meth:`must_score` decides about the newest window.
     """
 
-    def __init__(self, clip: int, levels: GateLevels | None, roi: np.ndarray | None = None) -> None:
-        self.levels = levels
+    def __init__(self, clip: int, level: float | None, roi: np.ndarray | None = None) -> None:
+        self.level = level
         self.roi = roi
         self.watched: np.ndarray | None = None
         self.cells: deque[np.ndarray] = deque(maxlen=clip)
@@ -162,7 +151,7 @@ class WindowGate:
 
     def add(self, frame: np.ndarray) -> None:
         """One new frame, uint8 (H, W, C) at the model's size (nothing to do without a gate)."""
-        if self.levels is not None:
+        if self.level is not None:
             self.add_cells(frame_cells(frame[None], self.roi)[0])
 
     def add_cells(self, cells: np.ndarray) -> None:
@@ -173,10 +162,10 @@ class WindowGate:
 
     def must_score(self) -> bool:
         """Whether the window of the last T frames must be scored (then it becomes the reference): always
-        without a gate or a scored window; else when it changed beyond the levels (:func:`window_changed`)."""
-        if self.levels is None:
+        without a gate or a scored window; else when it changed beyond the level (:func:`window_changed`)."""
+        if self.level is None:
             return True
-        if self.reference is not None and not window_changed(self.cells, self.reference, self.levels):
+        if self.reference is not None and not window_changed(self.cells, self.reference, self.level):
             return False
         self.reference = list(self.cells)
         return True
@@ -187,16 +176,15 @@ class WindowGate:
         self.reference = None
 
 
-def scored_windows(frames: FrameSource, clip: int, levels: GateLevels | None,
-                   roi: np.ndarray | None = None) -> np.ndarray:
+def scored_windows(frames: FrameSource, clip: int, level: float | None, roi: np.ndarray | None = None) -> np.ndarray:
     """Which windows of one video the gate scores: bool (N - clip + 1,), window j = frames j .. j + clip - 1.
 
-    frames: uint8 (N, H, W, C) at the model's size, N >= clip; levels: the camera's gate levels, None for no gate
+    frames: uint8 (N, H, W, C) at the model's size, N >= clip; level: the camera's gate level, None for no gate
     (all True); roi: bool (H, W) or None. The decisions of a :class:`WindowGate` fed the frames one by one."""
     windows = len(frames) - clip + 1
-    if levels is None:
+    if level is None:
         return np.ones(windows, bool)
-    gate = WindowGate(clip, levels, roi)
+    gate = WindowGate(clip, level, roi)
     scored = np.empty(windows, bool)
     for start in range(0, len(frames), READ_FRAMES):
         for offset, cells in enumerate(frame_cells(frames[start : start + READ_FRAMES], roi)):
