@@ -8,9 +8,9 @@ for monitoring. Same Host check and token as the page (:mod:`.server`); every ro
 - ``/api/events/ID``: one event's STATE (404 when not kept); ``/api/events/ID/snapshot.jpg`` and
   ``/api/events/ID/clip.mkv``: its files in the events folder, once written (404 before);
 - ``/api/cameras``: ``{"cameras": [{name, state, source, threshold, fps, source_fps, latency_ms,
-  decision_latency_ms, read, scored, dropped, reconnects, gated, gated_share, error}]}``, state ``ok``, ``alarm`` (its score is
-  above the threshold) or ``ended`` (stream lost for good, or file over; ``error`` says which); the figures
-  are those of the last ``stats:`` line (every ``live.stats_every_s``);
+  decision_latency_ms, read, scored, dropped, reconnects, gated, gated_share, error}]}``, state ``ok``,
+  ``alarm`` (its score is above the threshold) or ``ended`` (stream lost for good, or file over; ``error`` says
+  which); the figures are those of the last ``stats:`` line (every ``live.stats_every_s``);
 - ``/api/health``: ``{"status": "ok" | "degraded" | "down", "cameras": {name: state}, "uptime_s": s}``: 200
   while some camera is watched, 503 once none is;
 - ``/metrics``: Prometheus text (prometheus-client), per camera (label ``camera``): counters

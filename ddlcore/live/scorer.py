@@ -211,7 +211,8 @@ class BatchScorer:
         error = subtract_background(error, stream.background)
         raw, box = patch_peaks(error, stream.score.patch, stream.score.shifted_grid)
         if not np.isfinite(float(raw[0])):
-            raise DDLError(f"frame {stream.pushed - 1 - self.clip // 2}: the model's score is not finite (NaN or infinity)")
+            index = stream.pushed - 1 - self.clip // 2
+            raise DDLError(f"frame {index}: the model's score is not finite (NaN or infinity)")
         stream.last = (float(raw[0]), [int(v) for v in box[0].tolist()], error[0].float().cpu().numpy())
         return self._advance(stream, gated=False)
 

@@ -6,8 +6,9 @@ and ``{"event": "end", ...}`` when it is over (fields in :class:`ddlcore.live.ev
 
 Status goes to stderr: reconnections, and every ``live.stats_every_s`` a ``stats:`` line with the
 frame rate scored, frames dropped to keep up, latency (from reading a frame to its result,
-and to the alarm decision about it, which waits for T//2 later frames) and the windows gated (``gated``: so far,
-``gated_share``: of the period; not run through the model, unchanged since the last scored, ``score.gate``). A summary line ends the run.
+and to the alarm decision about it, which waits for T//2 later frames) and the windows gated (``gated``: so
+far, ``gated_share``: of the period; not run through the model, unchanged since the last scored, ``score.gate``).
+A summary line ends the run.
 
 ``ddl watch --cameras DEPLOY.yaml`` watches every camera of a deployment file instead (:mod:`.multi_watch`).
 """

@@ -138,8 +138,8 @@ class WindowGate:
     """The gate of one stream of frames: decides for each full window whether the model scores it.
 
     clip: the window's length T; level: the camera's gate level (:func:`fit_gate_level`), None for no gate
-    (every window scored); roi: bool (H, W) watched pixels or None. :meth:`add` each frame (uint8 (H, W, C) at the model's
-    size); once T frames are in, :meth:`must_score` decides about the newest window.
+    (every window scored); roi: bool (H, W) watched pixels or None. :meth:`add` each frame (uint8 (H, W, C) at the
+    model's size); once T frames are in, :meth:`must_score` decides about the newest window.
     """
 
     def __init__(self, clip: int, level: float | None, roi: np.ndarray | None = None) -> None:
