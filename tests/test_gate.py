@@ -234,3 +234,27 @@ def test_watch_stats_and_summary_lines_say_how_many_windows_were_gated(alarm_sce
     # MJPG is lossy: the repeated frames decode alike, so the still stretches are gated
     assert summary["gated"] >= 40 and 0 < summary["gated_share"] < 1
     assert summary["gated_share"] == round(summary["gated"] / summary["scored"], 3)
+
+
+def test_a_batch_of_cameras_gates_each_camera_on_its_own(alarm_scene, calibrated):
+    # one camera still for stretches, one not: in the same model calls, each gets its own offline scores
+    from ddlcore.live.scorer import BatchScorer
+
+    model_path, calibration, cfg = calibrated
+    model, meta = load_model(model_path, CPU)
+    score = ScoreSettings.from_config(cfg)
+    cameras = [still_stretches(alarm_scene["test"])[:150], alarm_scene["test"][100:250]]
+    offline = [gated_calibration(model, to_model_frames(frames), calibration, score, CPU) for frames in cameras]
+    batch = BatchScorer(model, meta, [calibration, calibration], score, CPU)
+    live = [np.full(150, np.nan), np.full(150, np.nan)]
+    gated = [np.zeros(150, bool), np.zeros(150, bool)]
+    for i in range(150):
+        for source, result in enumerate(batch.push([cameras[0][i], cameras[1][i]])):
+            if result is not None:
+                live[source][result.frame], gated[source][result.frame] = result.score, result.gated
+    half = calibration.latency
+    for source, (scores, _, _, scored) in enumerate(offline):
+        assert np.array_equal(gated[source][half : half + len(scored)], ~scored)
+        has_score = np.isfinite(scores)
+        np.testing.assert_allclose(live[source][has_score], scores[has_score], rtol=1e-4, atol=1e-6)
+    assert (~offline[0][3]).sum() > (~offline[1][3]).sum()

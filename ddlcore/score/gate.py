@@ -225,6 +225,10 @@ def gated_window_errors(model: torch.nn.Module, frames: FrameSource, clip: int, 
     window order; the other arguments are :func:`window_errors`'s."""
     if not scored[0]:
         raise ValueError("the first window of a video is always scored")
+    if scored.all():  # nothing gated (the gate off): window_errors' own batches
+        yield from window_errors(model, frames, clip, batch_size, device, share_encoder, desc, autocast, roi,
+                                 motion_weight)
+        return
 
     def scored_rows() -> Iterator[torch.Tensor]:
         for first, stop in scored_runs(scored):
