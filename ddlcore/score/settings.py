@@ -28,4 +28,5 @@ class ScoreSettings(Section):
     autocast_cuda: bool
     cudnn_benchmark: bool
     runtime: str
+    precision: str
     motion_weight: float
