@@ -25,8 +25,8 @@ from ..io_utils import atomic_path
 from .inference import load_model
 from .runtime import PRECISIONS, RUNTIMES, graph_files, graph_folder, importable, resolve_runtime, runtime_model
 
-#: (model file, threads) whose ``auto`` choice this process has printed
-_ANNOUNCED: set[tuple[str, int]] = set()
+#: (model file, threads, candidates) whose ``auto`` choice this process has printed
+_ANNOUNCED: set[tuple[str, int, str]] = set()
 
 
 class _Encoder(nn.Module):
@@ -130,8 +130,9 @@ def scoring_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path
         from .probe import fastest, label, probe_file
 
         (chosen, chosen_precision), figures, cached = fastest(model, meta, model_path, candidates, n)
-        if (str(model_path), n) not in _ANNOUNCED:
-            _ANNOUNCED.add((str(model_path), n))
+        announced = (str(model_path), n, repr(candidates))
+        if announced not in _ANNOUNCED:
+            _ANNOUNCED.add(announced)
             measured = ", ".join(f"{label(c)} {ms:.1f} ms" for c, ms in sorted(figures.items(), key=lambda x: x[1]))
             print(f"score.runtime {runtime}, score.precision {precision}: {chosen} {chosen_precision} for {model_path} "
                   f"on {n} thread(s) ({'cached ' if cached else ''}probe, a frame: {measured}; {probe_file(model_path)})",
