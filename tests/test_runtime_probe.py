@@ -91,7 +91,8 @@ def test_the_probe_is_cached_per_cpu_and_thread_count(quantised, fast_probe, cap
     assert len(fast_probe) == 2 and len(json.loads(probe.probe_file(quantised).read_text())["probes"]) == 2
     assert "on 2 thread(s) (probe" in capsys.readouterr().err
     ex.scoring_model(model, meta, quantised, CPU, "onnxruntime")  # a runtime named: nothing to probe
-    assert len(fast_probe) == 2
+    fixed = ex.scoring_model(model, meta, quantised, CPU, "auto", threads=3, probe=False)  # ddl score's fixed choice
+    assert len(fast_probe) == 2 and fixed.runtime == "onnxruntime"
 
 
 def test_a_corrupt_probe_cache_is_probed_again_with_one_note(quantised, fast_probe, capsys):

@@ -25,7 +25,7 @@ def _run(args: argparse.Namespace) -> None:
     score, alarm = ScoreSettings.from_config(cfg), AlarmSettings.from_config(cfg)
     device = resolve_device(score.device, "score.device")
     model, meta = load_model(args.model, device)
-    model = scoring_model(model, meta, args.model, device, score.runtime)  # float32: the reference
+    model = scoring_model(model, meta, args.model, device, score.runtime, probe=False)  # fp32, fixed: the reference
     roi = model_roi(args.roi, meta, args.inputs) if args.roi else None
     with open_inputs(args.inputs, meta, alarm.fps) as videos:
         calibration = calibrate(model, meta, videos, score, alarm, args.model, roi)

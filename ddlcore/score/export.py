@@ -99,7 +99,7 @@ def export_model(model_path: str | Path) -> Path:
 
 
 def scoring_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path, device: torch.device,
-                  runtime: str, precision: str = "fp32", threads: int | None = None) -> nn.Module:
+                  runtime: str, precision: str = "fp32", threads: int | None = None, probe: bool = True) -> nn.Module:
     """What the scoring front ends (``ddl score``, ``ddl calibrate``, ``ddl watch``) score with: the torch ``model``
     loaded from ``model_path`` (:func:`ddlcore.score.inference.load_model`, meta its checkpoint meta) itself, or the
     model running through ``runtime``'s graphs in ``precision`` (``score.runtime`` / ``score.precision``; the
@@ -108,8 +108,10 @@ def scoring_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path
 
     On a CPU, ``auto`` (runtime or precision) is what a probe measured fastest here (:func:`ddlcore.score.probe.
     fastest`: cached beside the model, printed once per process), int8 among the candidates only where its graphs
-    passed their accuracy check (:func:`ddlcore.score.quantize.int8_check`). ``threads``: the runtime's threads
-    (default torch's). DDLError for an unknown precision, int8 on a GPU or through torch, or missing int8 graphs.
+    passed their accuracy check (:func:`ddlcore.score.quantize.int8_check`). ``probe`` False (``ddl score``,
+    ``ddl calibrate``: files compared run to run, bit for bit): ``auto`` is :func:`.runtime.resolve_runtime`'s fixed
+    choice. ``threads``: the runtime's threads (default torch's). DDLError for an unknown precision, int8 on a GPU
+    or through torch, or missing int8 graphs.
     """
     if precision not in ("auto", *PRECISIONS):
         raise DDLError(f"config: key 'score.precision': {precision!r} is not one of auto, {', '.join(PRECISIONS)}")
@@ -119,7 +121,7 @@ def scoring_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path
             raise DDLError(f"config: key 'score.precision' is int8, which runs on the CPU, but score.device is {device}")
         return runtime_model(model, meta, model_path, chosen)
     n = threads or torch.get_num_threads()
-    candidates = _candidates(runtime, precision, meta, model_path)
+    candidates = _candidates(runtime if probe else chosen, precision, meta, model_path)
     if not candidates:
         raise DDLError("config: key 'score.precision': int8 runs through onnxruntime or openvino, not torch")
     if any(r != "torch" and p == "fp32" for r, p in candidates):

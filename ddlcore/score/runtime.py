@@ -32,8 +32,8 @@ from .signal_stack import kept_signal_stack
 RUNTIMES = ("torch", "onnxruntime", "openvino")
 #: ``score.precision``: the graphs' arithmetic (``auto``: int8 where it checked out and is measured faster)
 PRECISIONS = ("fp32", "int8")
-#: the runtime ``score.runtime: auto`` stands for where nothing is measured: on a GPU, and for whether the workflow
-#: exports graphs (on a CPU ``auto`` is the fastest runtime a probe measured, :mod:`.probe`)
+#: the runtime ``score.runtime: auto`` stands for where nothing is measured: on a GPU, in ``ddl score`` / ``ddl
+#: calibrate`` (results), and for whether the workflow exports graphs (``ddl watch`` on a CPU: :mod:`.probe`)
 AUTO_RUNTIME = {"cpu": "onnxruntime", "cuda": "torch"}
 #: bump when the exported graphs change form, so caches written by older code are rebuilt
 EXPORT_VERSION = 1
