@@ -81,10 +81,10 @@ def test_the_probe_is_cached_per_cpu_and_thread_count(quantised, fast_probe, cap
     cache = json.loads(probe.probe_file(quantised).read_text())
     (key, entry), = cache["probes"].items()
     assert entry["threads"] == 1 and entry["cpu"] == probe.cpu_identity() and len(fast_probe) == 1
-    assert set(entry["ms"]) == {"torch fp32", "onnxruntime fp32", "openvino fp32"}  # fp32 asked: no int8 candidate
+    assert set(entry["cpu_ms"]) == {"torch fp32", "onnxruntime fp32", "openvino fp32"}  # fp32 asked: no int8 candidate
     assert getattr(chosen, "runtime", "torch") + " fp32" == entry["chosen"]
     err = capsys.readouterr().err
-    assert f"{entry['chosen']} for {quantised}" in err and "probe, a frame: " in err
+    assert f"{entry['chosen']} for {quantised}" in err and "probe, CPU a frame: " in err
     ex.scoring_model(model, meta, quantised, CPU, "auto")  # the same CPU and threads: the cache answers
     assert len(fast_probe) == 1 and "probe" not in capsys.readouterr().err  # printed once per process
     ex.scoring_model(model, meta, quantised, CPU, "auto", threads=2)

@@ -1,9 +1,11 @@
 """``score.runtime: auto`` / ``score.precision: auto`` on a CPU: the runtime and precision a short probe measured fastest.
 
 Each candidate (a runtime and a precision: torch fp32, onnxruntime fp32 / int8, openvino fp32 / int8, as installed
-and allowed) scores what a live camera costs a frame: encode one frame, decode one window. They take turns, so that
-other load on the machine falls on all alike, for about :data:`PROBE_SECONDS` in all; the one with the lowest
-median wall time wins. The result is cached beside the model (``M.probe.json``) under the model file's fingerprint,
+and allowed) scores what a live camera costs a frame: encode one frame, decode one window. They take turns for
+about :data:`PROBE_SECONDS` in all; the one with the lowest median CPU time a frame (this process, all its threads)
+wins. CPU time, not wall time: it is what decides how many cameras a machine follows, and other load on the machine
+barely changes it (wall times on a busy machine ranked the runtimes wrongly: docs/speed.md); a runtime whose
+threads spin while waiting pays for it, as the cameras beside it would. The result is cached beside the model (``M.probe.json``) under the model file's fingerprint,
 this CPU (:func:`cpu_identity`: its name, the instruction sets that decide int8 / bf16 speed, and the
 ``ONEDNN_MAX_CPU_ISA`` / ``ATEN_CPU_CAPABILITY`` limits when set), the thread count and the candidates; another
 thread count or CPU probes again. The cache is written atomically; an unreadable one is probed again with a note.
@@ -99,7 +101,8 @@ def _step(model: nn.Module, meta: dict[str, Any]) -> Callable[[], None]:
 
 
 def measure(steps: dict[Candidate, Callable[[], None]], seconds: float = PROBE_SECONDS) -> dict[Candidate, float]:
-    """Median wall time (ms) of each step: one warm-up call each, then rounds of one call each, within ``seconds``
+    """Median CPU time (ms, this process) of each step: one warm-up call each, then rounds of one call each, within
+    ``seconds`` of wall time
     (at least ``PROBE_CALLS[0]``, at most ``PROBE_CALLS[1]`` rounds)."""
     times: dict[Candidate, list[float]] = {c: [] for c in steps}
     for step in steps.values():
@@ -109,9 +112,9 @@ def measure(steps: dict[Candidate, Callable[[], None]], seconds: float = PROBE_S
         if rounds >= PROBE_CALLS[0] and time.perf_counter() > deadline:
             break
         for candidate, step in steps.items():
-            start = time.perf_counter()
+            start = time.process_time()
             step()
-            times[candidate].append(1000 * (time.perf_counter() - start))
+            times[candidate].append(1000 * (time.process_time() - start))
     return {c: statistics.median(t) for c, t in times.items()}
 
 
@@ -120,19 +123,21 @@ def fastest(model: nn.Module, meta: dict[str, Any], model_path: str | Path, cand
     """The fastest of ``candidates`` for the model file ``model_path`` (model: it loaded in torch on the CPU, meta:
     its checkpoint meta; the graphs of every candidate made) on ``threads`` threads here.
 
-    Returns (the winner, {candidate: median ms per frame}, whether it came from the cache). Probes and caches
+    Returns (the winner, {candidate: median CPU ms per frame}, whether it came from the cache). Probes and caches
     it when the cache has no result for this model, CPU, thread count and candidate list.
     """
     path, fingerprint = probe_file(model_path), model_fingerprint(model_path)
     cpu = cpu_identity()
     key = _cache_key(cpu, threads, candidates)
     probes = _read_cache(path, fingerprint)
-    if key in probes:
+    try:
         found = probes[key]
-        figures = {tuple(c.split(" ", 1)): float(ms) for c, ms in found["ms"].items()}
+        figures = {tuple(c.split(" ", 1)): float(ms) for c, ms in found["cpu_ms"].items()}
         winner = tuple(found["chosen"].split(" ", 1))
         if winner in candidates and set(figures) == set(candidates):
             return winner, figures, True  # type: ignore[return-value]
+    except (KeyError, TypeError, ValueError, AttributeError):  # no such probe, or one of another form: probe
+        pass
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -142,7 +147,7 @@ def fastest(model: nn.Module, meta: dict[str, Any], model_path: str | Path, cand
         torch.set_num_threads(previous)
     winner = min(candidates, key=lambda c: figures[c])
     probes[key] = {"cpu": cpu, "threads": threads, "chosen": label(winner),
-                   "ms": {label(c): round(ms, 2) for c, ms in figures.items()},
+                   "cpu_ms": {label(c): round(ms, 2) for c, ms in figures.items()},
                    "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"model_sha256": fingerprint, "probes": probes}, indent=1, sort_keys=True))
