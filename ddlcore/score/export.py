@@ -137,8 +137,8 @@ def scoring_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path
             _ANNOUNCED.add(announced)
             measured = ", ".join(f"{label(c)} {ms:.1f} ms" for c, ms in sorted(figures.items(), key=lambda x: x[1]))
             print(f"score.runtime {runtime}, score.precision {precision}: {chosen} {chosen_precision} for {model_path} "
-                  f"on {n} thread(s) ({'cached ' if cached else ''}probe, CPU a frame: {measured}; {probe_file(model_path)})",
-                  file=sys.stderr, flush=True)
+                  f"on {n} thread(s) ({'cached ' if cached else ''}probe, CPU a frame: {measured}; "
+                  f"{probe_file(model_path)})", file=sys.stderr, flush=True)
     return runtime_model(model, meta, model_path, chosen, n, chosen_precision)
 
 

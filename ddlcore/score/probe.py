@@ -1,14 +1,14 @@
-"""``score.runtime: auto`` / ``score.precision: auto`` on a CPU: the runtime and precision a short probe measured fastest.
+"""``score.runtime`` / ``score.precision`` ``auto`` on a CPU: the runtime and precision a short probe found fastest.
 
 Each candidate (a runtime and a precision: torch fp32, onnxruntime fp32 / int8, openvino fp32 / int8, as installed
 and allowed) scores what a live camera costs a frame: encode one frame, decode one window. They take turns for
 about :data:`PROBE_SECONDS` in all; the one with the lowest median CPU time a frame (this process, all its threads)
 wins. CPU time, not wall time: it is what decides how many cameras a machine follows, and other load on the machine
 barely changes it (wall times on a busy machine ranked the runtimes wrongly: docs/speed.md); a runtime whose
-threads spin while waiting pays for it, as the cameras beside it would. The result is cached beside the model (``M.probe.json``) under the model file's fingerprint,
-this CPU (:func:`cpu_identity`: its name, the instruction sets that decide int8 / bf16 speed, and the
-``ONEDNN_MAX_CPU_ISA`` / ``ATEN_CPU_CAPABILITY`` limits when set), the thread count and the candidates; another
-thread count or CPU probes again. The cache is written atomically; an unreadable one is probed again with a note.
+threads spin while waiting pays for it, as the cameras beside it would. The result is cached beside the model
+(``M.probe.json``) under the model file's fingerprint, this CPU (:func:`cpu_identity`: its name, the instruction
+sets that decide int8 / bf16 speed, and the ``ONEDNN_MAX_CPU_ISA`` / ``ATEN_CPU_CAPABILITY`` limits when set), the
+thread count and the candidates; another thread count or CPU probes again. The cache is written atomically; an unreadable one is probed again with a note.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ The model's encoder and decoder run as two ONNX graphs exported beforehand (``dd
 retrained model needs new graphs. Batch sizes are dynamic. Both runtimes run the same graphs in float32, or
 the int8 graphs quantised from them (``score.precision``, :mod:`.quantize`: ``M.int8/``, same names).
 Which runtime and precision ``auto`` takes on a CPU is measured (:mod:`.probe`, via
-:func:`ddlcore.score.export.scoring_model`). :class:`RuntimeModel` offers the torch model's interface (``encode``, ``decode``, ``forward``), so scoring
-keeps encoding each frame once for the T windows containing it.
+:func:`ddlcore.score.export.scoring_model`). :class:`RuntimeModel` offers the torch model's interface (``encode``,
+``decode``, ``forward``), so scoring keeps encoding each frame once for the T windows containing it.
 """
 
 from __future__ import annotations
