@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--camera", required=True, help="the camera (scene) whose model is checked")
     parser.add_argument("--dataset", default="cameras")
     parser.add_argument("--model", default="c3dsu-ddl-seed0", help="model file stem")
+    parser.add_argument("--runtimes", default="onnxruntime,openvino", help="runtimes compared, comma-separated")
     args = parser.parse_args()
     torch.set_num_threads(1)
     source = args.results / "models" / args.dataset / args.camera / f"{args.model}.pt"
@@ -66,7 +67,7 @@ def main() -> None:
         print(f"{source}: int8 graphs made and checked in {time.perf_counter() - start:.0f} s on "
               f"{record['quantiser_frames']} + {record['held_out_frames']} held-out calibration frames:")
         print(json.dumps(record["runtimes"], indent=1))
-        for runtime in ("onnxruntime", "openvino"):
+        for runtime in args.runtimes.split(","):
             for precision in ("fp32", "int8"):
                 graphs = runtime_model(model, meta, path, runtime, precision=precision)
                 raw, causal, truth, events = [], [], [], []
