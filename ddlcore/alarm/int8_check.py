@@ -3,10 +3,10 @@
 ``ddl calibrate`` has what the check needs: the camera's own normal frames, the float32 model and the threshold it
 just chose. Each calibration video is split in two: the first half calibrates the quantiser's activation ranges
 (:func:`ddlcore.score.quantize.quantize_graphs`), a block of the second half (never seen by the quantiser, at most
-:data:`CHECK_FRAMES` frames a video) is scored causally under the calibration (:func:`.calibration.apply_calibration`)
-by the float32 graphs and by the int8 ones, for each installed runtime. The int8 graphs pass on a runtime when
-no frame's alarm decision (score above the threshold) changes, the events are the same, and no causal score moves
-by more than :data:`MAX_DEVIATION` of the threshold. Scores this close keep the ranking AUC is made of and the
+:data:`CHECK_FRAMES` frames a video, :data:`CHECK_TOTAL` in all) is scored causally under the calibration
+(:func:`.calibration.apply_calibration`) by the float32 graphs and by the int8 ones, for each installed runtime.
+The int8 graphs pass on a runtime when no frame's alarm decision (score above the threshold) changes, the events
+are the same, and no causal score moves by more than :data:`MAX_DEVIATION` of the threshold. Scores this close keep the ranking AUC is made of and the
 alarms of footage near the threshold; benchmarks/int8_accuracy.py checks that proxy against the AUC and events of
 labelled footage (docs/speed.md). The result is recorded beside the graphs (:func:`ddlcore.score.quantize.
 save_int8_check`); ``score.precision: auto`` uses int8 only on a runtime that passed.
@@ -27,8 +27,9 @@ from ..score.runtime import RUNNERS, importable, runtime_model
 from ..score.settings import ScoreSettings
 from .calibration import Calibration, apply_calibration
 
-#: held-out frames checked per calibration video (a contiguous block of its second half)
+#: held-out frames checked per calibration video (a contiguous block of its second half), and in all
 CHECK_FRAMES = 600
+CHECK_TOTAL = 3000
 #: the largest change of a causal score int8 may make, as a fraction of the threshold
 MAX_DEVIATION = 0.02
 
@@ -49,13 +50,16 @@ class FramePart:
 
 def split_footage(videos: dict[str, tuple[FrameSource, float]], clip: int) -> tuple[list[FramePart], list[FramePart]]:
     """(quantiser parts, check parts) of each video at least two clips long: its first half, and up to
-    :data:`CHECK_FRAMES` frames from the start of its second half."""
+    :data:`CHECK_FRAMES` frames from the start of its second half (:data:`CHECK_TOTAL` frames in all at most)."""
     tune, check = [], []
+    left = CHECK_TOTAL
     for frames, _ in videos.values():
         half = len(frames) // 2
         if half >= clip:
             tune.append(FramePart(frames, 0, half))
-            check.append(FramePart(frames, half, min(len(frames), half + CHECK_FRAMES)))
+            if left >= clip:
+                check.append(FramePart(frames, half, min(len(frames), half + CHECK_FRAMES, half + left)))
+                left -= len(check[-1])
     return tune, check
 
 
