@@ -1,7 +1,8 @@
 """Live scoring speed on CPU, PyTorch eager against ONNX Runtime and OpenVINO, one camera and several.
 
 For each setting (a config file's model, frame size and patch; untrained weights, as speed does not
-depend on them) and each runtime (``score.runtime``) and thread count:
+depend on them) and each runtime (``score.runtime``; ``onnxruntime-int8``: in int8, ``score.precision``; ``auto``:
+what the probe picks, its line printed) and thread count:
 
 1. scorer throughput: 360x240 RGB camera frames pushed one at a time through
    :class:`ddlcore.live.scorer.LiveScorer` (resize, encode the new frame, decode, error, patch
@@ -19,7 +20,7 @@ depend on them) and each runtime (``score.runtime``) and thread count:
    batched call for 1, 2 and N cameras.
 
 The exported ONNX graphs are cached beside the temporary model, so their export is not timed.
-Run: ``.venv/bin/python benchmarks/bench_live.py [--threads 1,2] [--runtimes torch,onnxruntime,openvino]
+Run: ``.venv/bin/python benchmarks/bench_live.py [--threads 1,2] [--runtimes torch,onnxruntime,openvino-int8,auto]
 [--frames 100] [--seconds 10] [--fps 25] [--cameras 4] [--camera-fps 10] [--camera-seconds 20]``.
 """
 
@@ -42,7 +43,10 @@ from benchlib import count_flops, cpu_name
 from ddlcore.alarm.calibration import Calibration, load_calibration, save_calibration, sidecar_path
 from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
+from ddlcore.data.framestore import resize_frame
 from ddlcore.score.export import scoring_model
+from ddlcore.score.quantize import quantize_graphs
+from ddlcore.score.runtime import graph_files
 from ddlcore.score.inference import load_model
 from ddlcore.live.scorer import BatchScorer, LiveScorer
 from ddlcore.live.settings import WatchSettings
@@ -58,6 +62,7 @@ REPO = Path(__file__).resolve().parent.parent
 SETTINGS = [
     ("default (synthetic)", REPO / "config" / "config.yaml", {}),
     ("Ped2 CPU", REPO / "config" / "ped2-cpu.yaml", {}),
+    ("camera (cameras.yaml)", REPO / "config" / "cameras.yaml", {}),
     ("Ped2 CPU at 128x192", REPO / "config" / "ped2-cpu.yaml", {"frames": {"height": 128, "width": 192}, "score": {"patch": 8}}),
 ]
 CPU = torch.device("cpu")
@@ -116,11 +121,18 @@ def _timed(step) -> float:
 def throughput(path: Path, cfg: dict, frames: np.ndarray, runtime: str) -> tuple[float, float, float, float]:
     """(frames/s, median ms, p95 ms, CPU ms per frame) of pushing ``frames`` through a LiveScorer one by one.
 
+    ``runtime``: a ``score.runtime`` value, ``-int8`` after it for ``score.precision`` int8 (its graphs quantised
+    on ``frames`` first: an untrained model has no accuracy to check) or ``-auto``; ``auto`` probes (its line).
+
     The CPU time (all threads of this process) does not depend on what else the machine runs: on an
     otherwise idle machine with enough cores, frames/s approaches 1000 / (CPU ms / threads).
     """
     model, meta = load_model(path, CPU)
-    model = scoring_model(model, meta, path, CPU, runtime)
+    runtime, _, precision = runtime.partition("-")
+    if precision == "int8" and not graph_files(path, meta, "int8")[0].is_file():
+        quantize_graphs(model, meta, path, [np.stack([resize_frame(f, meta["height"], meta["width"], meta["channels"])
+                                                      for f in frames[:60]])])
+    model = scoring_model(model, meta, path, CPU, runtime, precision or "fp32")
     scorer = LiveScorer(model, meta, load_calibration(sidecar_path(path)), ScoreSettings.from_config(cfg), CPU)
     for frame in frames[:5]:  # warm-up
         scorer.push(frame)
@@ -201,9 +213,11 @@ def cameras_live(scorer: BatchScorer, frames: np.ndarray, fps: float, seconds: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2", help="torch / runtime thread counts, comma-separated (default 1,2)")
-    parser.add_argument("--runtimes", default="torch,onnxruntime,openvino", help="runtimes compared, comma-separated")
-    parser.add_argument("--settings", choices=["default", "all"], default="default",
-                        help="default: the default and Ped2 CPU models; all: also Ped2 CPU at 128x192")
+    parser.add_argument("--runtimes", default="torch,onnxruntime,openvino,onnxruntime-int8,openvino-int8,auto",
+                        help="runtimes compared, comma-separated: score.runtime values, -int8 after one for int8")
+    parser.add_argument("--settings", choices=["default", "all", "camera"], default="default",
+                        help="default: the default, Ped2 CPU and camera models; all: also Ped2 CPU at 128x192; camera: "
+                        "the camera model alone")
     parser.add_argument("--frames", type=int, default=100, help="frames pushed in each throughput test")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of ddl watch on a file (0: skip)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate the file is played at")
@@ -218,7 +232,7 @@ def main() -> None:
     frames = camera_frames(args.frames, rng)
     print(f"CPU: {cpu_name()}; camera frames 360x240 RGB; torch {torch.__version__}, {_versions()}")
     print("threads: " + ", ".join(f"{t}: float32 matmul {matmul_gflops(t):.0f} GFLOP/s" for t in threads))
-    settings = SETTINGS if args.settings == "all" else SETTINGS[:2]
+    settings = {"all": SETTINGS, "default": SETTINGS[:3], "camera": SETTINGS[2:3]}[args.settings]
     with tempfile.TemporaryDirectory() as tmp:
         for name, config, overrides in settings:
             cfg = load_config(config, json.dumps(overrides))

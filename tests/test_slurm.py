@@ -173,7 +173,8 @@ def _result_files(root: Path) -> set[Path]:
     return {
         p.relative_to(root) for p in root.rglob("*")
         if p.is_file() and not RUN_SPECIFIC & set(p.relative_to(root).parts) and not p.match(TIMING_TABLES)
-        and not p.parent.name.endswith(".onnx")  # the exported-graph cache beside a model (score.runtime), not a result
+        and not p.parent.name.endswith((".onnx", ".int8"))  # graph caches beside a model (score.runtime), not results
+        and not p.name.endswith(".probe.json")  # score.runtime auto's measurements
     }
 
 

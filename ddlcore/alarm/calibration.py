@@ -48,7 +48,7 @@ FORMAT_VERSION = 2
 MAX_SIDE = 8192
 #: ``score`` settings of the process that scores (its hardware), taken from the job's own section even when
 #: a model's training config gives the rest (:func:`calibrated_score`)
-PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime", "gate")
+PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime", "precision", "gate")
 
 
 @dataclass
@@ -108,8 +108,8 @@ def calibrated_score(calibration: Calibration, job: ScoreSettings, trained: Scor
 
     job: the scoring process's own ``score`` section; trained: the one of the config the model was trained
     with (a deployed camera's ``config``), when given, for how the model is run (encoder sharing ...), with the
-    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime, the change gate) in place. The calibration's
-    fixed keys (``FIXED_SCORE_KEYS``: patch, shifted grid, motion weight) replace both.
+    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime, precision, the change gate) in place. The
+    calibration's fixed keys (``FIXED_SCORE_KEYS``: patch, shifted grid, motion weight) replace both.
     """
     base = job if trained is None else replace(trained, **{k: getattr(job, k) for k in PROCESS_SCORE_KEYS})
     return replace(base, **calibration.score)

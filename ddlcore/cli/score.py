@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace) -> None:
     model, meta = load_model(args.model, device)
     if calibration is not None:  # before anything is exported
         check_calibration(calibration, calibration_path, args.model, meta)
-    model = scoring_model(model, meta, args.model, device, score.runtime)
+    model = scoring_model(model, meta, args.model, device, score.runtime, probe=False)  # results: a fixed runtime
     roi = model_roi(args.roi, meta, args.frames or [args.input]) if args.roi else None
     if calibration is not None:  # causal scores ignore what their calibration's ROI masks out, and only that
         if roi is not None:

@@ -193,7 +193,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     for key, camera in first.items():
         model, meta = models[key]
         try:
-            models[key] = scoring_model(model, meta, camera.model, device, settings.score.runtime), meta
+            models[key] = scoring_model(model, meta, camera.model, device, settings.score.runtime,
+                                        settings.score.precision), meta
         except DDLError as exc:
             raise DDLError(camera_message(camera.name, str(exc))) from exc
     scorers = _shared_scorers(cameras, models, calibrations, settings.score, device)

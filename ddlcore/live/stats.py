@@ -50,6 +50,7 @@ class Stats:
             "fps": round(self.period_scored / max(now - self.period_start, 1e-9), 2),
             "source_fps": round(reader.fps, 2),
             "latency_ms": round(1000 * float(np.median(self.latency)), 1) if self.latency else None,
+            "latency_p95_ms": round(1000 * float(np.percentile(self.latency, 95)), 1) if self.latency else None,
             "decision_latency_ms": round(1000 * float(np.median(self.decision)), 1) if self.decision else None,
             "dropped": reader.dropped, "read": reader.read, "scored": self.scored, "reconnects": reader.reconnects,
             "gated": self.gated,

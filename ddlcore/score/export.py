@@ -23,7 +23,10 @@ from torch import nn
 from ..errors import DDLError
 from ..io_utils import atomic_path
 from .inference import load_model
-from .runtime import graph_files, graph_folder, resolve_runtime, runtime_model
+from .runtime import PRECISIONS, RUNTIMES, graph_files, graph_folder, importable, resolve_runtime, runtime_model
+
+#: (model file, threads, candidates) whose ``auto`` choice this process has printed
+_ANNOUNCED: set[tuple[str, int, str]] = set()
 
 
 class _Encoder(nn.Module):
@@ -96,14 +99,63 @@ def export_model(model_path: str | Path) -> Path:
 
 
 def scoring_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path, device: torch.device,
-                  runtime: str) -> nn.Module:
+                  runtime: str, precision: str = "fp32", threads: int | None = None, probe: bool = True) -> nn.Module:
     """What the scoring front ends (``ddl score``, ``ddl calibrate``, ``ddl watch``) score with: the torch ``model``
-    loaded from ``model_path`` (:func:`ddlcore.score.inference.load_model`, meta its checkpoint meta) itself when
-    ``runtime`` (``score.runtime``, resolved for ``device``) is torch, else the model running through that runtime's
-    graphs, exported first when missing (so a model scored outside the workflow needs no ``ddl export`` first;
-    in the workflow the rule ``export_model`` made them and nothing is written).
+    loaded from ``model_path`` (:func:`ddlcore.score.inference.load_model`, meta its checkpoint meta) itself, or the
+    model running through ``runtime``'s graphs in ``precision`` (``score.runtime`` / ``score.precision``; the
+    float32 graphs exported first when missing, so a model scored outside the workflow needs no ``ddl export``
+    first; in the workflow the rule ``export_model`` made them and nothing is written).
+
+    On a CPU, ``auto`` (runtime or precision) is what a probe measured fastest here (:func:`ddlcore.score.probe.
+    fastest`: cached beside the model, printed once per process), int8 among the candidates only where its graphs
+    passed their accuracy check (:func:`ddlcore.score.quantize.int8_check`). ``probe`` False (``ddl score``,
+    ``ddl calibrate``: files compared run to run, bit for bit): ``auto`` is :func:`.runtime.resolve_runtime`'s fixed
+    choice. ``threads``: the runtime's threads (default torch's). DDLError for an unknown precision, int8 on a GPU
+    or through torch, or missing int8 graphs.
     """
+    if precision not in ("auto", *PRECISIONS):
+        raise DDLError(f"config: key 'score.precision': {precision!r} is not one of auto, {', '.join(PRECISIONS)}")
     chosen = resolve_runtime(runtime, device)
-    if chosen != "torch":
+    if device.type != "cpu":
+        if precision == "int8":
+            raise DDLError(f"config: key 'score.precision' is int8, which runs on the CPU, but score.device is {device}")
+        return runtime_model(model, meta, model_path, chosen)
+    n = threads or torch.get_num_threads()
+    candidates = _candidates(runtime if probe else chosen, precision, meta, model_path)
+    if not candidates:
+        raise DDLError("config: key 'score.precision': int8 runs through onnxruntime or openvino, not torch")
+    if any(r != "torch" and p == "fp32" for r, p in candidates):
         export_graphs(model, meta, model_path)
-    return runtime_model(model, meta, model_path, chosen)
+    if len(candidates) == 1:
+        (chosen, chosen_precision), = candidates
+    else:
+        from .probe import fastest, label, probe_file
+
+        (chosen, chosen_precision), figures, cached = fastest(model, meta, model_path, candidates, n)
+        announced = (str(model_path), n, repr(candidates))
+        if announced not in _ANNOUNCED:
+            _ANNOUNCED.add(announced)
+            measured = ", ".join(f"{label(c)} {ms:.1f} ms" for c, ms in sorted(figures.items(), key=lambda x: x[1]))
+            print(f"score.runtime {runtime}, score.precision {precision}: {chosen} {chosen_precision} for {model_path} "
+                  f"on {n} thread(s) ({'cached ' if cached else ''}probe, CPU a frame: {measured}; "
+                  f"{probe_file(model_path)})", file=sys.stderr, flush=True)
+    return runtime_model(model, meta, model_path, chosen, n, chosen_precision)
+
+
+def _candidates(runtime: str, precision: str, meta: dict[str, Any], model_path: str | Path) -> list[tuple[str, str]]:
+    """The (runtime, precision) pairs ``score.runtime`` / ``score.precision`` leave open on a CPU: ``auto`` runtime
+    every installed one; ``auto`` precision int8 only on a runtime whose int8 graphs passed their accuracy check."""
+    from .quantize import int8_check
+
+    runtimes = [r for r in RUNTIMES if importable(r)] if runtime == "auto" else [runtime]
+    check = int8_check(model_path, meta) if precision != "fp32" else None
+    passed = {r for r, figures in (check or {}).get("runtimes", {}).items() if figures.get("passed")}
+    if precision == "fp32":
+        return [(r, "fp32") for r in runtimes]
+    if precision == "auto":
+        return [(r, "fp32") for r in runtimes] + [(r, "int8") for r in runtimes if r in passed]
+    for r in runtimes:
+        if check is not None and r in check.get("runtimes", {}) and r not in passed:
+            print(f"note: score.precision int8: the int8 graphs of {model_path} failed their accuracy check on {r} "
+                  f"({check['runtimes'][r].get('reason')}); scoring with them as asked", file=sys.stderr)
+    return [(r, "int8") for r in runtimes if r != "torch"]

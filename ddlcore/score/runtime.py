@@ -8,9 +8,11 @@ The model's encoder and decoder run as two ONNX graphs exported beforehand (``dd
 
 ``key`` is the model file's fingerprint (the first 16 hex digits of its SHA-256,
 :func:`ddlcore.model.identity.model_fingerprint`) with the input shape and :data:`EXPORT_VERSION`, so a
-retrained model needs new graphs. Batch sizes are dynamic. Both runtimes run the same graphs in float32.
-:class:`RuntimeModel` offers the torch model's interface (``encode``, ``decode``, ``forward``), so scoring
-keeps encoding each frame once for the T windows containing it.
+retrained model needs new graphs. Batch sizes are dynamic. Both runtimes run the same graphs in float32, or
+the int8 graphs quantised from them (``score.precision``, :mod:`.quantize`: ``M.int8/``, same names).
+Which runtime and precision ``auto`` takes on a CPU is measured (:mod:`.probe`, via
+:func:`ddlcore.score.export.scoring_model`). :class:`RuntimeModel` offers the torch model's interface (``encode``,
+``decode``, ``forward``), so scoring keeps encoding each frame once for the T windows containing it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from ..model.identity import model_fingerprint
 from .signal_stack import kept_signal_stack
 
 RUNTIMES = ("torch", "onnxruntime", "openvino")
-#: the runtime ``score.runtime: auto`` picks per device type (benchmarks/bench_live.py, docs/speed.md)
+#: ``score.precision``: the graphs' arithmetic (``auto``: int8 where it checked out and is measured faster)
+PRECISIONS = ("fp32", "int8")
+#: the runtime ``score.runtime: auto`` stands for where nothing is measured: on a GPU, in ``ddl score`` / ``ddl
+#: calibrate`` (results), and for whether the workflow exports graphs (``ddl watch`` on a CPU: :mod:`.probe`)
 AUTO_RUNTIME = {"cpu": "onnxruntime", "cuda": "torch"}
 #: bump when the exported graphs change form, so caches written by older code are rebuilt
 EXPORT_VERSION = 1
@@ -46,7 +51,7 @@ def resolve_runtime(name: str, device: torch.device) -> str:
         raise DDLError(f"config: key 'score.runtime': {name!r} is not one of auto, {', '.join(RUNTIMES)}")
     if name == "auto":
         chosen = AUTO_RUNTIME.get(device.type, "torch")
-        if chosen != "torch" and not _importable(chosen):
+        if chosen != "torch" and not importable(chosen):
             print(f"note: score.runtime auto: {chosen} is not installed, scoring through torch", file=sys.stderr)
             return "torch"
         return chosen
@@ -71,7 +76,8 @@ def runs_graphs(runtime: str, device: str) -> bool:
     return resolve_runtime(runtime, torch.device(kind)) != "torch"
 
 
-def _importable(module: str) -> bool:
+def importable(module: str) -> bool:
+    """Whether the Python package ``module`` can be imported here."""
     try:
         __import__(module)
     except ImportError:
@@ -84,12 +90,24 @@ def graph_folder(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".onnx")
 
 
-def graph_files(model_path: str | Path, meta: dict[str, Any]) -> tuple[Path, Path]:
-    """The (encoder, decoder) ONNX files of the model file ``model_path`` (meta: its checkpoint meta: channels,
-    height, width), whether they exist or not (module docstring: the key)."""
+def int8_folder(model_path: str | Path) -> Path:
+    """Where a model's int8 graphs live: ``M.pt`` -> ``M.int8/`` beside it (outside ``M.onnx/``, the workflow's
+    output of ``export_model``, which nothing else writes to)."""
+    return Path(model_path).with_suffix(".int8")
+
+
+def graph_key(model_path: str | Path, meta: dict[str, Any]) -> str:
+    """The model file's graph key: fingerprint, input shape (meta: channels, height, width) and export version."""
     shape = (int(meta["channels"]), int(meta["height"]), int(meta["width"]))
-    key = f"{model_fingerprint(model_path)[:16]}-{'x'.join(map(str, shape))}-v{EXPORT_VERSION}"
-    folder = graph_folder(model_path)
+    return f"{model_fingerprint(model_path)[:16]}-{'x'.join(map(str, shape))}-v{EXPORT_VERSION}"
+
+
+def graph_files(model_path: str | Path, meta: dict[str, Any], precision: str = "fp32") -> tuple[Path, Path]:
+    """The (encoder, decoder) ONNX files of the model file ``model_path`` (meta: its checkpoint meta: channels,
+    height, width) in ``precision`` (fp32: ``M.onnx/``, int8: ``M.int8/``), whether they exist or not (module
+    docstring: the key)."""
+    key = graph_key(model_path, meta)
+    folder = graph_folder(model_path) if precision == "fp32" else int8_folder(model_path)
     return folder / f"encoder-{key}.onnx", folder / f"decoder-{key}.onnx"
 
 
@@ -135,12 +153,14 @@ class RuntimeModel(nn.Module):
     device) but does not run.
     """
 
-    def __init__(self, model: nn.Module, encoder: Runner, decoder: Runner, runtime: str) -> None:
+    def __init__(self, model: nn.Module, encoder: Runner, decoder: Runner, runtime: str,
+                 precision: str = "fp32") -> None:
         super().__init__()
         self.torch_model = model
         self.frames = model.frames
         self.read_frames = list(model.read_frames)
         self.runtime = runtime
+        self.precision = precision
         self._encoder, self._decoder = encoder, decoder
 
     def encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
@@ -164,25 +184,31 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
 
 
 def runtime_model(model: nn.Module, meta: dict[str, Any], model_path: str | Path, runtime: str,
-                  threads: int | None = None) -> nn.Module:
+                  threads: int | None = None, precision: str = "fp32") -> nn.Module:
     """``model`` itself for ``runtime`` "torch", else a :class:`RuntimeModel` running its exported graphs.
 
-    ``threads``: the runtime's threads (default: torch's, ``torch.get_num_threads()``). Raises DDLError
-    when the model has no ``encode`` / ``decode``, the runtime's package is not installed, or the graphs of
-    ``model_path`` have not been exported (:func:`ddlcore.score.export.export_model`).
+    ``threads``: the runtime's threads (default: torch's, ``torch.get_num_threads()``); ``precision``: fp32
+    (``M.onnx/``) or int8 (``M.int8/``, :mod:`.quantize`). Raises DDLError when the model has no ``encode`` /
+    ``decode``, the runtime's package is not installed, or the graphs of ``model_path`` have not been made
+    (:func:`ddlcore.score.export.export_model`; int8: ``ddl calibrate`` with ``score.precision`` int8 or auto).
     """
     if runtime == "torch":
+        if precision != "fp32":
+            raise DDLError("config: key 'score.precision': int8 runs through onnxruntime or openvino, not torch")
         return model
     if runtime not in RUNNERS:
         raise DDLError(f"config: key 'score.runtime': {runtime!r} is not one of {', '.join(RUNTIMES)}")
-    if not _importable(runtime):
+    if not importable(runtime):
         raise DDLError(f"config: key 'score.runtime' is {runtime!r} but the package is not installed "
                        f"(pip install {runtime})")
     if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
         raise DDLError(f"{model_path}: score.runtime {runtime} needs a model with encode/decode")
-    encoder, decoder = graph_files(model_path, meta)
+    encoder, decoder = graph_files(model_path, meta, precision)
     if not (encoder.is_file() and decoder.is_file()):
+        if precision == "int8":
+            raise DDLError(f"{model_path}: no int8 graphs for this model in {int8_folder(model_path)}/ (they are made "
+                           f"from a camera's normal frames by ddl calibrate with score.precision int8 or auto)")
         raise DDLError(f"{model_path}: no {runtime} graphs exported for this model in {graph_folder(model_path)}/ "
                        f"(run ddl export --model {model_path})")
     n = threads or torch.get_num_threads()
-    return RuntimeModel(model, RUNNERS[runtime](encoder, n), RUNNERS[runtime](decoder, n), runtime)
+    return RuntimeModel(model, RUNNERS[runtime](encoder, n), RUNNERS[runtime](decoder, n), runtime, precision)

@@ -28,5 +28,6 @@ class ScoreSettings(Section):
     autocast_cuda: bool
     cudnn_benchmark: bool
     runtime: str
+    precision: str
     motion_weight: float
     gate: bool
