@@ -38,7 +38,8 @@ from ..score.settings import ScoreSettings
 from .api import Api
 from .deployment import DeployedCamera
 from .event_log import EventLog
-from .event_media import EventMedia, MediaSettings, MediaWriter
+from .event_media import MEDIA_NAME_EXTRA, EventMedia, MediaSettings, MediaWriter, camera_label
+from .output_paths import longest_name_fits, writable_folder
 from .outputs.alarm_outputs import AlarmOutputs
 from .overlay import OverlayWriter, overlay_frame
 from .page_state import LiveState
@@ -176,7 +177,14 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     "errors": {name: why lost}}.
     """
     live = settings.live
+    if len(cameras) > live.max_cameras:
+        raise DDLError(f"{len(cameras)} cameras: one process watches at most live.max_cameras = {live.max_cameras} "
+                       "(each holds a reader thread and its frames); split the deployment file into several watches")
     page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
+    folder = writable_folder(events_dir, "--events-dir") if events_dir is not None else None
+    for camera in cameras if folder is not None else []:  # each event file name must fit the file system
+        longest_name_fits(folder, camera_label(camera.name), MEDIA_NAME_EXTRA,
+                          f"camera {camera.name[:40]}{'...' * (len(camera.name) > 40)}: its name")
     device = resolve_device(settings.score.device, "score.device")
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
     first: dict[Path, DeployedCamera] = {}  # each model file's first camera
@@ -198,10 +206,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
             raise DDLError(camera_message(camera.name, str(exc))) from exc
     scorers = _shared_scorers(cameras, models, calibrations, settings.score, device)
     ready = threading.Event()
-    folder = Path(events_dir) if events_dir is not None else None
     media_settings = MediaSettings.from_settings(live, folder) if folder is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
     alarms = AlarmOutputs(settings.outputs, [camera.name for camera in cameras])
     writer = MediaWriter(media_settings.queue_frames) if media_settings is not None else None
     watches: list[CameraWatch] = []
