@@ -43,6 +43,7 @@ from .output_paths import longest_name_fits, writable_folder
 from .outputs.alarm_outputs import AlarmOutputs
 from .overlay import OverlayWriter, overlay_frame
 from .page_state import LiveState
+from .rate_check import RateCheck
 from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import PageSettings, start_server
 from .settings import LiveSettings, WatchSettings
@@ -85,6 +86,7 @@ class CameraWatch:
     overlay: OverlayWriter | None = None
     alarms: AlarmOutputs | None = None
     stats: Stats = field(default_factory=Stats)
+    rate: RateCheck | None = None
     frames: deque[Frame] = field(default_factory=deque)
     connection: int = -1
     ended: bool = False
@@ -259,6 +261,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                 for w in watches:
                     if not w.ended:
                         figures = w.stats.report(w.reader)
+                        if w.rate is not None and w.stats.start is not None:  # judged once results come
+                            figures.update(w.rate.check(figures["fps"], w.reader.dropped))
                         print("stats: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
                         if w.state is not None:
                             w.state.stats(figures)
@@ -282,7 +286,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     for w in watches:
         elapsed = time.monotonic() - (w.stats.start or time.monotonic())
         figures = {**w.stats.report(w.reader), "events": w.log.count,
-                   "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "error": w.reader.error}
+                   "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "error": w.reader.error,
+                   "below_calibration_rate": bool(w.rate is not None and w.rate.warned)}
         print("summary: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
         summary["cameras"][w.name] = figures
         summary["events"] += w.log.count
@@ -337,4 +342,6 @@ def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSet
 
     log = EventLog(events_out, calibration, scorer.size[:2], state, annotate)
     overlay = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
-    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay, alarms=alarms)
+    rate = RateCheck(calibration, lambda message: warn(camera_message(camera.name, message)))
+    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay, alarms=alarms,
+                       rate=rate)

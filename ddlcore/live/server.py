@@ -244,7 +244,13 @@ class PageServer(HTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], settings: PageSettings) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, handler)
+        super().__init__(address, handler, bind_and_activate=False)
+        try:  # before any thread or pool exists: a port in use leaves nothing to clean up but the socket
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.socket.close()
+            raise
         self.settings = settings
         self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="ddl-watch-page")
         self._lock = threading.Lock()

@@ -180,6 +180,20 @@ def _images(folder: Path, seen: set[str]) -> list[Path]:
                        f"({exc.strerror or type(exc).__name__})") from exc
 
 
+def _settled(path: Path, pending: dict[str, tuple[tuple[int, int], float]], settle_s: float) -> bool:
+    """Whether ``path`` (which did not decode) has kept its size and modification time for ``settle_s`` seconds."""
+    try:
+        info = path.stat()
+    except OSError:  # removed meanwhile (or no longer a file one can stat): nothing left to wait for
+        return True
+    signature, now = (info.st_size, info.st_mtime_ns), time.monotonic()
+    previous = pending.get(path.name)
+    if previous is None or previous[0] != signature:
+        pending[path.name] = (signature, now)
+        return False
+    return now - previous[1] >= settle_s
+
+
 #: the last two bytes of every complete JPEG (End Of Image); trailing padding after it is allowed
 JPEG_END = b"\xff\xd9"
 
