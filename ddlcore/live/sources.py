@@ -171,10 +171,12 @@ def folder_frames(folder: Path, poll_s: float, settle_s: float, stop: threading.
 
 def _images(folder: Path, seen: set[str]) -> list[Path]:
     """The image files (regular files with an image suffix) of ``folder`` not in ``seen``, in natural order;
+    names no longer in the folder leave ``seen`` (it stays as small as the folder, however long the watch).
     DDLError when the folder cannot be listed."""
     try:
-        names = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in seen]
-        return sorted((p for p in names if p.is_file()), key=natural_key)
+        listed = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        seen.intersection_update(p.name for p in listed)
+        return sorted((p for p in listed if p.name not in seen and p.is_file()), key=natural_key)
     except OSError as exc:
         raise DDLError(f"{folder}: the watched folder cannot be read any more "
                        f"({exc.strerror or type(exc).__name__})") from exc
