@@ -147,6 +147,16 @@ def test_sigterm_is_a_requested_stop_exit_0_and_a_finished_file_too(tmp_path, ca
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_sigterm_stops_a_recording_with_exit_0_and_its_segment_kept(tmp_path, capsys):
+    video = write_video(tmp_path / "v.avi", walking_frames(250, 32, 32, seed=1), fps=25.0)
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    started = time.monotonic()
+    assert main(["record", str(video), "--out", str(tmp_path / "normal"), "--minutes", "5",
+                 "--settings", json.dumps({"record": {"fourcc": "MJPG", "suffix": ".avi"}})]) == 0
+    assert time.monotonic() - started < 8
+    assert len(list((tmp_path / "normal").glob("*.avi"))) == 1 and "1 segments recorded" in capsys.readouterr().err
+
+
 def test_a_port_in_use_is_one_line(tmp_path, capsys, model):
     video = write_video(tmp_path / "v.avi", walking_frames(10, 32, 32, seed=1))
     with socket.socket() as taken:

@@ -108,8 +108,9 @@ def stop_time(minutes: float | None, until: str | None, now: float) -> float:
 
 
 def record(source: str, folder: str | Path, stop_at: float, settings: RecordSettings, live: LiveSettings) -> list[Path]:
-    """Record ``source`` into ``folder`` until Unix time ``stop_at`` (or the source's end) under the ``record``
-    settings, reading it under the ``live`` ones; return the segments written."""
+    """Record ``source`` into ``folder`` until Unix time ``stop_at``, the source's end, or Ctrl-C / SIGTERM (a
+    requested stop: the open segment is kept) under the ``record`` settings, reading it under the ``live`` ones;
+    return the segments written. DDLError when the source is lost for good before any segment was written."""
     out = writable_folder(folder, "--out")
     if remove_partials(out):
         print(f"{out}: removed the unfinished segment of an earlier recording", file=sys.stderr)
@@ -121,6 +122,8 @@ def record(source: str, folder: str | Path, stop_at: float, settings: RecordSett
             frame = reader.get(timeout=0.5)
             if frame is not None:
                 writer.write(frame.image, frame.wall, reader.fps)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a requested stop; the open segment is finished and kept
+        pass
     finally:
         reader.stop()
         writer.close()
