@@ -12,8 +12,10 @@ dropped (and counted), so scoring never falls more than that many frames behind.
 ``live.reconnect_attempts`` times in a row (null: forever); a connection that delivers fewer frames
 than the scorer needs (its clip length) counts as a failed attempt. A video file ends the watch at its end.
 
-A stream URL's password (``rtsp://user:password@host/...``) is kept out of every message and of the
-page: the reader's :attr:`FrameReader.name` is the URL with it replaced by ``***``.
+Every secret of a stream URL (its password, ``rtsp://user:password@host/...``, and secret-named query
+parameters, ``video.cgi?user=admin&pwd=...``) is kept out of every message and of the page: the reader's
+:attr:`FrameReader.name` is the URL as :func:`redacted` shows it. A watched folder that cannot be listed any more,
+or any other fault of the reader, ends that source with one line in :attr:`FrameReader.error` (no thread traceback).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def _redacted_query(query: str) -> str:
     for field in query.split("&") if query else []:
         name, equals, _ = field.partition("=")
         secret = any(word in unquote(name).lower() for word in SECRET_PARAMETER_WORDS)
-        fields.append(f"{name}={'***'}" if secret and equals else field)
+        fields.append(f"{name}=***" if secret and equals else field)
     return "&".join(fields)
 
 
