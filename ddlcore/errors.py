@@ -15,4 +15,5 @@ class DDLError(Exception):
 
 def warn(message: str) -> None:
     """One ``warning: <message>`` line on stderr (a problem the command goes on after)."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"warning: {message}\n")  # one write: a line from another thread cannot split it
+    sys.stderr.flush()

@@ -1,12 +1,43 @@
-"""Small file helpers shared by every stage: atomic writes."""
+"""Small file helpers shared by every stage: atomic writes, and the removal of temporaries a killed run left."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+#: a temporary of :func:`atomic_path`: ``.{final name}.ddltmp{pid}.{random}.tmp[{suffix}]``
+TEMPORARY_NAME = re.compile(r"\.(?P<final>.+)\.ddltmp(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?")
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one we may not signal counts as existing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, final_name: str | None = None) -> int:
+    """Remove the temporaries of :func:`atomic_path` in ``folder`` (those for ``final_name`` only, when given) whose
+    writing process no longer runs (killed, even by SIGKILL); returns how many were removed."""
+    removed = 0
+    with contextlib.suppress(OSError):
+        for path in Path(folder).iterdir():
+            match = TEMPORARY_NAME.fullmatch(path.name)
+            if match is None or (final_name is not None and match["final"] != final_name):
+                continue
+            if int(match["pid"]) != os.getpid() and not _process_alive(int(match["pid"])):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+    return removed
 
 
 @contextlib.contextmanager
@@ -15,14 +46,17 @@ def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[
 
     A killed or failing stage therefore never leaves a half-written file under the final
     name, and an older complete file at ``path`` survives a failed rewrite. The temporary name is
-    hidden (``.name.XXXXXXXX.tmp``), unpredictable and created exclusively (no one can plant a file or
-    link there first); ``keep_suffix`` ends it with ``path``'s suffix (for writers that choose the
-    format by it). The ``ddl`` command turns SIGTERM into an exit that runs this cleanup.
+    hidden and names the writing process (``.name.ddltmp{pid}.XXXXXXXX.tmp``, :data:`TEMPORARY_NAME`),
+    unpredictable and created exclusively (no one can plant a file or link there first); ``keep_suffix`` ends it
+    with ``path``'s suffix (for writers that choose the format by it). The ``ddl`` command turns SIGTERM into an
+    exit that runs this cleanup; a temporary left by a SIGKILL is removed by the next write of the same file
+    (:func:`remove_stale_temporaries`).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + (final.suffix if keep_suffix else ""),
-                                dir=final.parent)
+    remove_stale_temporaries(final.parent, final.name)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.ddltmp{os.getpid()}.",
+                                suffix=".tmp" + (final.suffix if keep_suffix else ""), dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -21,7 +21,8 @@ from ddlcore.live.settings import LiveSettings
 
 #: a short connection timeout keeps the idle-connection checks quick
 LIVE = LiveSettings.from_config(load_config(None, json.dumps({"live": {"page_threads": 3, "page_timeout_s": 1.0,
-                                                                        "page_connections": 8, "page_events": 5}})))
+                                                                        "page_request_s": 1.0, "page_connections": 8,
+                                                                        "page_events": 5}})))
 
 
 def _free_port() -> int:
@@ -109,6 +110,37 @@ def test_an_idle_connection_is_closed_after_the_timeout(served):
         start = time.monotonic()
         assert s.recv(10) == b""  # closed by the server
         assert time.monotonic() - start < LIVE.page_timeout_s + 2
+
+
+def test_slow_headers_on_every_page_thread_do_not_stop_the_page(served):
+    """A slowloris: as many connections as page threads send their headers a byte every 0.3 s (each read well
+    within the per-read timeout); the request deadline cuts them, and the page answers within its timeout."""
+    port, _, _ = served
+    stop = threading.Event()
+    cut: list[float] = []
+
+    def slow_client() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /state.json HTTP/1.1\r\nX-Slow: ")
+            start = time.monotonic()
+            try:
+                while not stop.wait(0.3) and time.monotonic() - start < 5:
+                    s.sendall(b"a")
+            except OSError:  # the server closed the connection
+                cut.append(time.monotonic() - start)
+
+    slow = [threading.Thread(target=slow_client) for _ in range(LIVE.page_threads)]
+    for thread in slow:
+        thread.start()
+    time.sleep(0.5)  # every page thread is now reading a slow request
+    start = time.monotonic()
+    status, _, _ = _request(port, "/state.json")
+    answered = time.monotonic() - start
+    for thread in slow:  # each slow client goes on until it is cut (at most 5 s)
+        thread.join(timeout=5)
+    stop.set()
+    assert status == 200 and answered < LIVE.page_timeout_s + 0.5, answered
+    assert len(cut) == LIVE.page_threads and max(cut) < LIVE.page_request_s + 1.5, cut
 
 
 def test_foreign_host_headers_are_refused(served):

@@ -34,6 +34,7 @@ import torch
 from ..config import FIXED_SCORE_KEYS
 from ..errors import DDLError, warn
 from ..io_utils import atomic_path
+from ..model.checkpoint import MAX_SIDE  # the longest frame side a calibration may record: a model's
 from ..model.identity import model_fingerprint
 from ..score.gate import fit_gate_level, gated_window_errors, scored_windows
 from ..score.inference import FrameSource
@@ -44,8 +45,6 @@ from .settings import AlarmSettings
 from .threshold import choose_threshold, events_per_hour
 
 FORMAT_VERSION = 2
-#: the longest frame side a calibration may record (pixels)
-MAX_SIDE = 8192
 #: ``score`` settings of the process that scores (its hardware), taken from the job's own section even when
 #: a model's training config gives the rest (:func:`calibrated_score`)
 PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime", "precision", "gate")

@@ -155,10 +155,11 @@ def score_footage(
         records = [event_record(e, footage.fps, (height, width), (footage.height, footage.width)) for e in events]
         rows = pd.DataFrame([{**{k: v for k, v in r.items() if k != "box"}, **dict(zip(("x0", "y0", "x1", "y1"), r["box"]))}
                              for r in records], columns=EVENT_COLUMNS)
-        with atomic_path(events_csv or Path(out_csv).with_suffix(".events.csv")) as tmp:
-            rows.to_csv(tmp, index=False)
-    with atomic_path(out_csv) as tmp:
+    with atomic_path(out_csv) as tmp:  # the events file is renamed into place just before its scores file, never alone
         table.to_csv(tmp, index=False)
+        if calibration is not None:
+            with atomic_path(events_csv or Path(out_csv).with_suffix(".events.csv")) as events_tmp:
+                rows.to_csv(events_tmp, index=False)
     if overlay:
         write_overlay(source, fill_border(maps, len(frames), clip, "nearest")[0], table["smoothed"].to_numpy(), overlay,
                       alarm.fps)

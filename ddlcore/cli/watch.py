@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..errors import DDLError
+from ..live.output_paths import appendable_file, writable_folder
 from ..live.settings import WatchSettings
 from ..live.watch import watch
 from .args import add_config_args, config_from_args, positive_number
@@ -26,7 +27,7 @@ def _run_cameras(args: argparse.Namespace, settings: WatchSettings, token: str |
         raise DDLError(f"--cameras {args.cameras}: {misplaced[0]} is given per camera in the deployment file, not here")
     cameras = load_deployment(args.cameras)
     if args.events:
-        Path(args.events).parent.mkdir(parents=True, exist_ok=True)
+        appendable_file(args.events, "--events")
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
         summary = watch_cameras(cameras, settings, out, args.events_dir, args.serve, args.duration,
                                 token=token, allow_hosts=tuple(args.allow_host))
@@ -43,7 +44,9 @@ def _run(args: argparse.Namespace) -> None:
     if not args.source or not args.model:
         raise DDLError("ddl watch: give SOURCE and --model M.pt, or --cameras DEPLOY.yaml")
     if args.events:
-        Path(args.events).parent.mkdir(parents=True, exist_ok=True)
+        appendable_file(args.events, "--events")
+    if args.overlay:
+        writable_folder(Path(args.overlay).parent, f"--overlay {args.overlay}: its folder")
     with open(args.events, "a", encoding="utf-8") if args.events else nullcontext(sys.stdout) as out:
         figures = watch(args.source, args.model, settings, out, args.calibration, args.overlay, args.serve, args.duration,
                         token=token, allow_hosts=tuple(args.allow_host))

@@ -57,6 +57,10 @@ class MediaSettings:
                    int(live.event_clip_width), int(live.event_queue_frames))
 
 
+#: characters an event file name has beyond its camera label, at most: ``-YYYYmmddTHHMMSSZ-NNNNNN.partial.mkv``
+MEDIA_NAME_EXTRA = 36
+
+
 def camera_label(name: str) -> str:
     """A camera name as it appears in file names: runs of characters other than letters, digits, _ and - become _."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name) or "_"

@@ -38,10 +38,12 @@ from ..score.settings import ScoreSettings
 from .api import Api
 from .deployment import DeployedCamera
 from .event_log import EventLog
-from .event_media import EventMedia, MediaSettings, MediaWriter
+from .event_media import MEDIA_NAME_EXTRA, EventMedia, MediaSettings, MediaWriter, camera_label
+from .output_paths import longest_name_fits, writable_folder
 from .outputs.alarm_outputs import AlarmOutputs
 from .overlay import OverlayWriter, overlay_frame
 from .page_state import LiveState
+from .rate_check import RateCheck
 from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import PageSettings, start_server
 from .settings import LiveSettings, WatchSettings
@@ -84,6 +86,7 @@ class CameraWatch:
     overlay: OverlayWriter | None = None
     alarms: AlarmOutputs | None = None
     stats: Stats = field(default_factory=Stats)
+    rate: RateCheck | None = None
     frames: deque[Frame] = field(default_factory=deque)
     connection: int = -1
     ended: bool = False
@@ -176,7 +179,14 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     "errors": {name: why lost}}.
     """
     live = settings.live
+    if len(cameras) > live.max_cameras:
+        raise DDLError(f"{len(cameras)} cameras: one process watches at most live.max_cameras = {live.max_cameras} "
+                       "(each holds a reader thread and its frames); split the deployment file into several watches")
     page = PageSettings.build(live, serve, token, allow_hosts) if serve else None
+    folder = writable_folder(events_dir, "--events-dir") if events_dir is not None else None
+    for camera in cameras if folder is not None else []:  # each event file name must fit the file system
+        longest_name_fits(folder, camera_label(camera.name), MEDIA_NAME_EXTRA,
+                          f"camera {camera.name[:40]}{'...' * (len(camera.name) > 40)}: its name")
     device = resolve_device(settings.score.device, "score.device")
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
     first: dict[Path, DeployedCamera] = {}  # each model file's first camera
@@ -199,10 +209,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
             raise DDLError(camera_message(camera.name, str(exc))) from exc
     scorers = _shared_scorers(cameras, models, calibrations, settings.score, device)
     ready = threading.Event()
-    folder = Path(events_dir) if events_dir is not None else None
     media_settings = MediaSettings.from_settings(live, folder) if folder is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
     alarms = AlarmOutputs(settings.outputs, [camera.name for camera in cameras])
     writer = MediaWriter(media_settings.queue_frames) if media_settings is not None else None
     watches: list[CameraWatch] = []
@@ -255,6 +262,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                 for w in watches:
                     if not w.ended:
                         figures = w.stats.report(w.reader)
+                        if w.rate is not None and w.stats.start is not None:  # judged once results come
+                            figures.update(w.rate.check(figures["fps"], w.reader.dropped))
                         print("stats: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
                         if w.state is not None:
                             w.state.stats(figures)
@@ -279,7 +288,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
         elapsed = time.monotonic() - (w.stats.start or time.monotonic())
         figures = {**w.stats.report(w.reader), "events": w.log.count,
                    "fps": round(w.stats.scored / max(elapsed, 1e-9), 2), "gated_share": w.stats.run_gated_share(),
-                   "error": w.reader.error}
+                   "error": w.reader.error, "below_calibration_rate": bool(w.rate is not None and w.rate.warned)}
         print("summary: " + json.dumps({**camera_fields(w.name), **figures}), file=sys.stderr, flush=True)
         summary["cameras"][w.name] = figures
         summary["events"] += w.log.count
@@ -334,4 +343,6 @@ def _camera_watch(camera: DeployedCamera, scorer: LiveScorer, settings: WatchSet
 
     log = EventLog(events_out, calibration, scorer.size[:2], state, annotate)
     overlay = OverlayWriter(overlay_path, reader.fps) if overlay_path else None
-    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay, alarms=alarms)
+    rate = RateCheck(calibration, lambda message: warn(camera_message(camera.name, message)))
+    return CameraWatch(camera.name, reader, scorer, calibration, log, media, state, overlay=overlay, alarms=alarms,
+                       rate=rate)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import DDLError
+from .output_paths import writable_folder
 from .settings import LiveSettings, RecordSettings
 from .sources import FrameReader, quiet_capture_logs
 
@@ -64,7 +65,8 @@ class SegmentWriter:
         partial = self.folder / f".{final.stem}{PARTIAL_MARK}{suffix}"
         writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if not writer.isOpened():
-            raise DDLError(f"{partial}: cannot write {suffix} video with codec {fourcc} "
+            writable_folder(self.folder, "--out")  # the folder, not the codec, may be at fault: that one line first
+            raise DDLError(f"{partial}: OpenCV cannot write {suffix} video with codec {fourcc} "
                            "(set record.fourcc / record.suffix, e.g. MJPG / .avi)")
         self._writer, self._partial, self._final = writer, partial, final
         self._started, self._size, self._frames = wall, size, 0
@@ -106,10 +108,10 @@ def stop_time(minutes: float | None, until: str | None, now: float) -> float:
 
 
 def record(source: str, folder: str | Path, stop_at: float, settings: RecordSettings, live: LiveSettings) -> list[Path]:
-    """Record ``source`` into ``folder`` until Unix time ``stop_at`` (or the source's end) under the ``record``
-    settings, reading it under the ``live`` ones; return the segments written."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    """Record ``source`` into ``folder`` until Unix time ``stop_at``, the source's end, or Ctrl-C / SIGTERM (a
+    requested stop: the open segment is kept) under the ``record`` settings, reading it under the ``live`` ones;
+    return the segments written. DDLError when the source is lost for good before any segment was written."""
+    out = writable_folder(folder, "--out")
     if remove_partials(out):
         print(f"{out}: removed the unfinished segment of an earlier recording", file=sys.stderr)
     quiet_capture_logs()
@@ -120,6 +122,8 @@ def record(source: str, folder: str | Path, stop_at: float, settings: RecordSett
             frame = reader.get(timeout=0.5)
             if frame is not None:
                 writer.write(frame.image, frame.wall, reader.fps)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a requested stop; the open segment is finished and kept
+        pass
     finally:
         reader.stop()
         writer.close()

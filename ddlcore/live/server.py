@@ -18,7 +18,8 @@ holds. Routes:
 
 Requests are served by a bounded pool of ``live.page_threads`` threads. A connection holds no thread
 until it sends its request, and is closed after ``live.page_timeout_s`` of silence (also while being
-answered); at most ``live.page_connections`` are open at once (beyond, the one waiting longest is
+answered), or when its request line and headers are not all in ``live.page_request_s`` after its first byte (a
+client sending them byte by byte cannot hold a thread for longer); at most ``live.page_connections`` are open at once (beyond, the one waiting longest is
 closed). A client that resets its connection is not reported.
 
 Access: the server answers only requests whose ``Host`` header names its bind address, or localhost
@@ -64,11 +65,13 @@ WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 @dataclass(frozen=True)
 class PageSettings:
-    """How the page server runs: threads, connection timeout (s), connections waiting at most, events kept
+    """How the page server runs: threads, connection timeout (s, each read), request deadline (s, from a request's
+    first byte to its last header), connections waiting at most, events kept
     on the page, the Host names it answers (``"*"``: any) and the token it asks for (None: none)."""
 
     threads: int
     timeout_s: float
+    request_s: float
     connections: int
     events: int
     hosts: frozenset[str]
@@ -90,7 +93,7 @@ class PageSettings:
         hosts = {host.strip("[]").lower(), *LOOPBACK_NAMES, *(h.lower() for h in allow_hosts)}
         if host in WILDCARD_HOSTS:
             hosts |= {socket.gethostname().lower(), socket.getfqdn().lower()}
-        return cls(int(live.page_threads), float(live.page_timeout_s), int(live.page_connections),
+        return cls(int(live.page_threads), float(live.page_timeout_s), float(live.page_request_s), int(live.page_connections),
                    int(live.page_events), frozenset(hosts), token)
 
     def host_allowed(self, header: str | None, bound_host: str) -> bool:
@@ -177,6 +180,12 @@ def _handler(cameras: Mapping[str, LiveState], events_dir: Path | None, settings
             else:
                 self.send_error(404)
 
+        def parse_request(self) -> bool:
+            """Read the headers (http.server), then take the request off the server's deadline watch."""
+            parsed = super().parse_request()
+            self.server.request_read(self.connection)  # type: ignore[attr-defined]
+            return parsed
+
         def _camera(self, path: str) -> int | None:
             """The camera number of a ``/frame/{i}.jpg`` path (None for any other path or no such camera)."""
             if not (path.startswith("/frame/") and path.endswith(".jpg")):
@@ -235,12 +244,19 @@ class PageServer(HTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], settings: PageSettings) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, handler)
+        super().__init__(address, handler, bind_and_activate=False)
+        try:  # before any thread or pool exists: a port in use leaves nothing to clean up but the socket
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.socket.close()
+            raise
         self.settings = settings
         self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="ddl-watch-page")
         self._lock = threading.Lock()
         self._open = 0
         self._waiting: dict[socket.socket, tuple[float, Any]] = {}  # connection -> (accepted at, client address)
+        self._reading: dict[socket.socket, float] = {}  # connection being read by a pool thread -> its deadline
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = socket.socketpair()
         self._selector.register(self._wake_read, selectors.EVENT_READ)
@@ -271,7 +287,7 @@ class PageServer(HTTPServer):
     def _watch_waiting(self) -> None:
         """Hand connections that sent something to the pool; close those silent for the timeout."""
         while not self._closed.is_set():
-            ready = self._selector.select(timeout=min(0.5, self.settings.timeout_s))
+            ready = self._selector.select(timeout=min(0.5, self.settings.timeout_s, self.settings.request_s))
             with self._lock:
                 for key, _ in ready:
                     connection = key.fileobj
@@ -281,19 +297,33 @@ class PageServer(HTTPServer):
                         self._selector.unregister(connection)
                         _, client_address = self._waiting.pop(connection)
                         self.pool.submit(self._serve, connection, client_address)
-                deadline = time.monotonic() - self.settings.timeout_s
-                for connection in [c for c, (since, _) in self._waiting.items() if since < deadline]:
+                now = time.monotonic()
+                for connection in [c for c, (since, _) in self._waiting.items() if since < now - self.settings.timeout_s]:
                     self._drop(connection)
+                for connection in [c for c, deadline in self._reading.items() if deadline < now]:
+                    del self._reading[connection]  # too slow a request (slowloris): its thread's read ends at once
+                    try:
+                        connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+    def request_read(self, connection: socket.socket) -> None:
+        """The request on ``connection`` has been read (line and headers): its deadline no longer applies."""
+        with self._lock:
+            self._reading.pop(connection, None)
 
     def _serve(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._reading[request] = time.monotonic() + self.settings.request_s
         try:
             self.finish_request(request, client_address)
         except OSError:  # the client reset or timed out: nothing to report
             pass
         finally:
-            self.shutdown_request(request)
             with self._lock:
+                self._reading.pop(request, None)
                 self._open -= 1
+            self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A failed request is the client's business: no traceback into the watch's status stream."""

@@ -34,6 +34,8 @@ class LiveSettings(Section):
     event_after_s: float
     event_clip_width: int
     event_queue_frames: int
+    page_request_s: float
+    max_cameras: int
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ dropped (and counted), so scoring never falls more than that many frames behind.
 ``live.reconnect_attempts`` times in a row (null: forever); a connection that delivers fewer frames
 than the scorer needs (its clip length) counts as a failed attempt. A video file ends the watch at its end.
 
-A stream URL's password (``rtsp://user:password@host/...``) is kept out of every message and of the
-page: the reader's :attr:`FrameReader.name` is the URL with it replaced by ``***``.
+Every secret of a stream URL (its password, ``rtsp://user:password@host/...``, and secret-named query
+parameters, ``video.cgi?user=admin&pwd=...``) is kept out of every message and of the page: the reader's
+:attr:`FrameReader.name` is the URL as :func:`redacted` shows it. A watched folder that cannot be listed any more,
+or any other fault of the reader, ends that source with one line in :attr:`FrameReader.error` (no thread traceback).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -61,20 +63,43 @@ def source_kind(source: str) -> str:
     raise DDLError(f"{redacted(source)}: not a camera index, stream URL, video file or folder")
 
 
+#: query parameter names (lower case) whose value is a secret: a name containing any of these is redacted
+SECRET_PARAMETER_WORDS = ("pass", "pwd", "token", "key", "auth", "secret", "sig")
+
+
 def redacted(source: str) -> str:
-    """SOURCE as it may be shown: a URL's password replaced by ``***`` (anything else unchanged)."""
+    """SOURCE as it may be shown: every secret in it replaced by ``***``; anything else unchanged.
+
+    The one place secrets of a source are taken out, applied where a source is first named (the reader's
+    :attr:`FrameReader.name`, the page, every message): a URL's password (``rtsp://user:password@host/...``) and
+    the value of every query parameter whose name contains a word of :data:`SECRET_PARAMETER_WORDS`
+    (``video.cgi?user=admin&pwd=...``, ``?access_token=...``, ``?X-Amz-Signature=...``). A URL that does not
+    parse loses its whole credentials part and query.
+    """
     if "://" not in source:
         return source
     try:
         parts = urlsplit(source)
         password = parts.password
-    except ValueError:  # not a parseable URL: show no credentials part at all
+    except ValueError:  # not a parseable URL: show no credentials part and no query at all
         scheme, _, rest = source.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else source
-    if password is None:
-        return source
-    user, _, host = parts.netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+        rest = rest.partition("?")[0] + ("?***" if "?" in rest else "")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else f"{scheme}://{rest}"
+    netloc = parts.netloc
+    if password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc, query=_redacted_query(parts.query)))
+
+
+def _redacted_query(query: str) -> str:
+    """A URL query with the value of each secret-named parameter (:data:`SECRET_PARAMETER_WORDS`) replaced by ``***``."""
+    fields = []
+    for field in query.split("&") if query else []:
+        name, equals, _ = field.partition("=")
+        secret = any(word in unquote(name).lower() for word in SECRET_PARAMETER_WORDS)
+        fields.append(f"{name}=***" if secret and equals else field)
+    return "&".join(fields)
 
 
 def quiet_capture_logs() -> None:
@@ -117,21 +142,25 @@ def source_frames(source: str, kind: str, timeout_s: float, fps_out: list[float]
 
 def folder_frames(folder: Path, poll_s: float, settle_s: float, stop: threading.Event) -> Iterator[np.ndarray]:
     """RGB images of ``folder`` as they appear (natural order; files present at the start are skipped
-    except the newest). A file that does not decode is retried at each poll while it may still be being
-    written: skipped only once its size and modification time have not changed for ``settle_s`` seconds."""
+    except the newest). Only regular files are read (a FIFO or a device named like an image is passed over). A
+    file that does not decode, or a JPEG without its end marker (still being written: OpenCV would fill its
+    missing part with grey), is retried at each poll while it may still be being written: skipped only once its
+    size and modification time have not changed for ``settle_s`` seconds.
+
+    DDLError (one line) when the folder cannot be listed any more: removed, replaced, a symlink loop, no access.
+    """
     seen: set[str] = set()
-    existing = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    existing = _images(folder, seen)
     seen.update(p.name for p in existing[:-1])
     pending: dict[str, tuple[tuple[int, int], float]] = {}  # undecodable file -> ((size, mtime), when first seen so)
     while not stop.is_set():
-        new = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in seen),
-                     key=natural_key)
+        new = _images(folder, seen)
         for path in new:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_complete_image(path)
             if image is None:
                 if not _settled(path, pending, settle_s):  # maybe still being written: retry at the next poll
                     break
-                warn(f"{path}: not a readable image, skipped")
+                warn(f"{path}: not a readable, complete image, skipped")
             seen.add(path.name)
             pending.pop(path.name, None)
             if image is not None:
@@ -142,11 +171,24 @@ def folder_frames(folder: Path, poll_s: float, settle_s: float, stop: threading.
         stop.wait(poll_s)
 
 
+def _images(folder: Path, seen: set[str]) -> list[Path]:
+    """The image files (regular files with an image suffix) of ``folder`` not in ``seen``, in natural order;
+    names no longer in the folder leave ``seen`` (it stays as small as the folder, however long the watch).
+    DDLError when the folder cannot be listed."""
+    try:
+        listed = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        seen.intersection_update(p.name for p in listed)
+        return sorted((p for p in listed if p.name not in seen and p.is_file()), key=natural_key)
+    except OSError as exc:
+        raise DDLError(f"{folder}: the watched folder cannot be read any more "
+                       f"({exc.strerror or type(exc).__name__})") from exc
+
+
 def _settled(path: Path, pending: dict[str, tuple[tuple[int, int], float]], settle_s: float) -> bool:
     """Whether ``path`` (which did not decode) has kept its size and modification time for ``settle_s`` seconds."""
     try:
         info = path.stat()
-    except FileNotFoundError:  # removed meanwhile: nothing left to wait for
+    except OSError:  # removed meanwhile (or no longer a file one can stat): nothing left to wait for
         return True
     signature, now = (info.st_size, info.st_mtime_ns), time.monotonic()
     previous = pending.get(path.name)
@@ -154,6 +196,22 @@ def _settled(path: Path, pending: dict[str, tuple[tuple[int, int], float]], sett
         pending[path.name] = (signature, now)
         return False
     return now - previous[1] >= settle_s
+
+
+#: the last two bytes of every complete JPEG (End Of Image); trailing padding after it is allowed
+JPEG_END = b"\xff\xd9"
+
+
+def read_complete_image(path: Path) -> np.ndarray | None:
+    """BGR uint8 (h, w, 3) of image file ``path``, or None when it cannot be read, does not decode, or is a JPEG
+    whose end marker is missing (a partly written JPEG decodes "successfully", with grey for the missing part)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if path.suffix.lower() in (".jpg", ".jpeg") and not data.rstrip(b"\0\r\n ").endswith(JPEG_END):
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
 
 
 class FrameReader:
@@ -194,7 +252,8 @@ class FrameReader:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(timeout=self.live.open_timeout_s + 2)
+        if self._thread.ident is not None:  # a reader never started (the watch failed to start) has nothing to join
+            self._thread.join(timeout=self.live.open_timeout_s + 2)
 
     def get(self, timeout: float) -> Frame | None:
         """The oldest frame not yet taken, waiting up to ``timeout`` s; None on timeout or when the source ended."""
@@ -250,11 +309,11 @@ class FrameReader:
                         if delivered >= self.min_frames:
                             failures = 0
                         self._offer(image)
-                except DDLError as exc:
-                    if self.kind == "file":
+                except (DDLError, OSError) as exc:
+                    if self.kind in ("file", "folder"):
                         raise
                     self.on_status(str(exc))
-                if self.kind == "file" or self._stop.is_set():
+                if self.kind in ("file", "folder") or self._stop.is_set():
                     return
                 failures = 0 if delivered >= self.min_frames else failures + 1
                 limit = self.live.reconnect_attempts
@@ -269,6 +328,8 @@ class FrameReader:
                     return
         except DDLError as exc:
             self.error = str(exc)
+        except Exception as exc:  # any other fault of the source: one line, and the watch ends with an error
+            self.error = f"{self.name}: the reader failed ({type(exc).__name__}: {redacted(str(exc))})"
         finally:
             with self._cond:
                 self._done = True

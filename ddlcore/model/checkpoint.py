@@ -12,6 +12,7 @@ containers is ever unpickled.
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,22 @@ REQUIRED_META = ("arch", "variant", "channels", "height", "width", "frames", "mo
 #: ``model`` keys that model files written before them lack: the value those files were built with
 #: (``coarse_levels`` is read only with ``input: coarse_middle``, which came with it)
 MODEL_KEYS_ADDED = {"input": "clip", "coarse_levels": 1}
+#: the longest frame side (pixels) and clip length (frames) a model file may declare: checked before anything is built
+MAX_SIDE = 8192
+MAX_FRAMES = 256
+
+
+def check_meta_sizes(meta: dict[str, Any], path: str | Path) -> None:
+    """DDLError naming ``path`` unless the metadata's ``frames`` (1 to :data:`MAX_FRAMES`), ``height`` and ``width``
+    (1 to :data:`MAX_SIDE`) are whole numbers in range and ``channels`` is 1 or 3 (a damaged or forged file must not
+    make a scorer allocate for 10^9 frames or 10^6 x 10^6 pixels)."""
+    limits = {"frames": MAX_FRAMES, "height": MAX_SIDE, "width": MAX_SIDE, "channels": 3}
+    for key, most in limits.items():
+        value = meta[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < value <= most \
+                or (key == "channels" and value not in (1, 3)):
+            allowed = "1 or 3" if key == "channels" else f"a whole number from 1 to {most}"
+            raise DDLError(f"{path}: model metadata {key} = {str(value)[:40]} is not {allowed} (a damaged file?)")
 
 
 def load_torch_file(path: str | Path, kind: str) -> dict[str, Any]:
@@ -81,6 +98,7 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise DDLError(f"{path}: model metadata lacks {', '.join(missing)}")
+    check_meta_sizes(meta, path)
     settings = ModelSettings.from_section({**MODEL_KEYS_ADDED, **meta["model_cfg"], "frames": int(meta["frames"])},
                                           f"model_cfg of {path}")
     model = build_model(str(meta["arch"]), settings, int(meta["channels"]))

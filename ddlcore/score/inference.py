@@ -237,5 +237,6 @@ def load_model(path: str | Path, device: torch.device, runtime: str = "torch") -
     except DDLError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint is one user-facing line
-        raise DDLError(f"{p}: not a ddl model checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc
+        raise DDLError(f"{p}: not a ddl model checkpoint ({type(exc).__name__}: "
+                       f"{(str(exc).splitlines() or [''])[0][:120]})") from exc
     return runtime_model(model, meta, p, resolve_runtime(runtime, device)), meta
