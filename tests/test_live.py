@@ -229,7 +229,7 @@ def test_watch_of_a_missing_source_is_one_line(calibrated, tmp_path, capsys):
 
 
 def test_watch_of_a_refused_stream_speaks_in_its_own_words(calibrated):
-    """A stream that refuses connections: ddl watch says so once per attempt and gives up as configured;
+    """A stream that refuses connections: ddl watch says why and gives up as configured;
     FFmpeg's and OpenCV's own lines about it stay off stderr. A fresh process, as FFmpeg's log level is
     fixed at its first use in a process."""
     model_path, _, _ = calibrated
@@ -241,7 +241,8 @@ def test_watch_of_a_refused_stream_speaks_in_its_own_words(calibrated):
     assert run.returncode == 1
     assert "s3cret" not in run.stderr and f"viewer:***@127.0.0.1:{port}" in run.stderr  # the password never shows
     assert "gave up after 1 failed reconnection attempts" in run.stderr
-    assert run.stderr.count("cannot open (stream)") == 2  # the first attempt and the one reconnection
+    assert "cannot open (stream); stream stopped after 0 frames" in run.stderr  # the first attempt, in one line
+    assert "cannot open (stream); gave up after 1 failed" in run.stderr  # the reconnection: the cause in the last line
     assert "Connection refused" not in run.stderr and "WARN" not in run.stderr
 
 
@@ -274,8 +275,23 @@ def test_a_stream_url_password_stays_off_the_reader_messages_and_name():
     statuses = []
     reader = FrameReader(url, live, 25.0, on_status=statuses.append).start()
     assert _wait_for(lambda: reader.finished, 30)
-    assert statuses and reader.error and "hunter2" not in " ".join(statuses + [reader.error, reader.name])
+    assert "cannot open" in reader.error and "hunter2" not in " ".join(statuses + [reader.error, reader.name])
     assert "admin:***@" in reader.name
+
+
+def test_a_long_outage_is_reported_at_powers_of_two_attempts_not_at_each():
+    from ddlcore.live.sources import FrameReader
+
+    url = f"http://127.0.0.1:{_free_port()}/cam.mjpg"  # nobody listens: every attempt fails at once
+    live = LiveSettings.from_config(load_config(None, json.dumps({"live": {"reconnect_attempts": 20, "reconnect_delay_s": 0.01,
+                                                                          "open_timeout_s": 1}})))
+    statuses = []
+    reader = FrameReader(url, live, 25.0, on_status=statuses.append).start()
+    assert _wait_for(lambda: reader.finished, 60)
+    assert reader.reconnects == 20 and "gave up after 20" in reader.error
+    drops = [s for s in statuses if "reconnecting in" in s]
+    assert len(statuses) == len(drops) == 5, statuses  # after 1, 2, 4, 8, 16 failures in a row, not 21 lines
+    assert "16 failed reconnection attempts in a row" in drops[-1]
 
 
 def test_a_stream_giving_fewer_frames_than_a_clip_per_connection_counts_as_failed(alarm_scene):

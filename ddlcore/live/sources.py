@@ -10,7 +10,9 @@ delivers in bursts); when the scorer is slower than the source, the oldest waiti
 dropped (and counted), so scoring never falls more than that many frames behind. A stream or camera that stops delivering (closed, or no frame within
 ``live.open_timeout_s``) is reopened after ``live.reconnect_delay_s``, up to
 ``live.reconnect_attempts`` times in a row (null: forever); a connection that delivers fewer frames
-than the scorer needs (its clip length) counts as a failed attempt. A video file ends the watch at its end.
+than the scorer needs (its clip length) counts as a failed attempt. A drop is reported at once, and an outage
+after 1, 2, 4, 8 ... failed attempts in a row (an hour down at one attempt a second is a dozen lines, not
+thousands). A video file ends the watch at its end.
 
 Every secret of a stream URL (its password, ``rtsp://user:password@host/...``, and secret-named query
 parameters, ``video.cgi?user=admin&pwd=...``) is kept out of every message and of the page: the reader's
@@ -105,7 +107,7 @@ def _redacted_query(query: str) -> str:
 def quiet_capture_logs() -> None:
     """Keep OpenCV's and FFmpeg's own messages (a refused connection, a stalled read) off stderr.
 
-    A watched stream that drops is reported by the reader, once per reconnection attempt; the libraries'
+    A watched stream that drops is reported by the reader (its attempts in a row at powers of two); the libraries'
     lines about it would repeat that several times. Environment variables the user set
     (``OPENCV_FFMPEG_LOGLEVEL``, ``OPENCV_LOG_LEVEL``) win. Takes effect for captures opened afterwards.
     """
@@ -301,6 +303,7 @@ class FrameReader:
         try:
             while not self._stop.is_set():
                 delivered = 0
+                failure = ""
                 try:
                     for image in self._frames_once():
                         if self._stop.is_set():
@@ -312,17 +315,19 @@ class FrameReader:
                 except (DDLError, OSError) as exc:
                     if self.kind in ("file", "folder"):
                         raise
-                    self.on_status(str(exc))
+                    failure = f"{exc}; "
                 if self.kind in ("file", "folder") or self._stop.is_set():
                     return
                 failures = 0 if delivered >= self.min_frames else failures + 1
                 limit = self.live.reconnect_attempts
                 short = f" (each delivered fewer than the {self.min_frames} frames a clip needs)" if 0 < delivered < self.min_frames else ""
                 if limit is not None and failures > limit:
-                    self.error = f"{self.name}: gave up after {limit} failed reconnection attempts{short}"
+                    self.error = f"{failure or f'{self.name}: '}gave up after {limit} failed reconnection attempts{short}"
                     return
-                self.on_status(f"{self.name}: stream stopped after {delivered} frames; reconnecting in "
-                               f"{self.live.reconnect_delay_s} s")
+                if failures & (failures - 1) == 0:  # 0, 1, 2, 4, 8 ... failures in a row: a long outage, few lines
+                    again = f" ({failures} failed reconnection attempts in a row)" if failures else ""
+                    self.on_status(f"{failure or f'{self.name}: '}stream stopped after {delivered} frames{again}; "
+                                   f"reconnecting in {self.live.reconnect_delay_s} s")
                 self.reconnects += 1
                 if self._stop.wait(self.live.reconnect_delay_s):
                     return
