@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from camera_fixtures import make_camera_root
+from camera_fixtures import make_camera_root, walking_frames, write_video
 from snakemake_command import REPO, SNAKEMAKE
 
 TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
@@ -167,3 +167,29 @@ def test_the_camera_without_test_clips_is_named_to_the_aggregate_and_events_jobs
     commands = planned_commands(dry_run(tmp_path, "--printshellcmds"))
     assert len(commands["aggregate"]) == len(commands["events"]) == 1 and len(commands["score"]) == 2
     assert not [c for jobs in commands.values() for c in jobs if "--unlabelled-scenes" in c]
+
+
+def planned_outputs(text: str) -> list[str]:
+    """The output files of the jobs a dry run plans."""
+    return sorted(re.findall(r"^\s+output: (\S+)", text, re.M))
+
+
+@pytest.mark.slow
+def test_a_new_segment_of_one_camera_replans_only_that_cameras_pieces(tmp_path):
+    root = make_camera_root(tmp_path / "cameras")
+    run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml"),
+                          str(TINY_CAMERAS), "--cores", "2", "--until", "extract_frames"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    sheet = tmp_path / "results" / "pieces" / "cameras.csv"
+    rows = pd.read_csv(sheet)
+    assert sorted(rows.video) == sorted(p.stem for p in (tmp_path / "results" / "frames").rglob("*.h5"))
+    assert planned_outputs(dry_run(tmp_path, "--until", "extract_frames")) == []  # nothing to do
+    write_video(root / "yard" / "normal" / "noon.avi", walking_frames(40, 48, 64, seed=9))
+    frames = tmp_path / "results" / "frames" / "cameras"
+    assert planned_outputs(dry_run(tmp_path, "--until", "extract_frames")) == [
+        f"results/frames/cameras/{split}/{name}.h5"
+        for split, name in (("calibration", "yard-noon"), ("train", "yard-morning"), ("train", "yard-noon"))]
+    assert (frames / "calibration" / "yard-morning.h5").is_file()  # left on disk; the cut moved into the new segment
+    changed = pd.read_csv(sheet).merge(rows, how="outer", indicator=True).query("_merge != 'both'")
+    assert set(changed.camera) == {"yard"}  # the other camera's rows are as they were

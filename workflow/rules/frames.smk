@@ -25,7 +25,8 @@ if DATASET == "synthetic":
 
 rule extract_frames:
     input:
-        raw_input,
+        raw=raw_input,
+        pieces=pieces_input,
     output:
         f"{RESULTS}/frames/{DATASET}/{{split}}/{{video}}.h5",
     log:
@@ -38,12 +39,14 @@ rule extract_frames:
         mem_mb=1000,
         runtime=30,
     params:
-        settings=settings("dataset", "frames"),
-        frame_range=frame_range,
+        # a camera piece's job reads its row (piece), never the camera root: the cameras section matters through it
+        settings=settings("frames") if DATASET == "cameras" else settings("dataset", "frames"),
+        piece=piece_row,
+        pieces=pieces_option,
         code=code_fingerprint("frames", reads_dataset=True),
     shell:
         ddl(
-            "frames --settings {params.settings:q} --split {wildcards.split} --video {wildcards.video:q} --out {output:q}"
+            "frames --settings {params.settings:q} --split {wildcards.split} --video {wildcards.video:q} {params.pieces} --out {output:q}"
         )
 
 
