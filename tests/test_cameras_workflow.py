@@ -1,6 +1,7 @@
-"""End to end: the workflow on a generated camera root (two cameras, one without test clips):
-a model and a held-out calibration per camera, the per-camera table, the camera without test clips in the AUC
-and event tables, and the deployment file."""
+"""End to end: the workflow on a generated camera root (two cameras, one without test clips and with a video whose
+header claims more frames than decode, and a third whose only footage does not decode): a model and a held-out
+calibration per readable camera, the per-camera table, the camera without test clips in the AUC and event tables,
+and the deployment file."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import yaml
 from camera_fixtures import make_camera_root, walking_frames, write_video
 from snakemake_command import REPO, SNAKEMAKE
 
+from ddlcore.data.video_io import decoded_frame_count
+
 TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
 pytestmark = pytest.mark.e2e
 RUN = "c3dsu-ddl-seed0"
@@ -28,11 +31,16 @@ RUN = "c3dsu-ddl-seed0"
 def camera_run(tmp_path_factory) -> Path:
     """A completed workflow run on a generated camera root under ``<workdir>/cameras``."""
     workdir = tmp_path_factory.mktemp("cameras-workflow")
-    make_camera_root(workdir / "cameras")
+    root = make_camera_root(workdir / "cameras")
+    noon = write_video(root / "yard" / "normal" / "noon.avi", walking_frames(60, 48, 64, seed=7))
+    noon.write_bytes(noon.read_bytes()[: noon.stat().st_size // 2])  # its header claims 60 frames, about 29 decode
+    (root / "broken" / "normal").mkdir(parents=True)
+    (root / "broken" / "normal" / "seg.avi").write_bytes(b"RIFF not a video")
     cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
            str(TINY_CAMERAS), "--cores", "2"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "cameras/yard/normal/noon.avi: " in run.stderr and "(camera broken left out)" in run.stderr
     return workdir
 
 
@@ -57,6 +65,10 @@ def test_one_model_and_held_out_calibration_per_camera(camera_run):
         used = set().union(*(piece_frames(p) for p in train))
         calibrated_on = set().union(*(piece_frames(p) for p in held_out))
         assert calibrated_on and not used & calibrated_on
+    yard = [p for split in ("train", "calibration") for p in (results / "frames" / "cameras" / split).glob("yard-*.h5")]
+    decoded = 60 + decoded_frame_count(camera_run / "cameras" / "yard" / "normal" / "noon.avi")
+    assert sum(len(piece_frames(p)) for p in yard) == decoded  # the frames that decode, trained and calibrated on
+    assert not (results / "models" / "cameras" / "broken").exists()
 
 
 @pytest.mark.slow
