@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -57,16 +58,22 @@ def config_file(work: Path) -> Path:
     return path
 
 
-def dry_run(work: Path, config: Path, *options: str) -> tuple[float, str]:
-    """Seconds a dry run of ``config`` in ``work`` takes, and what it prints."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def dry_run(work: Path, config: Path, *options: str) -> tuple[float, float, str]:
+    """Wall and CPU seconds a dry run of ``config`` in ``work`` takes, and what it prints."""
     cmd = [*SNAKEMAKE, "--directory", str(work), "--configfile", str(REPO / "config" / "config.yaml"), str(config),
            "--cores", "2", "--dry-run", "--printshellcmds", *options]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     run = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if run.returncode != 0:
         raise SystemExit(f"dry run failed: {run.stderr[-2000:]}")
-    return seconds, run.stdout + run.stderr
+    return seconds, children_cpu() - cpu, run.stdout + run.stderr
 
 
 def job_count(text: str) -> int:
@@ -77,7 +84,7 @@ def job_count(text: str) -> int:
 def segment_commands(text: str, video: str) -> dict[str, str]:
     """Rule -> the shell command of its job for ``video`` (a training piece), from a dry run's printout."""
     commands = {}
-    for block in text.split("\nrule ")[1:]:
+    for block in re.split(r"\n\s*rule ", text)[1:]:
         rule = block.split(":")[0]
         command = re.search(r"^Shell command: (.+)$", block, re.M)
         if rule in STAGES and command and f"/train/{video}." in block:
@@ -85,20 +92,21 @@ def segment_commands(text: str, video: str) -> dict[str, str]:
     return commands
 
 
-def traced_job(work: Path, command: str, root: Path) -> tuple[float, int, int]:
-    """(seconds, files opened, footage files opened) of one job's shell command run in ``work`` under strace."""
+def traced_job(work: Path, command: str, root: Path) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, files opened, footage files opened) of one job's shell command run in ``work``
+    under strace (which slows it: the CPU time counts strace's too)."""
     trace = work / "strace.log"
     for log in re.findall(r"2> '?([^' ]+)", command):
         (work / log).parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), "bash", "-c", command],
                          cwd=work, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
     if run.returncode != 0:
         raise SystemExit(f"job failed: {command}\n{run.stderr[-2000:]}")
     opened = set(re.findall(r'openat\([^"]*"([^"]+)"[^=]*= \d+', trace.read_text()))
     footage = {p for p in opened if p.startswith(f"{root.name}/") or p.startswith(str(root))}
-    return seconds, len(opened), len(footage)
+    return seconds, cpu, len(opened), len(footage)
 
 
 def main() -> None:
@@ -118,15 +126,18 @@ def main() -> None:
     print(f"site: {args.cameras} cameras x {args.segments} segments = {files} files of {args.frames} frames "
           f"(generated in {time.perf_counter() - start:.0f} s)")
     config = config_file(work)
-    first, _ = dry_run(work, config)
-    second, text = dry_run(work, config)
-    print(f"plan: {job_count(text)} jobs; first dry run (counts decoded frames) {first:.1f} s, "
-          f"second (counts kept) {second:.1f} s")
+    first, first_cpu, _ = dry_run(work, config)
+    second, second_cpu, text = dry_run(work, config)
+    print(f"plan: {job_count(text)} jobs; first dry run (counts decoded frames) {first:.1f} s ({first_cpu:.1f} s CPU), "
+          f"second (counts kept) {second:.1f} s ({second_cpu:.1f} s CPU)")
+    groups = len(re.findall(r"Group job pieces-", dry_run(work, config, "--executor", "slurm", "--jobs", "1000")[2]))
+    print(f"cluster: {groups} job groups of the per-segment jobs (one submission each)")
     video = "cam00-2026-12-07_0000"
     commands = segment_commands(text, video)
     for stage in STAGES:
-        seconds, opened, footage = traced_job(work, commands[stage], root)
-        print(f"job {stage} of {video}: {seconds:.2f} s, {opened} files opened, {footage} of them footage")
+        seconds, cpu, opened, footage = traced_job(work, commands[stage], root)
+        print(f"job {stage} of {video}: {seconds:.2f} s ({cpu:.2f} s CPU, under strace), {opened} files opened, "
+              f"{footage} of them footage")
 
 
 if __name__ == "__main__":

@@ -116,9 +116,15 @@ def dry_run(workdir: Path, *options: str) -> str:
     return run.stdout + run.stderr
 
 
+def job_blocks(text: str) -> list[str]:
+    """A dry run's printout cut at each job's ``rule NAME:`` line (indented for the jobs of a group), each piece
+    starting with the rule's name."""
+    return re.split(r"\n\s*rule ", text)[1:]
+
+
 def planned_train_scenes(workdir: Path) -> list[str]:
     """Scenes of the train jobs a dry run plans."""
-    blocks = dry_run(workdir).split("\nrule ")
+    blocks = job_blocks(dry_run(workdir))
     return sorted(re.search(r"scene=([^,\s]+)", b).group(1) for b in blocks if b.startswith("train:"))
 
 
@@ -131,7 +137,7 @@ def planned_jobs(text: str) -> dict[str, int]:
 def planned_commands(text: str) -> dict[str, list[str]]:
     """Rule -> the shell commands of its jobs, from a dry run with ``--printshellcmds``."""
     commands: dict[str, list[str]] = defaultdict(list)
-    for block in text.split("\nrule ")[1:]:
+    for block in job_blocks(text):
         command = re.search(r"^Shell command: (.+)$", block, re.M)
         if command:
             commands[block.split(":")[0]].append(command.group(1))
@@ -153,7 +159,7 @@ def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
 def test_a_cameras_roi_is_an_input_of_its_scoring_and_calibration_only(tmp_path):
     root = make_camera_root(tmp_path / "cameras")
     cv2.imwrite(str(root / "entrance" / "roi.png"), np.full((48, 64), 255, np.uint8))  # the footage's 4:3
-    blocks = dry_run(tmp_path, "--printshellcmds").split("\nrule ")[1:]
+    blocks = job_blocks(dry_run(tmp_path, "--printshellcmds"))
     jobs = [(b.split(":")[0], re.search(r"scene=([^,\s]+)", b).group(1) if "scene=" in b else "", b) for b in blocks]
     with_roi = sorted((rule, scene) for rule, scene, block in jobs if "roi.png" in block)
     assert with_roi == [("calibrate", "entrance"), ("score", "entrance")]  # never train, nor the other camera

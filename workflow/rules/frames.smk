@@ -33,6 +33,8 @@ rule extract_frames:
         f"{LOGS}/frames/{{split}}/{{video}}.log",
     benchmark:
         f"{BENCH}/frames/{{split}}/{{video}}.tsv"
+    group:
+        camera_group
     conda:
         "../../environment.yml"
     resources:
@@ -67,6 +69,28 @@ rule labels:
     params:
         settings=settings("dataset", "frames"),
         frames_dir=lambda wildcards, input: str(Path(input[0]).parent),
+        counts=f"--footage-counts {shlex.quote(DATA.footage_counts)}" if DATA.footage_counts else "",
         code=code_fingerprint("labels", reads_dataset=True),
     shell:
-        ddl("labels --settings {params.settings:q} --frames-dir {params.frames_dir:q} --out {output:q}")
+        ddl("labels --settings {params.settings:q} --frames-dir {params.frames_dir:q} {params.counts} --out {output:q}")
+
+
+if DATASET == "cameras":
+
+    # Joins a camera's per-segment jobs into one job group (a cluster submits one job per camera, not per segment).
+    rule camera_pieces:
+        input:
+            unpack(camera_stores),
+        output:
+            f"{RESULTS}/pieces/{DATASET}/{{scene}}.txt",
+        log:
+            f"{LOGS}/pieces/{{scene}}.log",
+        group:
+            "pieces-{scene}"
+        conda:
+            "../../environment.yml"
+        resources:
+            mem_mb=500,
+            runtime=5,
+        shell:
+            "printf '%s\\n' {input:q} > {output:q} 2> {log:q}"
