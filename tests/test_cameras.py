@@ -22,7 +22,7 @@ from ddlcore.data.extract import extract_piece
 from ddlcore.data.footage_counts import FootageCounts
 from ddlcore.data.pieces import read_piece_row, write_pieces_sheet
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
-from ddlcore.data.resample import analysis_frames, resample
+from ddlcore.data.resample import RateGate, analysis_frames, resample
 from ddlcore.data.video_io import decoded_frame_count, read_video, video_file_info
 from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
@@ -341,3 +341,11 @@ def test_train_hours_keeps_the_latest_footage_for_training_and_calibration(tmp_p
                   for v in adapter.videos(s) if v.scene == "entrance"] for s in ("train", "calibration")}
     # entrance: seg-01.avi (60 frames) then seg-02 (30): the latest 40 are seg-01's last 10 and all of seg-02
     assert pieces == {"train": [("seg-01.avi", 50, 60), ("seg-02", 0, 20)], "calibration": [("seg-02", 20, 30)]}
+
+
+def test_a_live_source_keeps_the_frames_extraction_would_at_the_analysis_rate():
+    for source_fps, fps in ((30.0, 10.0), (25.0, 10.0), (29.97, 7.5)):
+        gate = RateGate(fps)
+        kept = [i for i in range(200) if gate.keep(source_fps)]
+        assert kept == list(resample(range(200), source_fps, fps))
+    assert all(RateGate(None).keep(30.0) for _ in range(5)) and all(RateGate(10.0).keep(5.0) for _ in range(5))

@@ -47,3 +47,25 @@ def resample(frames: Iterable[Frame], source_fps: float, fps: float | None) -> I
         while source_index(k, source_fps, fps) == i:  # more than once when the source is slower
             yield frame
             k += 1
+
+
+class RateGate:
+    """Which frames of a live source, arriving one at a time, the analysis rate ``fps`` keeps (None: every frame):
+    frame ``i`` of the source is kept when it is the source frame of some analysis frame (:func:`source_index`).
+    A source slower than the analysis rate keeps every frame (a live frame is scored once)."""
+
+    def __init__(self, fps: float | None) -> None:
+        self.fps = fps
+        self._index = -1
+        self._next = 0
+
+    def keep(self, source_fps: float) -> bool:
+        """Whether the source's next frame is kept, its rate now being ``source_fps``."""
+        self._index += 1
+        if not self.fps or source_fps <= self.fps:
+            return True
+        if source_index(self._next, source_fps, self.fps) > self._index:
+            return False
+        while source_index(self._next, source_fps, self.fps) <= self._index:
+            self._next += 1
+        return True
