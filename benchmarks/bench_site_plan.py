@@ -5,10 +5,11 @@ Generates a camera root of ``--cameras`` cameras x ``--segments`` segment files 
 
 - times ``snakemake --dry-run`` of the tiny cameras configuration on it twice: the first plan counts the frames
   that decode in every file, the second finds them kept (results/pieces/cameras-footage.csv); the number of jobs
-  planned, and of job groups (``--groups``: one submission each on a cluster);
+  planned;
+- counts the submissions a run through the SLURM profile would make (its job groups, ``--group-components``);
 - runs one job of each per-segment stage (frames, detect, track, masks) of one segment, taking the commands the
-  dry run prints, under ``strace``: its wall time and the files it opens, of which footage files (under the
-  camera root).
+  dry run prints: its wall and CPU time, then again under ``strace``: the files it opens, of which footage files
+  (under the camera root).
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_site_plan.py --cameras 40 --segments 288 --work /tmp/site``
 (and ``--cameras 1 --segments 10`` for the per-job figures of a small site). Needs strace for the file counts.
@@ -92,21 +93,27 @@ def segment_commands(text: str, video: str) -> dict[str, str]:
     return commands
 
 
-def traced_job(work: Path, command: str, root: Path) -> tuple[float, float, int, int]:
-    """(wall seconds, CPU seconds, files opened, footage files opened) of one job's shell command run in ``work``
-    under strace (which slows it: the CPU time counts strace's too)."""
-    trace = work / "strace.log"
+def timed_job(work: Path, command: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one job's shell command run in ``work``."""
     for log in re.findall(r"2> '?([^' ]+)", command):
         (work / log).parent.mkdir(parents=True, exist_ok=True)
     start, cpu = time.perf_counter(), children_cpu()
-    run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), "bash", "-c", command],
-                         cwd=work, capture_output=True, text=True)
-    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
+    run = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"job failed: {command}\n{run.stderr[-2000:]}")
+    return time.perf_counter() - start, children_cpu() - cpu
+
+
+def opened_files(work: Path, command: str, root: Path) -> tuple[int, int]:
+    """(files opened, footage files opened: under ``root``) by one job's shell command, run in ``work`` under strace."""
+    trace = work / "strace.log"
+    run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), "bash", "-c", command],
+                         cwd=work, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"job failed under strace: {command}\n{run.stderr[-2000:]}")
     opened = set(re.findall(r'openat\([^"]*"([^"]+)"[^=]*= \d+', trace.read_text()))
     footage = {p for p in opened if p.startswith(f"{root.name}/") or p.startswith(str(root))}
-    return seconds, cpu, len(opened), len(footage)
+    return len(opened), len(footage)
 
 
 def main() -> None:
@@ -130,15 +137,19 @@ def main() -> None:
     second, second_cpu, text = dry_run(work, config)
     print(f"plan: {job_count(text)} jobs; first dry run (counts decoded frames) {first:.1f} s ({first_cpu:.1f} s CPU), "
           f"second (counts kept) {second:.1f} s ({second_cpu:.1f} s CPU)")
-    groups = len(re.findall(r"Group job pieces-", dry_run(work, config, "--executor", "slurm", "--jobs", "1000")[2]))
-    print(f"cluster: {groups} job groups of the per-segment jobs (one submission each)")
+    profile = str(REPO / "workflow" / "profiles" / "slurm")
+    _, _, cluster = dry_run(work, config, "--workflow-profile", profile)
+    groups = len(re.findall(r"Group job pieces", cluster))
+    alone = len(re.findall(r"^rule \w+:", cluster, re.M))
+    print(f"SLURM profile: {groups + alone} submissions ({groups} job groups of the per-piece jobs, {alone} jobs "
+          "on their own)")
     video = "cam00-2026-12-07_0000"
     commands = segment_commands(text, video)
     for stage in STAGES:
-        seconds, cpu, opened, footage = traced_job(work, commands[stage], root)
-        print(f"job {stage} of {video}: {seconds:.2f} s ({cpu:.2f} s CPU, under strace), {opened} files opened, "
-              f"{footage} of them footage")
-
+        seconds, cpu = timed_job(work, commands[stage])
+        opened, footage = opened_files(work, commands[stage], root)
+        print(f"job {stage} of {video}: {seconds:.2f} s ({cpu:.2f} s CPU), {opened} files opened, {footage} of them "
+              "footage")
 
 if __name__ == "__main__":
     main()

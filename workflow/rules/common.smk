@@ -171,7 +171,6 @@ def final_outputs():
             f"{RESULTS}/tables/jobs-{DATASET}.md",
         ]
         + expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.pt", scene=TRAIN_SCENES, run=RUNS)
-        + (expand(f"{RESULTS}/pieces/{DATASET}/{{scene}}.txt", scene=TRAIN_SCENES) if DATASET == "cameras" else [])
     )
 
 
@@ -198,24 +197,11 @@ def piece_row(wildcards):
     return json.dumps(PIECE_ROWS[(wildcards.split, wildcards.video)], sort_keys=True)
 
 
-def camera_group(wildcards):
-    """The job group of a camera piece's per-segment jobs (frames, detection, tracking, masks): one per camera, joined
-    by its pieces manifest (frames.smk), so that a cluster run submits a job per camera, not per segment; None for
-    the other datasets."""
-    return f"pieces-{PIECE_ROWS[(wildcards.split, wildcards.video)]['camera']}" if DATASET == "cameras" else None
-
-
-def camera_stores(wildcards):
-    """What a camera's pieces manifest lists: the mask caches of its training pieces, the frame stores of its
-    calibration pieces and test clips."""
-    return {
-        "masks": [f"{RESULTS}/masks/{DATASET}/train/{n}.h5" for n in videos_of("train", wildcards.scene)],
-        "frames": [
-            f"{RESULTS}/frames/{DATASET}/{split}/{n}.h5"
-            for split in ("calibration", "test")
-            for n in videos_of(split, wildcards.scene)
-        ],
-    }
+def piece_group(wildcards):
+    """The job group of a camera piece's per-segment jobs (frames, detection, tracking, masks): "pieces", one group
+    job per piece on a cluster, and ``--group-components pieces=N`` (the SLURM profile) submits N pieces' jobs as one;
+    None for the other datasets."""
+    return "pieces" if DATASET == "cameras" else None
 
 
 def pieces_option(wildcards, input):

@@ -34,7 +34,7 @@ rule extract_frames:
     benchmark:
         f"{BENCH}/frames/{{split}}/{{video}}.tsv"
     group:
-        camera_group
+        piece_group
     conda:
         "../../environment.yml"
     resources:
@@ -74,23 +74,3 @@ rule labels:
     shell:
         ddl("labels --settings {params.settings:q} --frames-dir {params.frames_dir:q} {params.counts} --out {output:q}")
 
-
-if DATASET == "cameras":
-
-    # Joins a camera's per-segment jobs into one job group (a cluster submits one job per camera, not per segment).
-    rule camera_pieces:
-        input:
-            unpack(camera_stores),
-        output:
-            f"{RESULTS}/pieces/{DATASET}/{{scene}}.txt",
-        log:
-            f"{LOGS}/pieces/{{scene}}.log",
-        group:
-            "pieces-{scene}"
-        conda:
-            "../../environment.yml"
-        resources:
-            mem_mb=500,
-            runtime=5,
-        shell:
-            "printf '%s\\n' {input:q} > {output:q} 2> {log:q}"

@@ -12,7 +12,7 @@ rule detect:
     benchmark:
         f"{BENCH}/detect/{{split}}/{{video}}.tsv"
     group:
-        camera_group
+        piece_group
     conda:
         "../../environment.yml"
     threads: 2 if GPU_DETECTOR else 1
@@ -37,7 +37,7 @@ rule track:
     benchmark:
         f"{BENCH}/track/{{split}}/{{video}}.tsv"
     group:
-        camera_group
+        piece_group
     conda:
         "../../environment.yml"
     resources:
@@ -60,7 +60,7 @@ rule masks:
     benchmark:
         f"{BENCH}/masks/{{split}}/{{video}}.tsv"
     group:
-        camera_group
+        piece_group
     conda:
         "../../environment.yml"
     resources:
