@@ -8,15 +8,22 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
 from camera_fixtures import make_camera_root, walking_frames, write_frame_folder, write_video
 
 from ddlcore.config import validate_config
+from ddlcore.data import footage_counts, video_io
 from ddlcore.data.camera_labels import read_intervals
+from ddlcore.data.cameras import CamerasDataset, CameraSettings, piece_rows
+from ddlcore.data.extract import extract_piece
+from ddlcore.data.footage_counts import FootageCounts
+from ddlcore.data.pieces import read_piece_row, write_pieces_sheet
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
-from ddlcore.data.video_io import read_video
+from ddlcore.data.resample import RateGate, analysis_frames, resample
+from ddlcore.data.video_io import decoded_frame_count, read_video, video_file_info
 from ddlcore.data.settings import DataSettings
 from ddlcore.errors import DDLError
 from ddlcore.live.deployment_writer import write_deployment
@@ -230,3 +237,115 @@ def test_camera_table_rows_carry_footage_calibration_and_no_labels(tmp_path):
     assert table.loc["door", "detected"] == "1 of 1" and table.loc["door", "event_precision_pct"] == 100.0
     assert table.loc["door", "median_delay_s"] == pytest.approx(0.1)  # raised at its first frame + 1 frame of latency
     assert table.loc["yard", "detected"] == "no labels"
+
+
+def truncated_video(path: Path, frames: np.ndarray) -> Path:
+    """An .avi whose header claims all of ``frames`` while only about the first half decode (its end cut off)."""
+    data = write_video(path, frames).read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_footage_is_cut_by_the_frames_that_decode_and_an_undecodable_camera_is_left_out(tmp_path, capsys):
+    root = make_camera_root(tmp_path / "cams")
+    short = truncated_video(root / "yard" / "normal" / "noon.avi", walking_frames(60, 48, 64, seed=6))
+    assert video_file_info(short).n_frames == 60 and 0 < decoded_frame_count(short) < 60
+    (root / "broken" / "normal").mkdir(parents=True)
+    (root / "broken" / "normal" / "seg.avi").write_bytes(b"RIFF not a video at all")
+    config = cameras_config(root, share=0.25)
+    adapter = open_dataset(config)
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "broken" in line] == [
+        f"warning: {root / 'broken' / 'normal'}: none of its 1 footage files or folders is readable, e.g. "
+        f"{root / 'broken' / 'normal' / 'seg.avi'}: not a readable video (OpenCV cannot open it; corrupt, truncated "
+        "or unknown codec) (camera broken left out)"]
+    assert [line for line in err if "noon.avi" in line] == [
+        f"warning: {short}: {decoded_frame_count(short)} of the 60 frames its header claims decode; using those"]
+    yard = [v for split in ("train", "calibration") for v in list_videos(config, split) if v.scene == "yard"]
+    decoded = 60 + decoded_frame_count(short)
+    assert sum(adapter.info(v).n_frames for v in yard) == decoded
+    assert sum(len(list(adapter.read_frames(v))) for v in yard) == decoded  # every piece reads in full
+    assert sorted({v.scene for v in list_videos(config, "train")}) == ["entrance", "yard"]
+
+
+def test_decoded_frame_counts_are_kept_and_counted_again_when_a_file_changes(tmp_path, monkeypatch):
+    root = make_camera_root(tmp_path / "cams")
+    counts_file = tmp_path / "results" / "footage.csv"
+    settings = CameraSettings(0.25, 10.0, 7)
+    decoded: list[Path] = []
+    real_count = footage_counts.decoded_frame_count
+    monkeypatch.setattr(footage_counts, "decoded_frame_count", lambda p: decoded.append(p) or real_count(p))
+    CamerasDataset(root, settings, FootageCounts(counts_file))
+    assert len(decoded) == 3 and counts_file.is_file()  # the three video files, once each
+    CamerasDataset(root, settings, FootageCounts(counts_file))
+    assert len(decoded) == 3  # kept
+    truncated_video(root / "yard" / "normal" / "morning.avi", walking_frames(60, 48, 64, seed=4))
+    again = CamerasDataset(root, settings, FootageCounts(counts_file))
+    assert decoded[3:] == [root / "yard" / "normal" / "morning.avi"]
+    yard = [v for split in ("train", "calibration") for v in again.videos(split) if v.scene == "yard"]
+    assert sum(again.info(v).n_frames for v in yard) == decoded_frame_count(root / "yard" / "normal" / "morning.avi")
+
+
+def test_a_frame_job_reads_its_row_and_opens_its_own_footage_only(tmp_path, monkeypatch):
+    root = make_camera_root(tmp_path / "cams")
+    sheet = tmp_path / "pieces.csv"
+    assert write_pieces_sheet(piece_rows(open_dataset(cameras_config(root))), sheet)
+    opened: list[str] = []
+    real_capture, real_imread = video_io.cv2.VideoCapture, video_io.cv2.imread
+    monkeypatch.setattr(video_io.cv2, "VideoCapture", lambda path, *a: opened.append(path) or real_capture(path, *a))
+    monkeypatch.setattr(video_io.cv2, "imread", lambda path, *a: opened.append(path) or real_imread(path, *a))
+    config = cameras_config(root)
+    for split, video, source in (("train", "yard-morning", root / "yard" / "normal" / "morning.avi"),
+                                 ("calibration", "entrance-seg-02", root / "entrance" / "normal" / "seg-02")):
+        opened.clear()
+        out = tmp_path / f"{video}.h5"
+        assert extract_piece(config, sheet, split, video, out) > 0
+        assert {Path(p) if Path(p).suffix == ".avi" else Path(p).parent for p in opened} == {source}
+        with h5py.File(out, "r") as f:
+            row = read_piece_row(sheet, split, video)
+            assert f["frames"].shape[0] == int(row["frames"]) and f.attrs["first_frame"] == int(row["start"])
+    assert not write_pieces_sheet(piece_rows(open_dataset(config)), sheet)  # unchanged: left as it is
+
+
+def test_the_analysis_rate_resamples_footage_and_its_labels(tmp_path):
+    root = make_camera_root(tmp_path / "cams")
+    write_video(root / "entrance" / "test" / "clip01.avi", walking_frames(40, 48, 64, seed=3, fast_from=20), fps=20.0)
+    config = DataSettings.from_config(validate_config({
+        "dataset": {"name": "cameras", "root": str(root)}, "cameras": {"calibration_share": 0.25, "fps": 5},
+        "model": {"frames": 3}, "train": {"batch_size": 2}}))
+    adapter = open_dataset(config)
+    (clip,) = list_videos(config, "test")
+    frames = list(adapter.read_frames(clip))
+    assert adapter.info(clip).fps == 5.0 and len(frames) == adapter.info(clip).n_frames == 10  # 2 s of 20 fps
+    source = list(read_video(root / "entrance" / "test" / "clip01.avi"))
+    assert all(np.array_equal(frames[k], source[4 * k]) for k in range(10))  # every 4th source frame
+    assert np.flatnonzero(adapter.frame_labels(clip)).tolist() == [5, 6, 7, 8, 9]  # source frames 20..39
+    yard = [adapter.info(v).n_frames for s in ("train", "calibration") for v in list_videos(config, s) if v.scene == "yard"]
+    assert sum(yard) == 30  # 60 frames at 10 fps, at 5 fps
+
+
+def test_resampling_keeps_or_repeats_source_frames_at_the_analysis_rate():
+    assert list(resample(range(9), 30.0, 10.0)) == [0, 3, 6]
+    assert analysis_frames(9, 30.0, 10.0) == 3 and analysis_frames(10, 30.0, 10.0) == 4
+    assert list(resample(range(3), 5.0, 10.0)) == [0, 0, 1, 1, 2, 2] and analysis_frames(3, 5.0, 10.0) == 6
+    assert list(resample(range(4), 25.0, None)) == [0, 1, 2, 3] and analysis_frames(4, 25.0, None) == 4
+    for n, source_fps, fps in ((100, 29.97, 10.0), (77, 12.5, 10.0), (50, 30.0, 7.0)):
+        assert len(list(resample(range(n), source_fps, fps))) == analysis_frames(n, source_fps, fps)
+
+
+def test_train_hours_keeps_the_latest_footage_for_training_and_calibration(tmp_path):
+    root = make_camera_root(tmp_path / "cams")
+    settings = CameraSettings(0.25, 10.0, 3, train_hours=4.0 / 3600)  # the latest 4 s: 40 frames at 10 fps
+    adapter = CamerasDataset(root, settings)
+    pieces = {s: [(adapter.piece(v).source.name, adapter.piece(v).start, adapter.piece(v).stop)
+                  for v in adapter.videos(s) if v.scene == "entrance"] for s in ("train", "calibration")}
+    # entrance: seg-01.avi (60 frames) then seg-02 (30): the latest 40 are seg-01's last 10 and all of seg-02
+    assert pieces == {"train": [("seg-01.avi", 50, 60), ("seg-02", 0, 20)], "calibration": [("seg-02", 20, 30)]}
+
+
+def test_a_live_source_keeps_the_frames_extraction_would_at_the_analysis_rate():
+    for source_fps, fps in ((30.0, 10.0), (25.0, 10.0), (29.97, 7.5)):
+        gate = RateGate(fps)
+        kept = [i for i in range(200) if gate.keep(source_fps)]
+        assert kept == list(resample(range(200), source_fps, fps))
+    assert all(RateGate(None).keep(30.0) for _ in range(5)) and all(RateGate(10.0).keep(5.0) for _ in range(5))

@@ -1,6 +1,7 @@
-"""End to end: the workflow on a generated camera root (two cameras, one without test clips):
-a model and a held-out calibration per camera, the per-camera table, the camera without test clips in the AUC
-and event tables, and the deployment file."""
+"""End to end: the workflow on a generated camera root (two cameras, one without test clips and with a video whose
+header claims more frames than decode, and a third whose only footage does not decode): a model and a held-out
+calibration per readable camera, the per-camera table, the camera without test clips in the AUC and event tables,
+and the deployment file."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from camera_fixtures import make_camera_root
+from camera_fixtures import make_camera_root, walking_frames, write_video
 from snakemake_command import REPO, SNAKEMAKE
+
+from ddlcore.data.video_io import decoded_frame_count
 
 TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
 pytestmark = pytest.mark.e2e
@@ -28,11 +31,16 @@ RUN = "c3dsu-ddl-seed0"
 def camera_run(tmp_path_factory) -> Path:
     """A completed workflow run on a generated camera root under ``<workdir>/cameras``."""
     workdir = tmp_path_factory.mktemp("cameras-workflow")
-    make_camera_root(workdir / "cameras")
+    root = make_camera_root(workdir / "cameras")
+    noon = write_video(root / "yard" / "normal" / "noon.avi", walking_frames(60, 48, 64, seed=7))
+    noon.write_bytes(noon.read_bytes()[: noon.stat().st_size // 2])  # its header claims 60 frames, about 29 decode
+    (root / "broken" / "normal").mkdir(parents=True)
+    (root / "broken" / "normal" / "seg.avi").write_bytes(b"RIFF not a video")
     cmd = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
            str(TINY_CAMERAS), "--cores", "2"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "cameras/yard/normal/noon.avi: " in run.stderr and "(camera broken left out)" in run.stderr
     return workdir
 
 
@@ -57,6 +65,10 @@ def test_one_model_and_held_out_calibration_per_camera(camera_run):
         used = set().union(*(piece_frames(p) for p in train))
         calibrated_on = set().union(*(piece_frames(p) for p in held_out))
         assert calibrated_on and not used & calibrated_on
+    yard = [p for split in ("train", "calibration") for p in (results / "frames" / "cameras" / split).glob("yard-*.h5")]
+    decoded = 60 + decoded_frame_count(camera_run / "cameras" / "yard" / "normal" / "noon.avi")
+    assert sum(len(piece_frames(p)) for p in yard) == decoded  # the frames that decode, trained and calibrated on
+    assert not (results / "models" / "cameras" / "broken").exists()
 
 
 @pytest.mark.slow
@@ -104,9 +116,15 @@ def dry_run(workdir: Path, *options: str) -> str:
     return run.stdout + run.stderr
 
 
+def job_blocks(text: str) -> list[str]:
+    """A dry run's printout cut at each job's ``rule NAME:`` line (indented for the jobs of a group), each piece
+    starting with the rule's name."""
+    return re.split(r"\n\s*rule ", text)[1:]
+
+
 def planned_train_scenes(workdir: Path) -> list[str]:
     """Scenes of the train jobs a dry run plans."""
-    blocks = dry_run(workdir).split("\nrule ")
+    blocks = job_blocks(dry_run(workdir))
     return sorted(re.search(r"scene=([^,\s]+)", b).group(1) for b in blocks if b.startswith("train:"))
 
 
@@ -119,7 +137,7 @@ def planned_jobs(text: str) -> dict[str, int]:
 def planned_commands(text: str) -> dict[str, list[str]]:
     """Rule -> the shell commands of its jobs, from a dry run with ``--printshellcmds``."""
     commands: dict[str, list[str]] = defaultdict(list)
-    for block in text.split("\nrule ")[1:]:
+    for block in job_blocks(text):
         command = re.search(r"^Shell command: (.+)$", block, re.M)
         if command:
             commands[block.split(":")[0]].append(command.group(1))
@@ -141,7 +159,7 @@ def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
 def test_a_cameras_roi_is_an_input_of_its_scoring_and_calibration_only(tmp_path):
     root = make_camera_root(tmp_path / "cameras")
     cv2.imwrite(str(root / "entrance" / "roi.png"), np.full((48, 64), 255, np.uint8))  # the footage's 4:3
-    blocks = dry_run(tmp_path, "--printshellcmds").split("\nrule ")[1:]
+    blocks = job_blocks(dry_run(tmp_path, "--printshellcmds"))
     jobs = [(b.split(":")[0], re.search(r"scene=([^,\s]+)", b).group(1) if "scene=" in b else "", b) for b in blocks]
     with_roi = sorted((rule, scene) for rule, scene, block in jobs if "roi.png" in block)
     assert with_roi == [("calibrate", "entrance"), ("score", "entrance")]  # never train, nor the other camera
@@ -167,3 +185,29 @@ def test_the_camera_without_test_clips_is_named_to_the_aggregate_and_events_jobs
     commands = planned_commands(dry_run(tmp_path, "--printshellcmds"))
     assert len(commands["aggregate"]) == len(commands["events"]) == 1 and len(commands["score"]) == 2
     assert not [c for jobs in commands.values() for c in jobs if "--unlabelled-scenes" in c]
+
+
+def planned_outputs(text: str) -> list[str]:
+    """The output files of the jobs a dry run plans."""
+    return sorted(re.findall(r"^\s+output: (\S+)", text, re.M))
+
+
+@pytest.mark.slow
+def test_a_new_segment_of_one_camera_replans_only_that_cameras_pieces(tmp_path):
+    root = make_camera_root(tmp_path / "cameras")
+    run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml"),
+                          str(TINY_CAMERAS), "--cores", "2", "--until", "extract_frames"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    sheet = tmp_path / "results" / "pieces" / "cameras.csv"
+    rows = pd.read_csv(sheet)
+    assert sorted(rows.video) == sorted(p.stem for p in (tmp_path / "results" / "frames").rglob("*.h5"))
+    assert planned_outputs(dry_run(tmp_path, "--until", "extract_frames")) == []  # nothing to do
+    write_video(root / "yard" / "normal" / "noon.avi", walking_frames(40, 48, 64, seed=9))
+    frames = tmp_path / "results" / "frames" / "cameras"
+    assert planned_outputs(dry_run(tmp_path, "--until", "extract_frames")) == [
+        f"results/frames/cameras/{split}/{name}.h5"
+        for split, name in (("calibration", "yard-noon"), ("train", "yard-morning"), ("train", "yard-noon"))]
+    assert (frames / "calibration" / "yard-morning.h5").is_file()  # left on disk; the cut moved into the new segment
+    changed = pd.read_csv(sheet).merge(rows, how="outer", indicator=True).query("_merge != 'both'")
+    assert set(changed.camera) == {"yard"}  # the other camera's rows are as they were

@@ -21,12 +21,14 @@ import numpy as np
 import pytest
 import torch
 
+from camera_fixtures import make_camera_root, walking_frames, write_video
 from slurm_cluster import SQUEUE_STATUS_ARGS, SlurmCluster, SlurmUnavailable, slurm_cluster
 from snakemake_command import REPO, SNAKEMAKE
 
 pytestmark = pytest.mark.slurm
 
 TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
+TINY_CAMERAS = REPO / "tests" / "data" / "tiny-cameras.yaml"
 # The node has no GPU: the GPU rules ask for none.
 CPU_ONLY = ("--set-resources", "train:gpu=0", "score:gpu=0", "detect:gpu=0", "calibrate:gpu=0", "live_score:gpu=0")
 # A failed job is a test failure: no retries (each retry would also be one more SLURM job).
@@ -92,6 +94,49 @@ def test_workflow_on_slurm_equals_local_run(cluster: SlurmCluster, tmp_path: Pat
     _assert_same_results(local_dir / "results", slurm_dir / "results")
 
 
+def _camera_site(root: Path) -> Path:
+    """Four cameras under ``root``: the two of :func:`make_camera_root` and two more with normal footage only."""
+    make_camera_root(root)
+    for seed, camera in enumerate(("gate", "lobby"), start=10):
+        write_video(root / camera / "normal" / "a.avi", walking_frames(40, 48, 64, seed=seed))
+        write_video(root / camera / "normal" / "b.avi", walking_frames(30, 48, 64, seed=seed + 1))
+    return root
+
+
+@pytest.mark.slow
+def test_a_camera_site_on_slurm_submits_grouped_jobs_and_equals_local_run(cluster: SlurmCluster, tmp_path: Path):
+    """The per-piece jobs of a 4-camera site (frames, detection, tracking, masks) go to SLURM as job groups of 50
+    pieces (the profile's group-components): fewer submissions than jobs, and the same results as a local run."""
+    slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
+    configs = (REPO / "config" / "config.yaml", TINY_CAMERAS)
+    for workdir in (slurm_dir, local_dir):
+        _camera_site(workdir / "cameras")
+    profile = ("--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"))
+    plan = subprocess.run([*SNAKEMAKE, "--directory", str(slurm_dir), "--configfile", *map(str, configs), *profile,
+                           "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    planned = plan.stdout + plan.stderr
+    jobs = sum(int(n) for n in re.findall(r"^\w+\s+(\d+)$", planned.split("total")[0], re.M))
+    pieces = len(re.findall(r"^\s+rule extract_frames:", planned, re.M))
+    groups = len(re.findall(r"Group job pieces", planned))
+    alone = len([r for r in re.findall(r"^rule (\w+):", planned, re.M) if r not in LOCAL_RULES])
+    assert groups == 1 and pieces == 12 and groups + alone < jobs - 1  # the 4 cameras' 12 pieces in one group
+    slurm_run = _start_snakemake(slurm_dir, cluster.env, *profile, *SQUEUE_STATUS_ARGS, *CPU_ONLY, *NO_RETRIES,
+                                 configs=configs)
+    local_run = _start_snakemake(local_dir, dict(os.environ), "--cores", "2", configs=configs)
+    deadline = time.monotonic() + WORKFLOW_TIMEOUT_S
+    (slurm_rc, slurm_log), (local_rc, local_log) = _finish(slurm_run, slurm_dir, deadline), \
+        _finish(local_run, local_dir, deadline)
+    assert slurm_rc == 0, f"snakemake through the SLURM profile {_failure(slurm_rc)}:\n{slurm_log[-3000:]}"
+    assert local_rc == 0, f"snakemake --cores 2 {_failure(local_rc)}:\n{local_log[-3000:]}"
+    submitted = set(re.findall(r"has been submitted with SLURM jobid (\d+)", slurm_log))
+    assert len(submitted) == groups + alone, f"{len(submitted)} SLURM jobs for {jobs - 1} jobs"
+    assert {cluster.completed_jobs()[j]["JobState"] for j in submitted} == {"COMPLETED"}
+    for root in (local_dir, slurm_dir):  # the decoded frame counts record each file's time: not compared
+        (root / "results" / "pieces" / "cameras-footage.csv").unlink()
+    _assert_same_results(local_dir / "results", slurm_dir / "results")
+
+
 def _planned_jobs(workdir: Path) -> Counter:
     """Jobs per rule that a complete run of the tiny configuration in workdir plans (dry run)."""
     workdir.mkdir()
@@ -106,12 +151,13 @@ def _planned_jobs(workdir: Path) -> Counter:
     return planned
 
 
-def _start_snakemake(workdir: Path, env: dict[str, str], *options: str) -> subprocess.Popen:
-    """Start the workflow on the tiny configuration in workdir, detached from this terminal."""
+def _start_snakemake(workdir: Path, env: dict[str, str], *options: str,
+                     configs: tuple[Path, ...] = (TINY_CONFIG,)) -> subprocess.Popen:
+    """Start the workflow on the tiny configuration (or ``configs``) in workdir, detached from this terminal."""
     workdir.mkdir(exist_ok=True)
     with open(workdir / "snakemake.out", "w") as log:
         return subprocess.Popen(
-            [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(TINY_CONFIG), *options],
+            [*SNAKEMAKE, "--directory", str(workdir), "--configfile", *map(str, configs), *options],
             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -238,3 +238,34 @@ def test_a_camera_sharing_a_loaded_model_with_another_models_calibration_is_refu
                DeployedCamera("yard", "0", model_path, foreign)]
     with pytest.raises(DDLError, match=r"^camera yard: .*foreign\.alarm\.h5: a calibration of another model file"):
         watch_cameras(cameras, WatchSettings.from_config(cfg), io.StringIO())
+
+
+def test_a_source_is_watched_at_the_analysis_rate_and_another_rate_is_refused(calibrated, tmp_path):
+    """cameras.fps: a file at three times the calibration's rate is scored on every third frame; a watch at a
+    rate other than its calibration's, or than its trained config's, is refused in one line."""
+    from ddlcore.live.deployment import DeployedCamera, watch_rate
+    from ddlcore.live.multi_watch import watch_cameras
+
+    model_path, cfg = calibrated
+    calibration = sidecar_path(model_path)
+    rate = load_calibration(calibration).fps
+    video = tmp_path / "fast.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 3 * rate, (64, 48))
+    for frame in np.random.default_rng(0).integers(0, 255, (60, 48, 64, 3), dtype=np.uint8):
+        writer.write(frame)
+    writer.release()
+    settings = WatchSettings.from_config(cfg)
+    scored = {}
+    for fps in (None, rate):
+        camera = DeployedCamera("door", str(video), model_path, calibration)
+        summary = watch_cameras([camera], dataclasses.replace(settings, analysis_fps=fps), io.StringIO())
+        assert summary["cameras"]["door"]["read"] == 60
+        scored[fps] = summary["cameras"]["door"]["scored"]
+    assert scored[None] - scored[rate] == 40  # 20 of the 60 frames at the analysis rate, the same warm-up
+    with pytest.raises(DDLError, match=rf"^camera door: .*calibrated at {rate:g} frames/s but cameras.fps is {2 * rate:g}"):
+        watch_cameras([DeployedCamera("door", str(video), model_path, calibration)],
+                      dataclasses.replace(settings, analysis_fps=2 * rate), io.StringIO())
+    trained = DeployedCamera("door", "0", model_path, calibration, settings.score, trained_fps=rate)
+    assert watch_rate(trained, rate, None) == rate  # the trained config's rate, the watch's config silent
+    with pytest.raises(DDLError, match=rf"cameras.fps is 5 but the model was trained at {rate:g} frames/s"):
+        watch_rate(trained, rate, 5.0)

@@ -6,7 +6,8 @@ Layout (format version 1)::
                window of T frames touches exactly T chunks
     attrs: format_version=1, source (str), original_height, original_width, fps, dataset,
            split, video, scene, first_frame (index in source of the first frame; the cameras
-           dataset cuts a source into a training and a calibration piece)
+           dataset cuts a source into a training and a calibration piece; counted at the analysis
+           rate fps, the source's own being source_fps where cameras.fps resamples it)
 
 Files are written under a temporary name and renamed when complete.
 """

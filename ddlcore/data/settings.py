@@ -41,6 +41,8 @@ class CamerasSettings(Section):
 
     calibration_share: float
     folder_fps: float
+    fps: float | None
+    train_hours: float | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class DataSettings:
     synthetic: SyntheticSettings
     clip_frames: int
     batch_size: int
+    #: where the camera adapter keeps the decoded frame counts of the footage it has seen (set by the workflow;
+    #: None: counted afresh each time)
+    footage_counts: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> DataSettings:

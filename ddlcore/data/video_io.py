@@ -143,15 +143,22 @@ def capture_frames(capture: cv2.VideoCapture, name: str, policy: str, expected: 
         warn(f"{name}: {decoded} of the {expected} frames its header announces decoded; scoring those")
 
 
-def read_video(path: Path, policy: str = "strict") -> Iterator[np.ndarray]:
+def read_video(path: Path, policy: str = "strict", expected: int | None = None) -> Iterator[np.ndarray]:
     """Every frame of a video file as uint8 (h, w, 3) RGB, read under ``policy`` ``strict`` or ``lenient``
-    (:func:`capture_frames`) against the frame count its header announces.
+    (:func:`capture_frames`) against ``expected`` frames (None: the frame count its header announces).
 
     DDLError naming ``path`` when it is missing or OpenCV cannot open it (raised when the frames are first asked
     for), or (strict) when decoding stops early: a short read would silently misalign the frame labels.
     """
-    expected = video_file_info(path).n_frames
+    if expected is None:
+        expected = video_file_info(path).n_frames
     yield from capture_frames(_open_video(path), str(path), policy, expected)
+
+
+def decoded_frame_count(path: Path) -> int:
+    """How many frames of the video file ``path`` decode, in order up to the first that does not (what a strict
+    read yields); decodes the whole file. DDLError naming ``path`` when it is missing or OpenCV cannot open it."""
+    return sum(1 for _ in capture_frames(_open_video(path), str(path), "live"))
 
 
 def source_info(source: Path, folder_fps: float) -> VideoInfo:
@@ -161,8 +168,9 @@ def source_info(source: Path, folder_fps: float) -> VideoInfo:
     return video_file_info(source)
 
 
-def read_source(source: Path) -> Iterator[np.ndarray]:
-    """Yield the frames of a video file or an image folder (uint8 (h, w) gray or (h, w, 3) RGB)."""
+def read_source(source: Path, expected: int | None = None) -> Iterator[np.ndarray]:
+    """Yield the frames of a video file or an image folder (uint8 (h, w) gray or (h, w, 3) RGB); a video file is
+    read strictly against ``expected`` frames (None: its header's count)."""
     if source.is_dir():
         return read_image_files(list_images(source))
-    return read_video(source)
+    return read_video(source, expected=expected)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ..data.boxes_io import write_boxes
 import cv2
 import numpy as np
 
+from ..data.base import VideoInfo
 from ..data.framestore import FrameStore
+from ..data.pieces import Piece, read_piece
 from ..data.registry import open_dataset
 from ..data.settings import DataSettings
 from ..errors import DDLError
@@ -41,19 +43,15 @@ def build_detector(detect: DetectSettings) -> Detector:
 
 
 class SourceFrames:
-    """One video's frames as read from the dataset of ``data``, downscaled to a long side of at most ``max_side``,
-    with ``channels`` channels.
+    """One video's source frames (uint8 (h, w) or (h, w, 3), any size), downscaled to a long side of at most
+    ``max_side``, with ``channels`` channels.
 
     Offers what detectors use of a :class:`FrameStore`: ``shape`` (N, H, W, C), ``len`` and slicing.
     """
 
-    def __init__(self, data: DataSettings, max_side: int, split: str, video_name: str, channels: int) -> None:
-        dataset = open_dataset(data)
-        matches = [v for v in dataset.videos(split) if v.name == video_name]
-        if not matches:
-            raise DDLError(f"video {video_name} not found in the {split} split of {dataset.root}")
-        frames = []
-        for frame in dataset.read_frames(matches[0]):
+    def __init__(self, frames: Iterable[np.ndarray], max_side: int, channels: int) -> None:
+        scaled = []
+        for frame in frames:
             scale = max_side / max(frame.shape[:2])
             if scale < 1:
                 frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -61,8 +59,8 @@ class SourceFrames:
                 frame = frame[:, :, None]
             if channels == 1 and frame.shape[2] == 3:
                 frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[:, :, None]
-            frames.append(frame)
-        self._frames = np.stack(frames)
+            scaled.append(frame)
+        self._frames = np.stack(scaled)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -74,6 +72,21 @@ class SourceFrames:
 
     def __getitem__(self, index: Any) -> np.ndarray:
         return self._frames[index]
+
+
+def dataset_frames(data: DataSettings, store: FrameStore, video: str) -> Iterator[np.ndarray]:
+    """The source frames a frame store was made from: a camera piece's from its own footage (the store's attrs name
+    it: ``source``, ``first_frame``, ``fps``, ``source_fps``), else those of ``video`` as ``data``'s dataset reads it."""
+    attrs = store.attrs
+    if attrs.get("dataset") == "cameras" and "source_fps" in attrs:
+        start, stop = int(attrs["first_frame"]), int(attrs["first_frame"]) + len(store)
+        info = VideoInfo(stop, int(attrs["original_height"]), int(attrs["original_width"]), float(attrs["fps"]))
+        return read_piece(Piece(Path(str(attrs["source"])), start, stop, info, float(attrs["source_fps"])))
+    dataset, split = open_dataset(data), str(attrs["split"])
+    matches = [v for v in dataset.videos(split) if v.name == video]
+    if not matches:
+        raise DDLError(f"video {video} not found in the {split} split of {dataset.root}")
+    return dataset.read_frames(matches[0])
 
 
 def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Path,
@@ -89,7 +102,7 @@ def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Pa
         n, height, width, channels = store.shape
         source: Any = store
         if settings is not None and settings.detect.source == "dataset":
-            source = SourceFrames(settings.data, settings.detect.max_side, str(store.attrs["split"]), video, channels)
+            source = SourceFrames(dataset_frames(settings.data, store, video), settings.detect.max_side, channels)
             if len(source) != n:
                 raise DDLError(f"video {video}: the dataset yields {len(source)} frames but its frame store "
                                f"{frames_path} holds {n}; re-run the frames stage")

@@ -38,14 +38,17 @@ DEPLOYMENT_SCHEMA = SCHEMAS / "deployment.schema.yaml"
 
 @dataclass(frozen=True)
 class DeployedCamera:
-    """One camera of a deployment: its name, source, model file, calibration file and the ``score`` section of the
-    config its model was trained with (None: the watch's own)."""
+    """One camera of a deployment: its name, source, model file, calibration file and the ``score`` section and
+    analysis rate of the config its model was trained with (None: the watch's own)."""
 
     name: str
     source: str
     model: Path
     calibration: Path
     trained: ScoreSettings | None = None
+    #: the analysis rate (``cameras.fps``) of the config its model was trained with; None: its footage's own rate,
+    #: or no config
+    trained_fps: float | None = None
 
 
 def _camera(path: Path, entry: dict[str, Any]) -> DeployedCamera:
@@ -61,13 +64,28 @@ def _camera(path: Path, entry: dict[str, Any]) -> DeployedCamera:
     calibration = Path(entry["calibration"]) if entry.get("calibration") else sidecar_path(model)
     if not calibration.is_file():
         raise DDLError(f"{where}: calibration file not found: {calibration} (run ddl calibrate on held-out normal footage)")
-    trained = None
+    trained, trained_fps = None, None
     if entry.get("config"):
         try:
-            trained = ScoreSettings.from_config(load_config(entry["config"]))
+            config = load_config(entry["config"])
         except DDLError as exc:
             raise DDLError(f"{where}: {exc}") from exc
-    return DeployedCamera(name, str(source).strip(), model, calibration, trained)
+        trained, trained_fps = ScoreSettings.from_config(config), config["cameras"]["fps"]
+    return DeployedCamera(name, str(source).strip(), model, calibration, trained, trained_fps)
+
+
+def watch_rate(camera: DeployedCamera, calibration_fps: float, watch_fps: float | None) -> float | None:
+    """The analysis rate ``camera`` is watched at: its trained config's ``cameras.fps`` when it has a config, else the
+    watch's ``watch_fps`` (None: the source's own rate). DDLError (one line) when the watch's rate contradicts the
+    trained one, or the calibration (``calibration_fps``: the rate of the frames it was fitted on) is at another."""
+    rate = camera.trained_fps if camera.trained is not None else watch_fps
+    if camera.trained is not None and watch_fps is not None and watch_fps != rate:
+        raise DDLError(f"cameras.fps is {watch_fps:g} but the model was trained at "
+                       f"{'its footage rate' if rate is None else f'{rate:g} frames/s'}: train and watch at one rate")
+    if rate is not None and abs(calibration_fps - rate) > 1e-6:
+        raise DDLError(f"{camera.calibration}: calibrated at {calibration_fps:g} frames/s but cameras.fps is {rate:g}: "
+                       "train and watch at one rate")
+    return rate
 
 
 def load_deployment(path: str | Path) -> list[DeployedCamera]:

@@ -30,13 +30,14 @@ from typing import Any, Callable, Mapping, TextIO
 import numpy as np
 
 from ..alarm.calibration import Calibration, check_calibration, load_calibration
+from ..data.resample import RateGate
 from ..devices import resolve_device
 from ..errors import DDLError, warn
 from ..score.export import scoring_model
 from ..score.inference import load_model
 from ..score.settings import ScoreSettings
 from .api import Api
-from .deployment import DeployedCamera
+from .deployment import DeployedCamera, watch_rate
 from .event_log import EventLog
 from .event_media import MEDIA_NAME_EXTRA, EventMedia, MediaSettings, MediaWriter, camera_label
 from .output_paths import longest_name_fits, writable_folder
@@ -191,6 +192,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
     models: dict[Path, tuple[Any, dict[str, Any]]] = {}
     first: dict[Path, DeployedCamera] = {}  # each model file's first camera
     calibrations: dict[str, Calibration] = {}
+    gates: dict[str, RateGate] = {}  # each camera's frames at its analysis rate (cameras.fps)
     for camera in cameras:  # each model file loaded once; every camera's calibration checked before any export
         try:
             calibrations[camera.name] = calibration = load_calibration(camera.calibration)
@@ -198,6 +200,7 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
             if key not in models:
                 models[key], first[key] = load_model(camera.model, device), camera
             check_calibration(calibration, camera.calibration, camera.model, models[key][1])
+            gates[camera.name] = RateGate(watch_rate(camera, calibration.fps, settings.analysis_fps))
         except DDLError as exc:
             raise DDLError(camera_message(camera.name, str(exc))) from exc
     for key, camera in first.items():
@@ -241,7 +244,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
         while any(not w.ended for w in watches) and (deadline is None or time.monotonic() < deadline) \
                 and not (stop and stop.is_set()):
             ready.clear()
-            pending = [(w, f) for w in watches if not w.ended and (f := w.reader.get(timeout=0)) is not None]
+            pending = [(w, f) for w in watches if not w.ended and (f := w.reader.get(timeout=0)) is not None
+                       and gates[w.name].keep(w.reader.fps)]
             for w, frame in pending:
                 w.admit(frame)
             for (w, frame), result in zip(pending, score_round(pending)):

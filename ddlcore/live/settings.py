@@ -62,16 +62,20 @@ class RecordSettings(Section):
 @dataclass(frozen=True)
 class WatchSettings:
     """What ``ddl watch`` reads: the ``live`` section, the ``score`` one (scoring device, runtime, encoder
-    sharing), the ``alarm`` one (``fps``: the frame rate assumed for a source that reports none) and the
-    ``outputs`` one (MQTT, webhooks)."""
+    sharing), the ``alarm`` one (``fps``: the frame rate assumed for a source that reports none), the
+    ``outputs`` one (MQTT, webhooks) and the analysis rate ``cameras.fps``."""
 
     live: LiveSettings
     score: ScoreSettings
     alarm: AlarmSettings
     outputs: OutputSettings
+    #: ``cameras.fps``: the analysis rate a source is resampled to (None: its own; a deployed camera's trained
+    #: config sets its own, which this must not contradict)
+    analysis_fps: float | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> WatchSettings:
-        """The four sections of a validated, default-filled configuration (``ddlcore.config.load_config``)."""
+        """The four sections of a validated, default-filled configuration (``ddlcore.config.load_config``), and
+        its ``cameras.fps``."""
         return cls(LiveSettings.from_config(config), ScoreSettings.from_config(config), AlarmSettings.from_config(config),
-                   OutputSettings.from_config(config))
+                   OutputSettings.from_config(config), config["cameras"]["fps"])

@@ -1,5 +1,6 @@
 # Helpers shared by all rules: dataset listing, per-stage settings and code fingerprints.
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -8,6 +9,8 @@ from pathlib import Path
 from ddlcore.cli.main import command_modules
 from ddlcore.code_closure import code_fingerprint as closure_fingerprint
 from ddlcore.config import FIXED_SCORE_KEYS, JOB_SELECTORS, training_seeds
+from ddlcore.data.cameras import piece_rows
+from ddlcore.data.pieces import write_pieces_sheet
 from ddlcore.data.registry import adapter_module, list_videos, open_dataset, training_scenes
 from ddlcore.data.roi import camera_rois
 from ddlcore.data.settings import DataSettings
@@ -18,6 +21,10 @@ RESULTS = config["results"]
 #: the data stage's settings, built once from the validated config: what the dataset listing reads
 DATA = DataSettings.from_config(config)
 DATASET = DATA.dataset.name
+if DATASET == "cameras":  # the frames that decode, counted once per footage file and kept between runs
+    DATA = dataclasses.replace(DATA, footage_counts=f"{RESULTS}/pieces/{DATASET}-footage.csv")
+#: the pieces sheet (dataset cameras): every piece of every camera, written at planning; each frame job reads its row
+PIECES = f"{RESULTS}/pieces/{DATASET}.csv"
 LOGS = f"{RESULTS}/logs/{DATASET}"
 BENCH = f"{RESULTS}/benchmarks/{DATASET}"
 
@@ -32,6 +39,14 @@ try:
         if DATASET == "cameras"
         else {}
     )
+    if DATASET == "cameras":
+        planned = {(split, v.name) for split, videos in VIDEOS.items() for v in videos}
+        PIECE_ROWS = {
+            (row["split"], row["video"]): row
+            for row in piece_rows(open_dataset(DATA))
+            if (row["split"], row["video"]) in planned
+        }
+        write_pieces_sheet(list(PIECE_ROWS.values()), PIECES)
 except DDLError as exc:
     raise WorkflowError(str(exc)) from None
 # A scene with training videos only (ShanghaiTech's 13th) still gets its model, for scoring new footage.
@@ -163,17 +178,35 @@ def raw_input(wildcards):
     """What one video's frames come from: the generator's manifest, or the video file / frame folder."""
     if DATASET == "synthetic":
         return f"{DATA.dataset.root}/manifest.json"
+    if DATASET == "cameras":
+        return [PIECE_ROWS[(wildcards.split, wildcards.video)]["source"]]
     return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
 
 
-def frame_range(wildcards):
-    """Which frames of its source a video holds, as "start:stop" (the cameras dataset cuts footage by time,
-    and new footage moves the cut: a param, so a moved piece is extracted again); "" for other datasets."""
+def pieces_input(wildcards):
+    """The pieces sheet, whose row the frame job reads (dataset cameras; [] for the others). Its time does not
+    re-run the job (ancient): the row's content does, through :func:`piece_row`."""
+    return [ancient(PIECES)] if DATASET == "cameras" else []
+
+
+def piece_row(wildcards):
+    """A camera piece's row of the pieces sheet, as text: a param, so a piece that changed (new footage moves the
+    calibration cut, a file whose frames changed) is extracted again, and no other; "" for other datasets."""
     if DATASET != "cameras":
         return ""
-    video = next(v for v in VIDEOS[wildcards.split] if v.name == wildcards.video)
-    piece = open_dataset(DATA).piece(video)
-    return f"{piece.start}:{piece.stop}"
+    return json.dumps(PIECE_ROWS[(wildcards.split, wildcards.video)], sort_keys=True)
+
+
+def piece_group(wildcards):
+    """The job group of a camera piece's per-segment jobs (frames, detection, tracking, masks): "pieces", one group
+    job per piece on a cluster, and ``--group-components pieces=N`` (the SLURM profile) submits N pieces' jobs as one;
+    None for the other datasets."""
+    return "pieces" if DATASET == "cameras" else None
+
+
+def pieces_option(wildcards, input):
+    """``--pieces CSV`` for a frame job that reads its row of the pieces sheet, "" for other datasets."""
+    return f"--pieces {shlex.quote(str(input.pieces[0]))}" if input.pieces else ""
 
 
 def training_inputs(wildcards):

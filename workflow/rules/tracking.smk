@@ -11,6 +11,8 @@ rule detect:
         f"{LOGS}/detect/{{split}}/{{video}}.log",
     benchmark:
         f"{BENCH}/detect/{{split}}/{{video}}.tsv"
+    group:
+        piece_group
     conda:
         "../../environment.yml"
     threads: 2 if GPU_DETECTOR else 1
@@ -34,6 +36,8 @@ rule track:
         f"{LOGS}/track/{{split}}/{{video}}.log",
     benchmark:
         f"{BENCH}/track/{{split}}/{{video}}.tsv"
+    group:
+        piece_group
     conda:
         "../../environment.yml"
     resources:
@@ -55,6 +59,8 @@ rule masks:
         f"{LOGS}/masks/{{split}}/{{video}}.log",
     benchmark:
         f"{BENCH}/masks/{{split}}/{{video}}.tsv"
+    group:
+        piece_group
     conda:
         "../../environment.yml"
     resources:
