@@ -42,59 +42,12 @@ sys.path.insert(0, str(REPO / "tests"))  # the test helpers: tiny model, footage
 
 from alarm_fixtures import tiny_checkpoint, to_model_frames  # noqa: E402
 from camera_fixtures import walking_frames  # noqa: E402
+from mjpeg_server import MJPEGServer  # noqa: E402
 from mqtt_broker import Broker, Subscriber, free_port  # noqa: E402
 
-BOUNDARY = "ddlframe"
+#: a camera URL of the kind many IP cameras take, the password in its query: it must never show
+CAMERA_PATH = "/video.cgi?user=admin&password=soak-secret"
 HEIGHT, WIDTH = 48, 64
-
-
-class LoopedStream:
-    """A loopback MJPEG camera serving ``frames`` (RGB) in a loop at ``fps``; :meth:`stop` and :meth:`start` make
-    it go away and come back on the same port."""
-
-    def __init__(self, frames: np.ndarray, fps: float) -> None:
-        self.jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
-        self.fps = fps
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/video.cgi?user=admin&password=soak-secret"
-        self._server: ThreadingHTTPServer | None = None
-        self._closing = threading.Event()
-
-    def start(self) -> None:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
-                self.send_response(200)
-                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
-                self.end_headers()
-                start, i = time.monotonic(), 0
-                try:
-                    while not owner._closing.is_set():
-                        delay = start + i / owner.fps - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                        jpeg = owner.jpegs[i % len(owner.jpegs)]
-                        self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
-                                         "\r\n\r\n".encode() + jpeg + b"\r\n")
-                        i += 1
-                except OSError:
-                    return
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self._closing.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 class WebhookReceiver:
@@ -192,7 +145,7 @@ def main() -> int:
     streams_n, folders_n = max(args.cameras - 2, 0), min(args.cameras, 2)
     clip = walking_frames(200, HEIGHT, WIDTH, seed=1, fast_from=150)  # 20 s at 10 fps, the last 5 s anomalous
     model = calibrated_model(work, [walking_frames(300, HEIGHT, WIDTH, seed=s) for s in (2, 3, 4)], args.fps)
-    streams = [LoopedStream(clip, args.fps) for _ in range(streams_n)]
+    streams = [MJPEGServer(clip, args.fps, port=free_port(), loop=True, path=CAMERA_PATH) for _ in range(streams_n)]
     for stream in streams:
         stream.start()
     folders = [work / f"folder{i}" for i in range(folders_n)]
@@ -228,7 +181,7 @@ def main() -> int:
     next_minute, next_page = start + 60, start + 20
     next_stream, next_broker, next_receiver = start + 30, start + 150, start + 240
     broker_back = receiver_back = stream_back = None
-    stream_down: LoopedStream | None = None
+    stream_down: MJPEGServer | None = None
     page_failures = 0
     while time.monotonic() < end and watch.poll() is None:
         now = time.monotonic()

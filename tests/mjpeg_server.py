@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,12 +16,17 @@ BOUNDARY = "ddlframe"
 class MJPEGServer:
     """Serves ``frames`` (RGB uint8 (N, h, w, 3)) at ``fps`` as multipart/x-mixed-replace on 127.0.0.1:``port``
     (0: any free port; the chosen one stays for restarts) to each connection, then keeps the connection
-    open without frames (a camera showing nothing new) until :meth:`stop`, for ``hold_s`` seconds at most."""
+    open without frames (a camera showing nothing new) until :meth:`stop`, for ``hold_s`` seconds at most;
+    with ``loop`` the frames repeat until :meth:`stop` (a camera that never ends). ``path``: the URL's path and
+    query (a camera's own, credentials included, for the soak benchmark)."""
 
-    def __init__(self, frames: np.ndarray, fps: float, port: int = 0, hold_s: float = 60.0) -> None:
+    def __init__(self, frames: np.ndarray, fps: float, port: int = 0, hold_s: float = 60.0, loop: bool = False,
+                 path: str = "/stream.mjpg") -> None:
         self.jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
         self.fps = fps
         self.hold_s = hold_s
+        self.loop = loop
+        self.path = path
         self.port = port
         self.served = 0
         self._server: ThreadingHTTPServer | None = None
@@ -28,7 +34,7 @@ class MJPEGServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
     def start(self) -> "MJPEGServer":
         owner = self
@@ -40,7 +46,8 @@ class MJPEGServer:
                 self.end_headers()
                 start = time.monotonic()
                 try:
-                    for i, jpeg in enumerate(owner.jpegs):
+                    frames = itertools.cycle(owner.jpegs) if owner.loop else owner.jpegs
+                    for i, jpeg in enumerate(frames):
                         if owner._closing.is_set():
                             return
                         delay = start + i / owner.fps - time.monotonic()
@@ -50,7 +57,7 @@ class MJPEGServer:
                         self.wfile.write(jpeg + b"\r\n")
                         owner.served += 1
                     owner._closing.wait(owner.hold_s)
-                except (BrokenPipeError, ConnectionResetError):
+                except OSError:  # the client went away
                     return
 
             def log_message(self, *args: object) -> None:
