@@ -117,10 +117,19 @@ def test_a_fifo_or_a_symlink_loop_named_like_an_image_is_passed_over(tmp_path):
         reader.stop()
 
 
-def test_a_watched_folder_deleted_ends_the_watch_with_one_line_and_exit_1(tmp_path, capsys, model):
+def test_a_watched_folder_deleted_ends_the_watch_with_one_line_and_exit_1(tmp_path, capsys, model, monkeypatch):
+    import ddlcore.live.sources as sources
+
     folder = tmp_path / "incoming"
     folder.mkdir()
-    threading.Timer(0.8, lambda: folder.rename(tmp_path / "moved")).start()
+    watching = sources.folder_frames
+
+    def folder_frames_then_rename(*args, **kwargs):
+        # moved away once the reader watches it (a fixed delay raced the model's loading on a slow machine)
+        threading.Timer(0.3, lambda: folder.rename(tmp_path / "moved")).start()
+        return watching(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "folder_frames", folder_frames_then_rename)
     assert main(["watch", str(folder), "--model", str(model), "--settings", json.dumps(FAST), "--duration", "20"]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert line == f"error: {folder}: the watched folder cannot be read any more (No such file or directory)"
