@@ -73,4 +73,3 @@ rule labels:
         code=code_fingerprint("labels", reads_dataset=True),
     shell:
         ddl("labels --settings {params.settings:q} --frames-dir {params.frames_dir:q} {params.counts} --out {output:q}")
-
