@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..score.inference import FrameSource
+from ..score.inference import FrameSource, FrameSpan
 from ..score.quantize import quantize_graphs, save_int8_check
 from ..score.runtime import RUNNERS, importable, runtime_model
 from ..score.settings import ScoreSettings
@@ -34,21 +34,7 @@ CHECK_TOTAL = 3000
 MAX_DEVIATION = 0.02
 
 
-class FramePart:
-    """Frames ``start:stop`` of a frame source, read on demand (a :class:`ddlcore.score.inference.FrameSource`)."""
-
-    def __init__(self, source: FrameSource, start: int, stop: int) -> None:
-        self.source, self.start, self.stop = source, start, stop
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __getitem__(self, index: slice) -> np.ndarray:
-        first, last, _ = index.indices(len(self))
-        return np.asarray(self.source[self.start + first : self.start + max(first, last)])
-
-
-def split_footage(videos: dict[str, tuple[FrameSource, float]], clip: int) -> tuple[list[FramePart], list[FramePart]]:
+def split_footage(videos: dict[str, tuple[FrameSource, float]], clip: int) -> tuple[list[FrameSpan], list[FrameSpan]]:
     """(quantiser parts, check parts) of each video at least two clips long: its first half, and up to
     :data:`CHECK_FRAMES` frames from the start of its second half (:data:`CHECK_TOTAL` frames in all at most)."""
     tune, check = [], []
@@ -56,9 +42,9 @@ def split_footage(videos: dict[str, tuple[FrameSource, float]], clip: int) -> tu
     for frames, _ in videos.values():
         half = len(frames) // 2
         if half >= clip:
-            tune.append(FramePart(frames, 0, half))
+            tune.append(FrameSpan(frames, 0, half))
             if left >= clip:
-                check.append(FramePart(frames, half, min(len(frames), half + CHECK_FRAMES, half + left)))
+                check.append(FrameSpan(frames, half, min(len(frames), half + CHECK_FRAMES, half + left)))
                 left -= len(check[-1])
     return tune, check
 

@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import torch
 
-from .inference import FrameSource, window_errors
+from .inference import FrameSource, FrameSpan, window_errors
 
 #: side in pixels (at the model's size) of the square cells whose mean gray level the gate compares
 CELL = 4
@@ -195,20 +195,6 @@ def scored_windows(frames: FrameSource, clip: int, level: float | None, roi: np.
     return scored
 
 
-class _Span:
-    """Frames a .. b of a frame source, sliceable as a source of their own (nothing read until sliced)."""
-
-    def __init__(self, frames: FrameSource, start: int, stop: int) -> None:
-        self.frames, self.start, self.stop = frames, start, stop
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __getitem__(self, index: slice) -> np.ndarray:
-        first, last, _ = index.indices(len(self))
-        return self.frames[self.start + first : self.start + last]
-
-
 def scored_runs(scored: np.ndarray) -> list[tuple[int, int]]:
     """Runs of consecutive True in bool (W,): [(first, stop)] with stop exclusive."""
     padded = np.concatenate([[False], scored, [False]]).astype(np.int8)
@@ -232,7 +218,7 @@ def gated_window_errors(model: torch.nn.Module, frames: FrameSource, clip: int, 
 
     def scored_rows() -> Iterator[torch.Tensor]:
         for first, stop in scored_runs(scored):
-            span = _Span(frames, first, stop + clip - 1)
+            span = FrameSpan(frames, first, stop + clip - 1)
             for batch in window_errors(model, span, clip, batch_size, device, share_encoder, desc, autocast, roi,
                                        motion_weight):
                 yield from batch.split(1)

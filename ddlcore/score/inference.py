@@ -35,6 +35,21 @@ class FrameSource(Protocol):
     def __getitem__(self, index: slice) -> np.ndarray: ...
 
 
+class FrameSpan:
+    """Frames ``start:stop`` of a frame source, itself a :class:`FrameSource` (nothing read until sliced):
+    ``span[a:b]`` -> uint8 (b-a, H, W, C), source frames ``start + a`` to ``start + b``."""
+
+    def __init__(self, source: FrameSource, start: int, stop: int) -> None:
+        self.source, self.start, self.stop = source, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        first, last, _ = index.indices(len(self))
+        return np.asarray(self.source[self.start + first : self.start + max(first, last)])
+
+
 def pixel_error(frames: torch.Tensor, recon: torch.Tensor, roi: torch.Tensor | None = None,
                 motion: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel error: frames, recon float (B, C, H, W) -> (B, H, W) = ||x - f(x)||_2 over C / sqrt(C).
