@@ -32,6 +32,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -81,6 +82,32 @@ class WebhookReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class Outages:
+    """Takes services down in turn: the first at ``first`` (monotonic seconds), then one every ``every_s``
+    seconds, each for ``down_s`` seconds before it is started again. Services have ``stop()`` and ``start()``."""
+
+    def __init__(self, services: list, first: float, every_s: float, down_s: float) -> None:
+        self.services, self.next, self.every_s, self.down_s = services, first, every_s, down_s
+        self.down: Any = None
+        self.back = 0.0
+        self.taken = 0
+
+    def tick(self, now: float) -> None:
+        """Take the next service down, or bring the one down back, when its time has come."""
+        if self.down is None and self.services and now >= self.next:
+            self.down = self.services[self.taken % len(self.services)]
+            self.down.stop()
+            self.back, self.next, self.taken = now + self.down_s, self.next + self.every_s, self.taken + 1
+        elif self.down is not None and now >= self.back:
+            self.restore()
+
+    def restore(self) -> None:
+        """Start the service that is down, if any."""
+        if self.down is not None:
+            self.down.start()
+            self.down = None
 
 
 def folder_writer(folder: Path, frames: np.ndarray, fps: float, stop: threading.Event, keep: int = 100) -> None:
@@ -179,32 +206,15 @@ def main() -> int:
     end = start + 60 * args.minutes
     rows: list[dict] = []
     next_minute, next_page = start + 60, start + 20
-    next_stream, next_broker, next_receiver = start + 30, start + 150, start + 240
-    broker_back = receiver_back = stream_back = None
-    stream_down: MJPEGServer | None = None
+    # a stream down for 8 s every minute (in turn), the broker for 20 s and the receiver for 15 s every 5 minutes
+    outages = [Outages(streams, start + 30, 60, 8), Outages([broker], start + 150, 300, 20),
+               Outages([receiver], start + 240, 300, 15)]
     page_failures = 0
     while time.monotonic() < end and watch.poll() is None:
         now = time.monotonic()
         minute = (now - start) / 60
-        if stream_down is None and streams and now >= next_stream:
-            stream_down = streams[int(minute) % len(streams)]
-            stream_down.stop()
-            stream_back, next_stream = now + 8, next_stream + 60
-        if stream_down is not None and stream_back is not None and now >= stream_back:
-            stream_down.start()
-            stream_down = None
-        if broker_back is None and now >= next_broker:
-            broker.stop()
-            broker_back, next_broker = now + 20, next_broker + 300
-        if broker_back is not None and now >= broker_back:
-            broker.start()
-            broker_back = None
-        if receiver_back is None and now >= next_receiver:
-            receiver.stop()
-            receiver_back, next_receiver = now + 15, next_receiver + 300
-        if receiver_back is not None and now >= receiver_back:
-            receiver.start()
-            receiver_back = None
+        for outage in outages:
+            outage.tick(now)
         if now >= next_page:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{page_port}/state.json", timeout=5).read()
@@ -225,12 +235,8 @@ def main() -> int:
     if not ended_early:
         watch.send_signal(signal.SIGTERM)
     rc = watch.wait(60)
-    if stream_down is not None:
-        stream_down.start()
-    if broker_back is not None:
-        broker.start()
-    if receiver_back is not None:
-        receiver.start()
+    for outage in outages:
+        outage.restore()
     time.sleep(10)  # what the watch delivered on its way out reaches the subscriber
     writing.set()
     lines = event_lines(events_file)
