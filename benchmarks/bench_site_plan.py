@@ -6,13 +6,15 @@ Generates a camera root of ``--cameras`` cameras x ``--segments`` segment files 
 - times ``snakemake --dry-run`` of the tiny cameras configuration on it twice: the first plan counts the frames
   that decode in every file, the second finds them kept (results/pieces/cameras-footage.csv); the number of jobs
   planned;
-- counts the submissions a run through the SLURM profile would make (its job groups, ``--group-components``);
-- runs one job of each per-segment stage (frames, detect, track, masks) of one segment, taking the commands the
-  dry run prints: its wall and CPU time, then again under ``strace``: the files it opens, of which footage files
-  (under the camera root).
+- counts the submissions a run through the SLURM profile makes: every planned job but the target rule ``all`` (no
+  job groups: the per-piece stages are one job per camera and stage);
+- runs the first camera's job of each per-piece stage (frames, detect, track, masks), taking the commands the
+  dry run prints: its wall and CPU time and CPU per piece; again with every piece kept (nothing to compute: the
+  job's own overhead); the frames job once more from scratch under ``strace``: the footage files it opens (under
+  the camera root) and how many of them are another camera's.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_site_plan.py --cameras 40 --segments 288 --work /tmp/site``
-(and ``--cameras 1 --segments 10`` for the per-job figures of a small site). Needs strace for the file counts.
+(and ``--cameras 1 --segments 10`` for a small site). Needs strace for the file counts.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from camera_fixtures import walking_frames, write_video  # noqa: E402
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-STAGES = ("extract_frames", "detect", "track", "masks")
+STAGES = ("camera_frames", "camera_detect", "camera_track", "camera_masks")
 
 
 def make_site(root: Path, cameras: int, segments: int, frames: int) -> int:
@@ -82,13 +84,13 @@ def job_count(text: str) -> int:
     return int(re.search(r"^total\s+(\d+)$", text, re.M).group(1))
 
 
-def segment_commands(text: str, video: str) -> dict[str, str]:
-    """Rule -> the shell command of its job for ``video`` (a training piece), from a dry run's printout."""
+def camera_commands(text: str, camera: str) -> dict[str, str]:
+    """Rule -> the shell command of ``camera``'s job of each per-piece stage, from a dry run's printout."""
     commands = {}
     for block in re.split(r"\n\s*rule ", text)[1:]:
         rule = block.split(":")[0]
         command = re.search(r"^Shell command: (.+)$", block, re.M)
-        if rule in STAGES and command and f"/train/{video}." in block:
+        if rule in STAGES and command and re.search(rf"wildcards: camera={camera}$", block, re.M):
             commands[rule] = command.group(1)
     return commands
 
@@ -104,8 +106,11 @@ def timed_job(work: Path, command: str) -> tuple[float, float]:
     return time.perf_counter() - start, children_cpu() - cpu
 
 
-def opened_files(work: Path, command: str, root: Path) -> tuple[int, int]:
-    """(files opened, footage files opened: under ``root``) by one job's shell command, run in ``work`` under strace."""
+def opened_footage(work: Path, command: str, root: Path, camera: str) -> tuple[int, int]:
+    """(footage files opened: under ``root``, of them another camera's than ``camera``) by one job's shell command,
+    run in ``work`` under strace (its frame stores removed first, so that every piece is computed)."""
+    folder = re.search(r"--out-dir '?([^' ]+)", command).group(1)
+    shutil.rmtree(work / folder, ignore_errors=True)
     trace = work / "strace.log"
     run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), "bash", "-c", command],
                          cwd=work, capture_output=True, text=True)
@@ -113,7 +118,8 @@ def opened_files(work: Path, command: str, root: Path) -> tuple[int, int]:
         raise SystemExit(f"job failed under strace: {command}\n{run.stderr[-2000:]}")
     opened = set(re.findall(r'openat\([^"]*"([^"]+)"[^=]*= \d+', trace.read_text()))
     footage = {p for p in opened if p.startswith(f"{root.name}/") or p.startswith(str(root))}
-    return len(opened), len(footage)
+    others = {p for p in footage if not (work / p).resolve().is_relative_to(root.resolve() / camera)}
+    return len(footage), len(others)
 
 
 def main() -> None:
@@ -137,19 +143,22 @@ def main() -> None:
     second, second_cpu, text = dry_run(work, config)
     print(f"plan: {job_count(text)} jobs; first dry run (counts decoded frames) {first:.1f} s ({first_cpu:.1f} s CPU), "
           f"second (counts kept) {second:.1f} s ({second_cpu:.1f} s CPU)")
-    profile = str(REPO / "workflow" / "profiles" / "slurm")
-    _, _, cluster = dry_run(work, config, "--workflow-profile", profile)
-    groups = len(re.findall(r"Group job pieces", cluster))
-    alone = len(re.findall(r"^rule \w+:", cluster, re.M))
-    print(f"SLURM profile: {groups + alone} submissions ({groups} job groups of the per-piece jobs, {alone} jobs "
-          "on their own)")
-    video = "cam00-2026-12-07_0000"
-    commands = segment_commands(text, video)
+    jobs = job_count(text)
+    print(f"SLURM profile: {jobs - 1} submissions (every job but the target rule; "
+          f"{len(STAGES)} per camera for the per-piece stages)")
+    camera = "cam00"
+    commands = camera_commands(text, camera)
     for stage in STAGES:
         seconds, cpu = timed_job(work, commands[stage])
-        opened, footage = opened_files(work, commands[stage], root)
-        print(f"job {stage} of {video}: {seconds:.2f} s ({cpu:.2f} s CPU), {opened} files opened, {footage} of them "
-              "footage")
+        manifest = work / re.search(r"--manifest '?([^' ]+)", commands[stage]).group(1)
+        pieces = len(manifest.read_text().splitlines()) - 1
+        again, again_cpu = timed_job(work, commands[stage])
+        print(f"job {stage} of {camera} ({pieces} pieces): {seconds:.2f} s ({cpu:.2f} s CPU); again, all kept (the "
+              f"job's own overhead): {again:.2f} s ({again_cpu:.2f} s CPU); "
+              f"{1000 * (cpu - again_cpu) / pieces:.0f} ms CPU a piece computed")
+    footage, others = opened_footage(work, commands["camera_frames"], root, camera)
+    print(f"job camera_frames of {camera}: opens {footage} footage files, {others} of another camera")
+
 
 if __name__ == "__main__":
     main()

@@ -18,8 +18,9 @@ from ddlcore.config import validate_config
 from ddlcore.data import footage_counts, video_io
 from ddlcore.data.camera_labels import read_intervals
 from ddlcore.data.cameras import CamerasDataset, CameraSettings, piece_rows
-from ddlcore.data.extract import extract_piece
+from ddlcore.data.extract import extract_camera, extract_piece
 from ddlcore.data.footage_counts import FootageCounts
+from ddlcore.data.piece_jobs import read_manifest, stored_fingerprint
 from ddlcore.data.pieces import read_piece_row, write_pieces_sheet
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
 from ddlcore.data.resample import RateGate, analysis_frames, resample
@@ -305,6 +306,41 @@ def test_a_frame_job_reads_its_row_and_opens_its_own_footage_only(tmp_path, monk
             row = read_piece_row(sheet, split, video)
             assert f["frames"].shape[0] == int(row["frames"]) and f.attrs["first_frame"] == int(row["start"])
     assert not write_pieces_sheet(piece_rows(open_dataset(config)), sheet)  # unchanged: left as it is
+
+
+def test_a_cameras_frames_job_opens_its_own_footage_only_and_recomputes_changed_pieces_only(tmp_path, monkeypatch):
+    root = make_camera_root(tmp_path / "cams")
+    config = cameras_config(root)
+    sheet = tmp_path / "pieces.csv"
+    write_pieces_sheet(piece_rows(open_dataset(config)), sheet)
+    opened: list[str] = []
+    real_capture, real_imread = video_io.cv2.VideoCapture, video_io.cv2.imread
+    monkeypatch.setattr(video_io.cv2, "VideoCapture", lambda path, *a: opened.append(path) or real_capture(path, *a))
+    monkeypatch.setattr(video_io.cv2, "imread", lambda path, *a: opened.append(path) or real_imread(path, *a))
+    folder, manifest = tmp_path / "frames" / "entrance", tmp_path / "frames" / "entrance.pieces.csv"
+
+    def job(stamp: str = "s1") -> tuple[int, int]:
+        opened.clear()
+        return extract_camera(config, sheet, "entrance", stamp, folder, manifest, threads=1)
+
+    assert job() == (4, 0)  # two training pieces, one calibration piece, the test clip
+    assert opened and all(Path(p).is_relative_to(root / "entrance") for p in opened)  # never the yard's footage
+    listed = read_manifest(manifest)
+    assert [(r["split"], r["video"]) for r in listed] == [
+        ("train", "entrance-seg-01"), ("train", "entrance-seg-02"), ("calibration", "entrance-seg-02"),
+        ("test", "entrance-clip01")]
+    assert all(stored_fingerprint(Path(r["path"])) == r["fingerprint"] for r in listed)
+    for r in listed:  # each store holds its own row's frames (seg-02 has a training and a calibration piece)
+        row = read_piece_row(sheet, r["split"], r["video"])
+        with h5py.File(r["path"], "r") as f:
+            assert f["frames"].shape[0] == int(row["frames"]) and f.attrs["first_frame"] == int(row["start"])
+    assert job() == (0, 4) and not opened  # kept: no footage opened
+    assert job("s2") == (4, 0)  # other settings or code: all computed again
+    write_video(root / "entrance" / "normal" / "seg-03.avi", walking_frames(60, 48, 64, seed=5))
+    write_pieces_sheet(piece_rows(CamerasDataset(root, CameraSettings.from_settings(config.cameras, 7))), sheet)
+    assert job("s2") == (3, 2)  # seg-01 and the test clip kept; seg-02 (now all training) and seg-03 computed
+    assert not (folder / "calibration" / "entrance-seg-02.h5").exists()  # no longer a piece: removed
+    assert sorted(p.stem for p in folder.rglob("*.h5")) == sorted(r["video"] for r in read_manifest(manifest))
 
 
 def test_the_analysis_rate_resamples_footage_and_its_labels(tmp_path):

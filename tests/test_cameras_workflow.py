@@ -59,13 +59,13 @@ def test_one_model_and_held_out_calibration_per_camera(camera_run):
         calibration = results / "models" / "cameras" / camera / f"{RUN}.alarm.h5"
         with h5py.File(calibration, "r") as f:
             calibrated = sorted(f["videos"])
-        train = sorted((results / "frames" / "cameras" / "train").glob(f"{camera}-*.h5"))
-        held_out = sorted((results / "frames" / "cameras" / "calibration").glob(f"{camera}-*.h5"))
+        train = sorted((results / "frames" / "cameras" / camera / "train").glob("*.h5"))
+        held_out = sorted((results / "frames" / "cameras" / camera / "calibration").glob("*.h5"))
         assert train and held_out and calibrated == sorted(p.stem for p in held_out)
         used = set().union(*(piece_frames(p) for p in train))
         calibrated_on = set().union(*(piece_frames(p) for p in held_out))
         assert calibrated_on and not used & calibrated_on
-    yard = [p for split in ("train", "calibration") for p in (results / "frames" / "cameras" / split).glob("yard-*.h5")]
+    yard = [p for split in ("train", "calibration") for p in (results / "frames" / "cameras" / "yard" / split).glob("*.h5")]
     decoded = 60 + decoded_frame_count(camera_run / "cameras" / "yard" / "normal" / "noon.avi")
     assert sum(len(piece_frames(p)) for p in yard) == decoded  # the frames that decode, trained and calibrated on
     assert not (results / "models" / "cameras" / "broken").exists()
@@ -148,7 +148,9 @@ def test_the_plan_calibrates_on_held_out_stores_and_needs_no_labels(tmp_path):
     make_camera_root(tmp_path / "cameras")
     jobs = planned_jobs(dry_run(tmp_path))
     assert jobs["train"] == jobs["calibrate"] == 2 and jobs["deployment"] == jobs["camera_table"] == 1
-    assert jobs["extract_frames"] == 3 + 2 + 1  # training pieces, calibration pieces, the test clip
+    # one job per camera and per-piece stage, whatever its number of pieces (entrance: 2 training, 1 calibration, 1 test)
+    assert jobs["camera_frames"] == jobs["camera_detect"] == jobs["camera_track"] == jobs["camera_masks"] == 2
+    assert not {"extract_frames", "detect", "track", "masks"} & set(jobs)
     assert jobs["score"] == jobs["live_score"] == 1  # only entrance has labelled clips
     (tmp_path / "cameras" / "entrance" / "test" / "labels.csv").unlink()
     jobs = planned_jobs(dry_run(tmp_path))  # no camera has labels: models, calibrations, deployment
@@ -192,22 +194,39 @@ def planned_outputs(text: str) -> list[str]:
     return sorted(re.findall(r"^\s+output: (\S+)", text, re.M))
 
 
+def piece_log(workdir: Path, stage: str, camera: str) -> list[str]:
+    """The pieces (``split/video``) the last run of a camera's job of ``stage`` computed, from its log."""
+    log = workdir / "results" / "logs" / "cameras" / stage / f"{camera}.log"
+    return re.findall(rf"^{stage} {camera}: computed (\S+) ", log.read_text(), re.M)
+
+
 @pytest.mark.slow
-def test_a_new_segment_of_one_camera_replans_only_that_cameras_pieces(tmp_path):
+def test_a_new_segment_of_one_camera_replans_and_recomputes_only_that_cameras_changed_pieces(tmp_path):
     root = make_camera_root(tmp_path / "cameras")
+    until = ("--until", "camera_masks")  # frames, then detection, tracking and masks of the training pieces
     run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml"),
-                          str(TINY_CAMERAS), "--cores", "2", "--until", "extract_frames"],
-                         capture_output=True, text=True, timeout=600)
+                          str(TINY_CAMERAS), "--cores", "2", *until], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     sheet = tmp_path / "results" / "pieces" / "cameras.csv"
     rows = pd.read_csv(sheet)
-    assert sorted(rows.video) == sorted(p.stem for p in (tmp_path / "results" / "frames").rglob("*.h5"))
-    assert planned_outputs(dry_run(tmp_path, "--until", "extract_frames")) == []  # nothing to do
-    write_video(root / "yard" / "normal" / "noon.avi", walking_frames(40, 48, 64, seed=9))
     frames = tmp_path / "results" / "frames" / "cameras"
-    assert planned_outputs(dry_run(tmp_path, "--until", "extract_frames")) == [
-        f"results/frames/cameras/{split}/{name}.h5"
-        for split, name in (("calibration", "yard-noon"), ("train", "yard-morning"), ("train", "yard-noon"))]
-    assert (frames / "calibration" / "yard-morning.h5").is_file()  # left on disk; the cut moved into the new segment
+    assert sorted(rows.video) == sorted(p.stem for p in frames.rglob("*.h5"))
+    assert piece_log(tmp_path, "frames", "yard") == ["train/yard-morning", "calibration/yard-morning"]
+    assert planned_outputs(dry_run(tmp_path, *until)) == []  # nothing to do
+    entrance = {p: p.stat().st_mtime_ns for p in tmp_path.glob("results/*/cameras/entrance*")}
+    write_video(root / "yard" / "normal" / "noon.avi", walking_frames(40, 48, 64, seed=9))
+    assert planned_outputs(dry_run(tmp_path, *until)) == [  # that camera's job of each stage, no other
+        f"results/{stage}/cameras/yard.pieces.csv" for stage in ("detections", "frames", "masks", "tracks")]
+    assert (frames / "yard" / "calibration" / "yard-morning.h5").is_file()  # the cut moved into the new segment
     changed = pd.read_csv(sheet).merge(rows, how="outer", indicator=True).query("_merge != 'both'")
     assert set(changed.camera) == {"yard"}  # the other camera's rows are as they were
+    run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml"),
+                          str(TINY_CAMERAS), "--cores", "2", *until], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    # inside the jobs, only the pieces whose row changed: morning now trains whole, noon is new
+    assert sorted(piece_log(tmp_path, "frames", "yard")) == ["calibration/yard-noon", "train/yard-morning",
+                                                             "train/yard-noon"]
+    for stage in ("detect", "track", "masks"):
+        assert sorted(piece_log(tmp_path, stage, "yard")) == ["train/yard-morning", "train/yard-noon"]
+    assert not (frames / "yard" / "calibration" / "yard-morning.h5").exists()  # no longer a piece: removed
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("results/*/cameras/entrance*")} == entrance

@@ -22,7 +22,9 @@ def _run(args: argparse.Namespace) -> None:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ddl labels``: config, ``--frames-dir``, ``--out``, ``--footage-counts``."""
     add_config_args(parser)
-    parser.add_argument("--frames-dir", required=True, metavar="DIR", help="folder of the test frame stores ({video}.h5)")
+    parser.add_argument("--frames-dir", required=True, nargs="+", metavar="DIR",
+                        help="folder of the test frame stores ({video}.h5); several (one per camera): the first that "
+                        "has a video's store")
     parser.add_argument("--out", required=True, metavar="PATH", help="labels file to write (.h5)")
     parser.add_argument("--footage-counts", metavar="CSV", help="dataset cameras: the decoded frame counts the "
                         "workflow keeps (results/pieces/cameras-footage.csv), so that footage is not decoded again")

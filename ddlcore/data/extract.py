@@ -1,5 +1,5 @@
 """``ddl frames``: read one video through its dataset adapter (or, for a camera root, its row of the pieces sheet)
-and write its frame store.
+and write its frame store; or, for a camera root, the frame stores of all of one camera's pieces (one job per camera).
 
 The store holds the frames resized to ``frames.height`` x ``frames.width`` with ``frames.channels``
 channels (see :mod:`ddlcore.data.framestore` for the layout and attributes).
@@ -7,6 +7,8 @@ channels (see :mod:`ddlcore.data.framestore` for the layout and attributes).
 
 from __future__ import annotations
 
+import json
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -14,7 +16,8 @@ from tqdm import tqdm
 from ..errors import DDLError
 from .base import DatasetAdapter, Video
 from .framestore import write_frame_store
-from .pieces import read_piece, read_piece_row, row_piece
+from .piece_jobs import PieceJob, fingerprint, run_piece_jobs, write_manifest
+from .pieces import camera_rows, read_piece, read_piece_row, row_piece
 from .registry import open_dataset
 from .settings import DataSettings
 
@@ -58,7 +61,12 @@ def extract_frames(settings: DataSettings, split: str, video_name: str, out: str
 def extract_piece(settings: DataSettings, sheet: str | Path, split: str, video_name: str, out: str | Path) -> int:
     """Write the frame store of the piece ``video_name`` of ``split`` that the pieces sheet ``sheet``
     (:mod:`.pieces`) lists, reading that piece's source only; return the number of frames (as :func:`extract_frames`)."""
-    row = read_piece_row(sheet, split, video_name)
+    return extract_row(settings, read_piece_row(sheet, split, video_name), out)
+
+
+def extract_row(settings: DataSettings, row: dict[str, str], out: str | Path) -> int:
+    """Write the frame store of the piece a pieces sheet ``row`` describes to ``out``, reading its source only;
+    return the number of frames."""
     piece = row_piece(row)
     n_frames = piece.stop - piece.start
     attrs = {
@@ -68,11 +76,33 @@ def extract_piece(settings: DataSettings, sheet: str | Path, split: str, video_n
         "fps": piece.info.fps,
         "source_fps": piece.source_fps,
         "dataset": "cameras",
-        "split": split,
-        "video": video_name,
+        "split": row["split"],
+        "video": row["video"],
         "scene": row["camera"],
         "first_frame": piece.start,
     }
     size = settings.frames
-    frames = tqdm(read_piece(piece), total=n_frames, desc=f"frames {video_name}", unit="frame", disable=None)
+    frames = tqdm(read_piece(piece), total=n_frames, desc=f"frames {row['video']}", unit="frame", disable=None)
     return write_frame_store(out, frames, n_frames, size.height, size.width, size.channels, attrs)
+
+
+def _extract_job(settings: DataSettings, rows: dict[tuple[str, str], dict[str, str]], job: PieceJob, out: Path
+                 ) -> None:
+    """:func:`extract_row` of ``job``'s row (``rows``: (split, video) -> row) into ``out`` (a piece job's compute)."""
+    extract_row(settings, rows[(job.split, job.video)], out)
+
+
+def extract_camera(settings: DataSettings, sheet: str | Path, camera: str, stamp: str, folder: str | Path,
+                   manifest: str | Path, threads: int) -> tuple[int, int]:
+    """The frame stores of every piece of ``camera`` in the pieces sheet ``sheet`` (one job per camera,
+    :mod:`.piece_jobs`): ``folder/{split}/{video}.h5``, those whose row, settings and code (``stamp``) are unchanged
+    kept, the others extracted ``threads`` at a time, each from its own footage; then the ``manifest`` listing them.
+    Returns (computed, kept)."""
+    rows = camera_rows(sheet, camera)
+    folder = Path(folder)
+    jobs = [PieceJob(row["split"], row["video"], row["source"], folder / row["split"] / f"{row['video']}.h5",
+                     fingerprint(stamp, json.dumps(row, sort_keys=True))) for row in rows]
+    counts = run_piece_jobs(jobs, partial(_extract_job, settings, {(row["split"], row["video"]): row for row in rows}), threads,
+                            f"frames {camera}", folder)
+    write_manifest(manifest, jobs)
+    return counts

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import cv2
 import h5py
@@ -84,16 +84,18 @@ def _write_video(f: h5py.File, adapter: DatasetAdapter, video: Video, store_path
     return labels, masks is not None
 
 
-def write_labels_file(settings: DataSettings, frames_dir: str | Path, out: str | Path) -> LabelsSummary:
+def write_labels_file(settings: DataSettings, frames_dir: str | Path | Sequence[str | Path], out: str | Path
+                      ) -> LabelsSummary:
     """Write the labels file of every test video of ``settings``' dataset (in ``dataset.scenes``) to ``out``.
 
-    ``frames_dir`` holds the test frame stores ``{video}.h5``; labels must have one entry per stored
+    ``frames_dir`` holds the test frame stores ``{video}.h5`` (several folders: each video's store is taken from
+    the first that has it, e.g. one folder per camera); labels must have one entry per stored
     frame (DDLError naming the video and both lengths otherwise), pixel masks are resized to the
     stored frame size. Returns what was written; nothing is left at ``out`` on failure.
     """
     adapter = open_dataset(settings)
     videos = select_scenes(adapter.videos("test"), settings, "test")
-    frames_dir = Path(frames_dir)
+    folders = [Path(frames_dir)] if isinstance(frames_dir, (str, Path)) else [Path(d) for d in frames_dir]
     frames = abnormal = with_masks = 0
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format_version"] = FORMAT_VERSION
@@ -101,7 +103,9 @@ def write_labels_file(settings: DataSettings, frames_dir: str | Path, out: str |
         f.attrs["label_variant"] = adapter.label_variant
         f.create_group("videos")
         for video in tqdm(videos, desc="labels", unit="video", disable=None):
-            labels, has_masks = _write_video(f, adapter, video, frames_dir / f"{video.name}.h5")
+            store = next((d / f"{video.name}.h5" for d in folders if (d / f"{video.name}.h5").is_file()),
+                         folders[0] / f"{video.name}.h5")
+            labels, has_masks = _write_video(f, adapter, video, store)
             frames += len(labels)
             abnormal += int(np.count_nonzero(labels))
             with_masks += has_masks

@@ -75,8 +75,8 @@ def write_pieces_sheet(rows: list[dict[str, str]], path: str | Path) -> bool:
     return True
 
 
-def read_piece_row(path: str | Path, split: str, video: str) -> dict[str, str]:
-    """The row of ``video`` of ``split`` in the sheet at ``path``; DDLError naming the sheet when it has none."""
+def _sheet_rows(path: str | Path) -> list[dict[str, str]]:
+    """Every row of the pieces sheet at ``path``; DDLError naming it when missing or of other columns."""
     path = Path(path)
     if not path.is_file():
         raise DDLError(f"{path}: pieces sheet not found (the workflow writes it when it plans a run)")
@@ -84,10 +84,23 @@ def read_piece_row(path: str | Path, split: str, video: str) -> dict[str, str]:
         reader = csv.DictReader(f)
         if tuple(reader.fieldnames or ()) != PIECE_COLUMNS:
             raise DDLError(f"{path}: not a pieces sheet (columns {', '.join(PIECE_COLUMNS)} expected)")
-        for row in reader:
-            if row["split"] == split and row["video"] == video:
-                return row
+        return list(reader)
+
+
+def read_piece_row(path: str | Path, split: str, video: str) -> dict[str, str]:
+    """The row of ``video`` of ``split`` in the sheet at ``path``; DDLError naming the sheet when it has none."""
+    for row in _sheet_rows(path):
+        if row["split"] == split and row["video"] == video:
+            return row
     raise DDLError(f"{path}: no {split} piece named '{video}' (plan the run again)")
+
+
+def camera_rows(path: str | Path, camera: str) -> list[dict[str, str]]:
+    """The rows of ``camera`` in the sheet at ``path``, in sheet order; DDLError naming the sheet when it has none."""
+    rows = [row for row in _sheet_rows(path) if row["camera"] == camera]
+    if not rows:
+        raise DDLError(f"{path}: no piece of camera '{camera}' (plan the run again)")
+    return rows
 
 
 def row_piece(row: dict[str, str]) -> Piece:

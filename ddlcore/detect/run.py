@@ -11,6 +11,7 @@ tracker's default ``det_thresh``) and the frame store's ``dataset``, ``split``, 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..data.base import VideoInfo
 from ..data.framestore import FrameStore
+from ..data.piece_jobs import PieceJob, jobs_after, run_piece_jobs, write_manifest
 from ..data.pieces import Piece, read_piece
 from ..data.registry import open_dataset
 from ..data.settings import DataSettings
@@ -118,3 +120,26 @@ def detect_video(detector: Detector, frames_path: str | Path, out_path: str | Pa
         print(f"warning: video {video}: no detections in any of its {table.n_frames} frames ({frames_path}, "
               f"backend {detector.name}); it will have no tracks", file=sys.stderr)
     return len(table)
+
+
+#: the detector of this process's piece jobs: (its settings, it), built by the first piece (:func:`detect_camera`)
+_PROCESS_DETECTOR: list[tuple[DetectSettings, Detector]] = []
+
+
+def _detect_job(settings: DetectRunSettings, job: PieceJob, out: Path) -> None:
+    """:func:`detect_video` of ``job``'s frame store into ``out``, with this process's detector (a piece job)."""
+    if not _PROCESS_DETECTOR or _PROCESS_DETECTOR[0][0] != settings.detect:
+        _PROCESS_DETECTOR[:] = [(settings.detect, build_detector(settings.detect))]
+    detect_video(_PROCESS_DETECTOR[0][1], job.source, out, settings)
+
+
+def detect_camera(settings: DetectRunSettings, frames_manifest: str | Path, splits: tuple[str, ...], stamp: str,
+                  folder: str | Path, manifest: str | Path, threads: int) -> tuple[int, int]:
+    """The detections of every piece of ``splits`` a camera's frame-store manifest lists (one job per camera,
+    :mod:`ddlcore.data.piece_jobs`): ``folder/{split}/{video}.h5``, computed ``threads`` at a time (each worker
+    builds the detector once), unchanged ones kept; then the ``manifest`` listing them. Returns (computed, kept)."""
+    folder = Path(folder)
+    jobs = jobs_after(frames_manifest, splits, stamp, folder)
+    counts = run_piece_jobs(jobs, partial(_detect_job, settings), threads, f"detect {folder.name}", folder)
+    write_manifest(manifest, jobs)
+    return counts

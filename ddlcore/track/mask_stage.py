@@ -8,9 +8,11 @@ video and the fallback training will use (``masks.no_track``).
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 from ..data.boxes_io import read_boxes
+from ..data.piece_jobs import PieceJob, jobs_after, run_piece_jobs, write_manifest
 from .mask_cache import write_mask_cache
 from .settings import WindowSettings
 
@@ -37,3 +39,20 @@ def build_mask_cache(settings: WindowSettings, tracks_path: str | Path, out_path
         print(f"warning: video {video}: no window of {window} frames has a track present in all of them; "
               f"training uses masks.no_track={policy} ({FALLBACKS[policy]})", file=sys.stderr)
     return n_windows
+
+
+def _mask_job(settings: WindowSettings, job: PieceJob, out: Path) -> None:
+    """:func:`build_mask_cache` of ``job``'s tracks into ``out`` (a piece job)."""
+    build_mask_cache(settings, job.source, out)
+
+
+def mask_camera(settings: WindowSettings, tracks_manifest: str | Path, splits: tuple[str, ...], stamp: str,
+                folder: str | Path, manifest: str | Path, threads: int) -> tuple[int, int]:
+    """The mask caches of every piece of ``splits`` a camera's tracks manifest lists (one job per camera,
+    :mod:`ddlcore.data.piece_jobs`): ``folder/{split}/{video}.h5``, computed ``threads`` at a time, unchanged ones
+    kept; then the ``manifest`` listing them. Returns (computed, kept)."""
+    folder = Path(folder)
+    jobs = jobs_after(tracks_manifest, splits, stamp, folder)
+    counts = run_piece_jobs(jobs, partial(_mask_job, settings), threads, f"masks {folder.name}", folder)
+    write_manifest(manifest, jobs)
+    return counts

@@ -8,11 +8,13 @@ report), with attrs ``det_thresh`` (the value used) and the detections file's vi
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
 from ..data.boxes_io import BoxTable, read_boxes, write_boxes
+from ..data.piece_jobs import PieceJob, jobs_after, run_piece_jobs, write_manifest
 from .ocsort import OCSort, OCSortParams
 from .settings import TrackSettings
 
@@ -72,3 +74,20 @@ def track_video(track: TrackSettings, detections_path: str | Path, out_path: str
         print(f"warning: video {video}: no tracks ({len(detections)} detections in {detections.n_frames} frames, "
               f"det_thresh {params.det_thresh})", file=sys.stderr)
     return table
+
+
+def _track_job(track: TrackSettings, job: PieceJob, out: Path) -> None:
+    """:func:`track_video` of ``job``'s detections into ``out`` (a piece job)."""
+    track_video(track, job.source, out)
+
+
+def track_camera(track: TrackSettings, detections_manifest: str | Path, splits: tuple[str, ...], stamp: str,
+                 folder: str | Path, manifest: str | Path, threads: int) -> tuple[int, int]:
+    """The tracks of every piece of ``splits`` a camera's detections manifest lists (one job per camera,
+    :mod:`ddlcore.data.piece_jobs`): ``folder/{split}/{video}.h5``, computed ``threads`` at a time, unchanged ones
+    kept; then the ``manifest`` listing them. Returns (computed, kept)."""
+    folder = Path(folder)
+    jobs = jobs_after(detections_manifest, splits, stamp, folder)
+    counts = run_piece_jobs(jobs, partial(_track_job, track), threads, f"track {folder.name}", folder)
+    write_manifest(manifest, jobs)
+    return counts

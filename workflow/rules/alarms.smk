@@ -14,7 +14,7 @@ rule calibrate:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         graphs=model_graphs,
-        frames=lambda wildcards: calibration_stores(wildcards.scene),
+        frames=lambda wildcards: piece_inputs("frames", calibration_split(), wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:
         f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.alarm.h5",
@@ -32,10 +32,11 @@ rule calibrate:
     params:
         settings=settings("score", "alarm"),
         roi=roi_option,
+        frames=lambda wildcards: calibration_stores(wildcards.scene),
         code=code_fingerprint("calibrate"),
     shell:
         ddl(
-            "calibrate --settings {params.settings:q} --model {input.model:q} {params.roi} --out {output:q} {input.frames:q}"
+            "calibrate --settings {params.settings:q} --model {input.model:q} {params.roi} --out {output:q} {params.frames:q}"
         )
 
 
@@ -44,7 +45,7 @@ rule live_score:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         graphs=model_graphs,
         calibration=rules.calibrate.output,
-        frames=lambda wildcards: frame_stores("test", wildcards.scene),
+        frames=lambda wildcards: piece_inputs("frames", "test", wildcards.scene),
     output:
         f"{RESULTS}/alarms/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
     log:
@@ -61,11 +62,12 @@ rule live_score:
     params:
         # how to run the model only: patch and grid of the causal score are the calibration's (its input)
         settings=settings(*(f"score.{k}" for k in config["score"] if k not in FIXED_SCORE_KEYS)),
+        frames=lambda wildcards: frame_stores("test", wildcards.scene),
         code=code_fingerprint("score"),
     shell:
         ddl(
             "score --settings {params.settings:q} --model {input.model:q} --calibration {input.calibration:q}"
-            " --frames {input.frames:q} --out {output:q}"
+            " --frames {params.frames:q} --out {output:q}"
         )
 
 
@@ -131,8 +133,8 @@ if DATASET == "cameras":
 
     rule camera_table:
         input:
-            train=frame_stores("train"),
-            calibration=frame_stores("calibration"),
+            train=piece_inputs("frames", "train"),
+            calibration=piece_inputs("frames", "calibration"),
             calibrations=expand(f"{RESULTS}/models/{DATASET}/{{scene}}/{{run}}.alarm.h5", scene=TRAIN_SCENES, run=RUNS),
             metrics=[f"{RESULTS}/metrics/{DATASET}.json"] if SCENES else [],
             labels=[f"{RESULTS}/labels/{DATASET}.h5"] if SCENES else [],
@@ -156,9 +158,11 @@ if DATASET == "cameras":
                 if input.labels
                 else ""
             ),
+            train=frame_stores("train"),
+            calibration=frame_stores("calibration"),
             code=code_fingerprint("camera-table"),
         shell:
             ddl(
-                "camera-table --train-frames {input.train:q} --calibration-frames {input.calibration:q}"
+                "camera-table --train-frames {params.train:q} --calibration-frames {params.calibration:q}"
                 " --calibrations {input.calibrations:q} {params.metrics} {params.events} --out {output.table:q}"
             )

@@ -1,6 +1,7 @@
 # Helpers shared by all rules: dataset listing, per-stage settings and code fingerprints.
 
 import dataclasses
+import hashlib
 import json
 import shlex
 import sys
@@ -123,16 +124,47 @@ def videos_of(split, scene=None):
     return [v.name for v in VIDEOS[split] if scene is None or v.scene == scene]
 
 
+def piece_file(stage, split, video):
+    """The result of one video in a per-video stage ("frames", "detections", "tracks", "masks"): for dataset cameras
+    in its camera's folder (written by the camera's job of that stage, never a declared output), else per split."""
+    if DATASET == "cameras":
+        return f"{RESULTS}/{stage}/{DATASET}/{PIECE_ROWS[(split, video)]['camera']}/{split}/{video}.h5"
+    return f"{RESULTS}/{stage}/{DATASET}/{split}/{video}.h5"
+
+
+def piece_files(stage, split, scene=None):
+    """The results of a per-video stage of a split's videos (of one scene when given), in video order."""
+    return [piece_file(stage, split, name) for name in videos_of(split, scene)]
+
+
+def stage_manifest(stage, camera):
+    """The manifest the job of one camera and a per-piece stage writes (dataset cameras): its declared output."""
+    return f"{RESULTS}/{stage}/{DATASET}/{camera}.pieces.csv"
+
+
+def piece_inputs(stage, split, scene=None):
+    """What a job reading :func:`piece_files` takes as input: for dataset cameras the manifests of the cameras
+    concerned (the per-piece results are not declared outputs), else the results themselves."""
+    if DATASET != "cameras":
+        return piece_files(stage, split, scene)
+    cameras = sorted({v.scene for v in VIDEOS[split] if scene is None or v.scene == scene})
+    return [stage_manifest(stage, camera) for camera in cameras]
+
+
 def frame_stores(split, scene=None):
-    return [f"{RESULTS}/frames/{DATASET}/{split}/{name}.h5" for name in videos_of(split, scene)]
+    """The frame stores of a split's videos (of one scene when given)."""
+    return piece_files("frames", split, scene)
+
+
+def calibration_split():
+    """The split a scene's alarm threshold is fitted on: held-out normal footage where the dataset has it
+    (cameras), else the scene's training videos."""
+    return "calibration" if VIDEOS["calibration"] else "train"
 
 
 def calibration_stores(scene):
-    """The frame stores a scene's alarm threshold is fitted on: held-out normal footage where the dataset
-    has it (cameras), else the scene's training videos."""
-    if VIDEOS["calibration"]:
-        return frame_stores("calibration", scene)
-    return frame_stores("train", scene)
+    """The frame stores a scene's alarm threshold is fitted on (:func:`calibration_split`)."""
+    return frame_stores(calibration_split(), scene)
 
 
 def roi_files(scene):
@@ -178,43 +210,44 @@ def raw_input(wildcards):
     """What one video's frames come from: the generator's manifest, or the video file / frame folder."""
     if DATASET == "synthetic":
         return f"{DATA.dataset.root}/manifest.json"
-    if DATASET == "cameras":
-        return [PIECE_ROWS[(wildcards.split, wildcards.video)]["source"]]
     return [str(v.source) for v in VIDEOS[wildcards.split] if v.name == wildcards.video]
 
 
-def pieces_input(wildcards):
-    """The pieces sheet, whose row the frame job reads (dataset cameras; [] for the others). Its time does not
-    re-run the job (ancient): the row's content does, through :func:`piece_row`."""
-    return [ancient(PIECES)] if DATASET == "cameras" else []
+#: dataset cameras: each camera's rows of the pieces sheet (its frames job's pieces), in sheet order
+CAMERA_ROWS = {}
+if DATASET == "cameras":
+    for piece in PIECE_ROWS.values():
+        CAMERA_ROWS.setdefault(piece["camera"], []).append(piece)
 
 
-def piece_row(wildcards):
-    """A camera piece's row of the pieces sheet, as text: a param, so a piece that changed (new footage moves the
-    calibration cut, a file whose frames changed) is extracted again, and no other; "" for other datasets."""
-    if DATASET != "cameras":
-        return ""
-    return json.dumps(PIECE_ROWS[(wildcards.split, wildcards.video)], sort_keys=True)
+def camera_sources(wildcards):
+    """The footage files and folders a camera's frames job reads: an input, so that a changed file re-runs it."""
+    return sorted({row["source"] for row in CAMERA_ROWS[wildcards.camera]})
 
 
-def piece_group(wildcards):
-    """The job group of a camera piece's per-segment jobs (frames, detection, tracking, masks): "pieces", one group
-    job per piece on a cluster, and ``--group-components pieces=N`` (the SLURM profile) submits N pieces' jobs as one;
-    None for the other datasets."""
-    return "pieces" if DATASET == "cameras" else None
+def camera_rows(wildcards):
+    """A camera's rows of the pieces sheet, as text: a param, so that new footage (new rows, a moved calibration cut)
+    re-runs that camera's frames job, and no other camera's; inside it only the pieces whose row changed are
+    extracted again."""
+    return json.dumps(CAMERA_ROWS[wildcards.camera], sort_keys=True)
 
 
-def pieces_option(wildcards, input):
-    """``--pieces CSV`` for a frame job that reads its row of the pieces sheet, "" for other datasets."""
-    return f"--pieces {shlex.quote(str(input.pieces[0]))}" if input.pieces else ""
+def stamp(stage_settings, code):
+    """The ``--stamp`` of a camera's piece job: its settings and code fingerprint, carried by each per-piece result
+    it keeps (a result made with other settings or code is computed again)."""
+    return hashlib.sha256(f"{stage_settings}\n{code}".encode()).hexdigest()
+
+
+#: pieces one camera's piece job computes at once (a local run gives it at most --cores; SLURM: its CPUs)
+PIECE_THREADS = 8
 
 
 def training_inputs(wildcards):
-    """Frame stores and mask caches of one scene's training videos, in the same order."""
-    names = videos_of("train", wildcards.scene)
+    """Inputs of one scene's training job: frame stores and mask caches of its training videos (for dataset
+    cameras the camera's manifests of both stages)."""
     return {
-        "frames": [f"{RESULTS}/frames/{DATASET}/train/{n}.h5" for n in names],
-        "masks": [f"{RESULTS}/masks/{DATASET}/train/{n}.h5" for n in names],
+        "frames": piece_inputs("frames", "train", wildcards.scene),
+        "masks": piece_inputs("masks", "train", wildcards.scene),
     }
 
 

@@ -9,7 +9,7 @@ rule score:
     input:
         model=f"{RESULTS}/models/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.pt",
         graphs=model_graphs,
-        frames=lambda wildcards: frame_stores("test", wildcards.scene),
+        frames=lambda wildcards: piece_inputs("frames", "test", wildcards.scene),
         roi=lambda wildcards: roi_files(wildcards.scene),
     output:
         scores=f"{RESULTS}/scores/{DATASET}/{{scene}}/{{arch}}-{{variant}}-seed{{seed}}.h5",
@@ -29,10 +29,11 @@ rule score:
     params:
         settings=settings("score"),
         roi=roi_option,
+        frames=lambda wildcards: frame_stores("test", wildcards.scene),
         code=code_fingerprint("score"),
     shell:
         ddl(
-            "score --settings {params.settings:q} --model {input.model:q} {params.roi} --frames {input.frames:q} --out {output.scores:q}"
+            "score --settings {params.settings:q} --model {input.model:q} {params.roi} --frames {params.frames:q} --out {output.scores:q}"
         )
 
 
@@ -106,8 +107,8 @@ rule summary:
 rule qualitative_figure:
     input:
         model=f"{RESULTS}/models/{DATASET}/{FIGURE_SCENE}/{RUNS[0]}.pt",
-        frames=frame_stores("train", FIGURE_SCENE)[0],
-        masks=f"{RESULTS}/masks/{DATASET}/train/{videos_of('train', FIGURE_SCENE)[0]}.h5",
+        frames=piece_inputs("frames", "train", FIGURE_SCENE)[0],
+        masks=piece_inputs("masks", "train", FIGURE_SCENE)[0],
     output:
         report(f"{RESULTS}/figures/{DATASET}/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
     log:
@@ -121,10 +122,12 @@ rule qualitative_figure:
         runtime=10,
     params:
         settings=settings("train", seed=SEEDS[0]),
+        frames=lambda wildcards: frame_stores("train", FIGURE_SCENE)[0],
+        masks=lambda wildcards: piece_files("masks", "train", FIGURE_SCENE)[0],
         code=code_fingerprint("figures"),
     shell:
         ddl(
-            "figures qualitative --settings {params.settings:q} --model {input.model:q} --frames {input.frames:q} --masks {input.masks:q} --out {output:q}"
+            "figures qualitative --settings {params.settings:q} --model {input.model:q} --frames {params.frames:q} --masks {params.masks:q} --out {output:q}"
         )
 
 

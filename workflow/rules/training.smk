@@ -20,10 +20,12 @@ rule train:
         runtime=720,
     params:
         settings=lambda wildcards: settings("model", "train", "masks", seed=wildcards.seed),
+        frames=lambda wildcards: frame_stores("train", wildcards.scene),
+        masks=lambda wildcards: piece_files("masks", "train", wildcards.scene),
         code=code_fingerprint("train"),
     shell:
         ddl(
             "train --settings {params.settings:q} --scene {wildcards.scene:q} --arch {wildcards.arch}"
-            " --variant {wildcards.variant} --threads {threads} --frames {input.frames:q} --masks {input.masks:q}"
+            " --variant {wildcards.variant} --threads {threads} --frames {params.frames:q} --masks {params.masks:q}"
             " --out {output.model:q}"
         )
