@@ -111,12 +111,16 @@ def opened_footage(work: Path, command: str, root: Path, camera: str) -> tuple[i
     run in ``work`` under strace (its frame stores removed first, so that every piece is computed)."""
     folder = re.search(r"--out-dir '?([^' ]+)", command).group(1)
     shutil.rmtree(work / folder, ignore_errors=True)
-    trace = work / "strace.log"
-    run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), "bash", "-c", command],
-                         cwd=work, capture_output=True, text=True)
+    traces = work / "strace"
+    shutil.rmtree(traces, ignore_errors=True)
+    traces.mkdir()
+    # one trace file per process (-ff): the job's worker processes' calls are not split across lines
+    run = subprocess.run(["strace", "-ff", "-qq", "-e", "trace=openat", "-o", str(traces / "trace"), "bash", "-c",
+                          command], cwd=work, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"job failed under strace: {command}\n{run.stderr[-2000:]}")
-    opened = set(re.findall(r'openat\([^"]*"([^"]+)"[^=]*= \d+', trace.read_text()))
+    opened = {path for trace in traces.iterdir()
+              for path in re.findall(r'openat\([^"]*"([^"]+)"[^=]*= \d+', trace.read_text())}
     footage = {p for p in opened if p.startswith(f"{root.name}/") or p.startswith(str(root))}
     others = {p for p in footage if not (work / p).resolve().is_relative_to(root.resolve() / camera)}
     return len(footage), len(others)
