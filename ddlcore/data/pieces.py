@@ -1,5 +1,5 @@
 """The pieces sheet of a camera root: every piece of footage of every camera, one CSV row each, written once when
-the workflow plans a run; the rules take their wildcards from it and each frame job reads its own row, then its
+the workflow plans a run; each camera's frames job reads its camera's rows (:func:`camera_rows`), then each piece's
 own footage only (never the whole camera root). Also the :class:`Piece` a row stands for and how it is read; the
 camera adapter (:mod:`.cameras`) makes the rows, imported by the workflow only (a frame job never lists cameras).
 
