@@ -18,10 +18,10 @@ from ddlcore.config import validate_config
 from ddlcore.data import footage_counts, video_io
 from ddlcore.data.camera_labels import read_intervals
 from ddlcore.data.cameras import CamerasDataset, CameraSettings, piece_rows
-from ddlcore.data.extract import extract_camera, extract_piece
+from ddlcore.data.extract import extract_camera
 from ddlcore.data.footage_counts import FootageCounts
 from ddlcore.data.piece_jobs import read_manifest, stored_fingerprint
-from ddlcore.data.pieces import read_piece_row, write_pieces_sheet
+from ddlcore.data.pieces import camera_rows, write_pieces_sheet
 from ddlcore.data.registry import list_videos, open_dataset, training_scenes
 from ddlcore.data.resample import RateGate, analysis_frames, resample
 from ddlcore.data.video_io import decoded_frame_count, read_video, video_file_info
@@ -287,27 +287,6 @@ def test_decoded_frame_counts_are_kept_and_counted_again_when_a_file_changes(tmp
     assert sum(again.info(v).n_frames for v in yard) == decoded_frame_count(root / "yard" / "normal" / "morning.avi")
 
 
-def test_a_frame_job_reads_its_row_and_opens_its_own_footage_only(tmp_path, monkeypatch):
-    root = make_camera_root(tmp_path / "cams")
-    sheet = tmp_path / "pieces.csv"
-    assert write_pieces_sheet(piece_rows(open_dataset(cameras_config(root))), sheet)
-    opened: list[str] = []
-    real_capture, real_imread = video_io.cv2.VideoCapture, video_io.cv2.imread
-    monkeypatch.setattr(video_io.cv2, "VideoCapture", lambda path, *a: opened.append(path) or real_capture(path, *a))
-    monkeypatch.setattr(video_io.cv2, "imread", lambda path, *a: opened.append(path) or real_imread(path, *a))
-    config = cameras_config(root)
-    for split, video, source in (("train", "yard-morning", root / "yard" / "normal" / "morning.avi"),
-                                 ("calibration", "entrance-seg-02", root / "entrance" / "normal" / "seg-02")):
-        opened.clear()
-        out = tmp_path / f"{video}.h5"
-        assert extract_piece(config, sheet, split, video, out) > 0
-        assert {Path(p) if Path(p).suffix == ".avi" else Path(p).parent for p in opened} == {source}
-        with h5py.File(out, "r") as f:
-            row = read_piece_row(sheet, split, video)
-            assert f["frames"].shape[0] == int(row["frames"]) and f.attrs["first_frame"] == int(row["start"])
-    assert not write_pieces_sheet(piece_rows(open_dataset(config)), sheet)  # unchanged: left as it is
-
-
 def test_a_cameras_frames_job_opens_its_own_footage_only_and_recomputes_changed_pieces_only(tmp_path, monkeypatch):
     root = make_camera_root(tmp_path / "cams")
     config = cameras_config(root)
@@ -330,10 +309,12 @@ def test_a_cameras_frames_job_opens_its_own_footage_only_and_recomputes_changed_
         ("train", "entrance-seg-01"), ("train", "entrance-seg-02"), ("calibration", "entrance-seg-02"),
         ("test", "entrance-clip01")]
     assert all(stored_fingerprint(Path(r["path"])) == r["fingerprint"] for r in listed)
+    rows = {(row["split"], row["video"]): row for row in camera_rows(sheet, "entrance")}
     for r in listed:  # each store holds its own row's frames (seg-02 has a training and a calibration piece)
-        row = read_piece_row(sheet, r["split"], r["video"])
+        row = rows[(r["split"], r["video"])]
         with h5py.File(r["path"], "r") as f:
             assert f["frames"].shape[0] == int(row["frames"]) and f.attrs["first_frame"] == int(row["start"])
+    assert not write_pieces_sheet(piece_rows(open_dataset(config)), sheet)  # unchanged: left as it is
     assert job() == (0, 4) and not opened  # kept: no footage opened
     assert job("s2") == (4, 0)  # other settings or code: all computed again
     write_video(root / "entrance" / "normal" / "seg-03.avi", walking_frames(60, 48, 64, seed=5))

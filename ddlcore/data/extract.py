@@ -1,5 +1,5 @@
-"""``ddl frames``: read one video through its dataset adapter (or, for a camera root, its row of the pieces sheet)
-and write its frame store; or, for a camera root, the frame stores of all of one camera's pieces (one job per camera).
+"""``ddl frames``: read one video through its dataset adapter and write its frame store; or, for a camera root, the
+frame stores of all of one camera's pieces, each read from its row of the pieces sheet (one job per camera).
 
 The store holds the frames resized to ``frames.height`` x ``frames.width`` with ``frames.channels``
 channels (see :mod:`ddlcore.data.framestore` for the layout and attributes).
@@ -17,7 +17,7 @@ from ..errors import DDLError
 from .base import DatasetAdapter, Video
 from .framestore import write_frame_store
 from .piece_jobs import PieceJob, fingerprint, run_piece_jobs, write_manifest
-from .pieces import camera_rows, read_piece, read_piece_row, row_piece
+from .pieces import camera_rows, read_piece, row_piece
 from .registry import open_dataset
 from .settings import DataSettings
 
@@ -56,12 +56,6 @@ def extract_frames(settings: DataSettings, split: str, video_name: str, out: str
     }
     frames = tqdm(adapter.read_frames(video), total=info.n_frames, desc=f"frames {video.name}", unit="frame", disable=None)
     return write_frame_store(out, frames, info.n_frames, size.height, size.width, size.channels, attrs)
-
-
-def extract_piece(settings: DataSettings, sheet: str | Path, split: str, video_name: str, out: str | Path) -> int:
-    """Write the frame store of the piece ``video_name`` of ``split`` that the pieces sheet ``sheet``
-    (:mod:`.pieces`) lists, reading that piece's source only; return the number of frames (as :func:`extract_frames`)."""
-    return extract_row(settings, read_piece_row(sheet, split, video_name), out)
 
 
 def extract_row(settings: DataSettings, row: dict[str, str], out: str | Path) -> int:

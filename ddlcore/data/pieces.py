@@ -87,14 +87,6 @@ def _sheet_rows(path: str | Path) -> list[dict[str, str]]:
         return list(reader)
 
 
-def read_piece_row(path: str | Path, split: str, video: str) -> dict[str, str]:
-    """The row of ``video`` of ``split`` in the sheet at ``path``; DDLError naming the sheet when it has none."""
-    for row in _sheet_rows(path):
-        if row["split"] == split and row["video"] == video:
-            return row
-    raise DDLError(f"{path}: no {split} piece named '{video}' (plan the run again)")
-
-
 def camera_rows(path: str | Path, camera: str) -> list[dict[str, str]]:
     """The rows of ``camera`` in the sheet at ``path``, in sheet order; DDLError naming the sheet when it has none."""
     rows = [row for row in _sheet_rows(path) if row["camera"] == camera]
