@@ -7,8 +7,10 @@ round(source fps / ``--fps``)-th frame), each camera starting at another point o
 - ``busy``: UMN plaza, sequence 10's normal part (``umn-dev/plaza/normal/umn10_train.mp4``, 579 frames at 30
   frames/s): people milling across the whole plaza all the time (about 3.6% of the pixels change per frame);
 - ``still``: UMN lawn, sequence 1's test clip after the panic (``umn-dev/lawn/test/umn01_test.mp4`` frames
-  100-146): the last runners leave the edge of the picture, then an empty lawn (two thirds of its frames change
-  less than 0.3% of the pixels: compression noise);
+  100-146): the last runners leave the edge of the picture (two thirds of its frames change less than 0.3% of
+  the pixels, but a runner moves in some 4x4 cell of every served frame up to frame 136), then an empty lawn;
+- ``quiet``: a mostly still camera: the ``still`` clip, then the empty lawn its last runner left (its frames 139
+  and 145, 0.2 s apart: codec noise only) for :data:`QUIET_HOLD_S` seconds, alternately;
 - ``mixed``: cameras alternate busy, still; ``synthetic``: the generated scene of the default workflow.
 
 The model is an untrained C3DSU of ``--config`` (default config/cameras.yaml: the camera model, 176x320 gray;
@@ -72,7 +74,11 @@ from ddlcore.score.settings import ScoreSettings
 UMN = Path("/work/shared/data/umn-dev")
 #: footage kind -> (video file, first frame, end frame (None: the last)); module docstring: what they show
 CLIPS = {"busy": (UMN / "plaza" / "normal" / "umn10_train.mp4", 0, None),
-         "still": (UMN / "lawn" / "test" / "umn01_test.mp4", 100, 147)}
+         "still": (UMN / "lawn" / "test" / "umn01_test.mp4", 100, 147),
+         "quiet": (UMN / "lawn" / "test" / "umn01_test.mp4", 100, 147)}
+#: the empty lawn's two frames (indices in the ``quiet`` clip's video) and how long the ``quiet`` footage holds them
+QUIET_FRAMES = (139, 145)
+QUIET_HOLD_S = 8.0
 CPU = torch.device("cpu")
 #: the latency p95 a followed camera stays under (ms)
 MAX_P95_MS = 1000.0
@@ -94,14 +100,18 @@ def footage(kind: str, fps: float, frames: int = 200) -> np.ndarray:
                  "needs none)")
     capture = cv2.VideoCapture(str(path))
     step = max(1, round(capture.get(cv2.CAP_PROP_FPS) / fps))
-    out = []
+    out, empty = [], []
     for i in range(end or 10**9):
         ok, frame = capture.read()
         if not ok:
             break
         if i >= first and (i - first) % step == 0:
             out.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        if kind == "quiet" and i in QUIET_FRAMES:
+            empty.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     capture.release()
+    if kind == "quiet":
+        out += [empty[i % 2] for i in range(round(QUIET_HOLD_S * fps))]
     clip = np.stack(out)
     return np.concatenate([clip, clip[-2:0:-1]])
 
@@ -205,7 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", type=int, default=2, metavar="N", help="cameras (with --search: the most tried)")
     parser.add_argument("--search", action="store_true", help="N = 1, 2, ... until a camera is not followed")
-    parser.add_argument("--footage", choices=["busy", "still", "mixed", "synthetic"], default="busy")
+    parser.add_argument("--footage", choices=["busy", "still", "quiet", "mixed", "synthetic"], default="busy")
     parser.add_argument("--fps", type=float, default=5.0, help="frame rate each stream is served at")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each deployment is watched")
     parser.add_argument("--threads", type=int, default=2, help="torch / runtime threads of the watch")

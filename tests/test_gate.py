@@ -83,12 +83,12 @@ def test_noise_map_follows_each_cells_noise_between_a_floor_and_a_ceiling():
 
 def test_a_quiet_cells_change_below_the_noisy_cells_level_is_scored_and_noise_alone_is_gated():
     margin = ScoreSettings.from_config(load_config(None)).gate_margin
-    levels = gate_levels(fit_gate_noise([noisy_regions(120, 1.5, 3.0, seed=1)]), margin)
+    levels = gate_levels(fit_gate_noise([noisy_regions(300, 1.5, 3.0, seed=1)]), margin)
     quiet_level, noisy_level = float(np.median(levels[8:, 12:])), float(np.median(levels[:8, :12]))
     assert noisy_level > 1.7 * quiet_level
     frames = noisy_regions(80, 1.5, 3.0, seed=2)
     assert scored_windows(frames, 3, levels).sum() <= 2, "noise alone scores (almost) nothing, in either region"
-    step = 1.3 * quiet_level  # above the quiet cells' level, below the noisy cells'
+    step = 1.1 * quiet_level  # above the quiet cells' level, below the noisy cells'
     in_quiet, in_noisy = frames.astype(np.float32), frames.astype(np.float32)
     in_quiet[40:52, 48:56, 64:72] += step  # 2 x 2 cells of the quiet region brighten for frames 40 .. 51
     in_noisy[40:52, 8:16, 16:24] += step  # the same in the noisy region

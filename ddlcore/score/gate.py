@@ -55,7 +55,7 @@ from .inference import FrameSource, FrameSpan, window_errors
 #: side in pixels (at the model's size) of the square cells whose mean gray level the gate compares
 CELL = 4
 #: the lowest noise of a cell, gray levels of a cell mean (footage without noise: rendered, or a still image);
-#: one bin of the histograms
+#: two bins of the histograms
 MIN_NOISE = 0.125
 #: cells darker than this (gray levels) do not enter the gain: their ratios are mostly noise
 MIN_BRIGHTNESS = 16.0
@@ -66,8 +66,9 @@ GAIN_CELLS = 512
 NOISE_QUANTILE = 0.8
 #: no cell's noise is taken above this multiple of the typical (median) cell's
 NOISE_CEILING = 2.0
-#: bins per gray level of the per-cell histograms of changes the noise is fitted on
-HISTOGRAM_BINS = 8
+#: bins per gray level of the per-cell histograms of changes the noise is fitted on (a 4x4 cell mean of 8-bit
+#: pixels moves in steps of 1/16)
+HISTOGRAM_BINS = 16
 #: changes above this many gray levels share the histograms' last bin (only objects change a cell that much)
 HISTOGRAM_TOP = 64
 #: frames read at a time by the offline gate
