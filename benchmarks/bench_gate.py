@@ -74,8 +74,9 @@ def accuracy(args: argparse.Namespace) -> int:
     noise = calibration.gate_noise
     if noise is not None:
         levels = gate_levels(noise, ScoreSettings.from_config(cfg).gate_margin)
-        print(f"gate levels (gray levels per cell): median {np.median(levels):.2f}, 5-95% {np.quantile(levels, 0.05):.2f}"
-              f"-{np.quantile(levels, 0.95):.2f}, max {levels.max():.2f}; threshold {calibration.threshold:.6g}")
+        low, high = np.quantile(levels, [0.05, 0.95])
+        print(f"gate levels (gray levels per cell): median {np.median(levels):.2f}, 5-95% {low:.2f}-{high:.2f}, "
+              f"max {levels.max():.2f}; threshold {calibration.threshold:.6g}")
     else:
         print(f"no gate noise map; threshold {calibration.threshold:.6g}")
     args.out.mkdir(parents=True, exist_ok=True)

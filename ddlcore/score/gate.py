@@ -26,16 +26,19 @@ changes between consecutive frames (the gain removed: the sensor's and the codec
 flicker). A cell's noise is the :data:`NOISE_QUANTILE` quantile of its changes: it stays the noise's as long
 as objects pass through the cell in fewer than 1 - :data:`NOISE_QUANTILE` of the frame pairs (on the UMN
 lawn and plaza calibration footage, people walking all the time, the busiest cell held a person in 21 % of
-the pairs, 99 % of the cells in under 15 %). The map is then held between the typical cell's noise m (the
-median over the watched cells) and :data:`NOISE_CEILING` x m: no cell is taken as quieter than the typical
-one (a compressed camera's codec leaves most cells exactly unchanged most of the time, and updates any of
-them now and then by a few gray levels: the empty lawn's noisiest cells were not the calibration's, rank
-correlation 0.15-0.25), and no cell's level can hide an object (a cell where people walked more than a fifth
-of the time); and no cell's is below :data:`MIN_NOISE` (footage without noise: rendered, or a still image).
-A cell's gate level is ``score.gate_margin`` x its noise (:func:`gate_levels`): a window compares T x cells values against levels far in
-the noise's tail (on the empty UMN lawn the largest cell change of a frame pair is 2.7-6.1 gray levels, its
-typical cell's noise 0.8: the margin of 8 was chosen there, docs/alarms.md), so noise alone seldom scores a
-window, and anything that moves scores it.
+the pairs, 99 % of the cells in under 15 %; the median, robust to more, is 0 on compressed footage). The map
+is then held between the typical cell's noise m (the median over the watched cells, at least
+:data:`MIN_NOISE`: footage without noise, rendered or a still image) and :data:`NOISE_CEILING` x m. No cell
+is taken as quieter than the typical one: a compressed camera's codec leaves most cells exactly unchanged
+most of the time and updates any of them now and then by a few gray levels (the empty lawn's most-changed
+cells were barely the calibration's noisiest: rank correlation 0.15-0.25). And no cell's level can hide an
+object: a cell where people walked more than a fifth of the time gets at most twice the typical level.
+
+A cell's gate level is ``score.gate_margin`` x its noise (:func:`gate_levels`). A window compares T x cells
+values against levels far in the noise's tail: on the empty UMN lawn the most-changed cell of a frame pair
+moves 2.7-6.1 gray levels, its typical cell's noise being 0.81 (the margin of 8 was chosen there, on normal
+frames: docs/alarms.md); on Gaussian noise the level is about 10 standard deviations of a cell's change. So
+noise alone seldom scores a window, and anything that moves scores it.
 
 The same :class:`WindowGate` decides offline (:func:`scored_windows`, :func:`gated_window_errors`) and live
 (:class:`ddlcore.live.scorer.BatchScorer`), so both gate the same windows.
@@ -55,8 +58,8 @@ from .inference import FrameSource, FrameSpan, window_errors
 #: side in pixels (at the model's size) of the square cells whose mean gray level the gate compares
 CELL = 4
 #: the lowest noise of a cell, gray levels of a cell mean (footage without noise: rendered, or a still image);
-#: two bins of the histograms
-MIN_NOISE = 0.125
+#: four bins of the histograms
+MIN_NOISE = 0.25
 #: cells darker than this (gray levels) do not enter the gain: their ratios are mostly noise
 MIN_BRIGHTNESS = 16.0
 #: at most this many cells, evenly spread, give the gain (its median's cost)
@@ -159,11 +162,12 @@ def fit_gate_noise(videos: Iterable[FrameSource], roi: np.ndarray | None = None)
     noise = np.full(shape, MIN_NOISE, np.float32)
     if counts is None or not counts.any():
         return noise
-    cumulative = np.cumsum(counts, axis=1)
-    quantile = np.argmax(cumulative >= NOISE_QUANTILE * cumulative[:, -1:], axis=1) / HISTOGRAM_BINS
-    typical = max(float(np.median(quantile)), MIN_NOISE)
+    cumulative = np.cumsum(counts[:, 1:], axis=1)  # bin 0 (under half a bin): frames the codec left alone there
+    updated = cumulative[:, -1] > 0
+    quantile = (1 + np.argmax(cumulative >= NOISE_QUANTILE * cumulative[:, -1:], axis=1)) / HISTOGRAM_BINS
+    typical = max(float(np.median(quantile[updated])) if updated.any() else 0.0, MIN_NOISE)
     noise[:] = typical
-    noise[watched] = np.clip(quantile, typical, NOISE_CEILING * typical)
+    noise[watched] = np.clip(np.where(updated, quantile, typical), typical, NOISE_CEILING * typical)
     return noise
 
 
