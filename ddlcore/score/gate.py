@@ -23,22 +23,25 @@ accumulating unscored: once it adds up to more than a level, a window is scored 
 
 Noise map. Fitted on the calibration footage (:func:`fit_gate_noise`), one value per cell, from the local
 changes between consecutive frames (the gain removed: the sensor's and the codec's noise, not the scene's
-flicker). A cell's noise is the :data:`NOISE_QUANTILE` quantile of its changes: it stays the noise's as long
-as objects pass through the cell in fewer than 1 - :data:`NOISE_QUANTILE` of the frame pairs (on the UMN
-lawn and plaza calibration footage, people walking all the time, the busiest cell held a person in 21 % of
-the pairs, 99 % of the cells in under 15 %; the median, robust to more, is 0 on compressed footage). The map
-is then held between the typical cell's noise m (the median over the watched cells, at least
+flicker). A compressed camera's codec leaves about half the cells exactly unchanged from one frame to the
+next (48-50 % of the cell changes of the UMN lawn and plaza calibration footage are under 1/32 gray level,
+5 % on the synthetic footage's sensor noise) and updates the others by up to a few gray levels, so a cell's
+noise is the :data:`NOISE_QUANTILE` quantile of its *non-zero* changes (from half a histogram bin, 1/32 gray
+level): the size of an update, whether one comes in every frame (sensor noise) or in every other (a codec).
+A quantile, not the largest change, so that objects passing through the cell in a minority of the frame
+pairs leave it alone (on the UMN lawn and plaza calibration footage, people walking all the time, the busiest
+cell held someone in 21 % of the pairs, 99 % of the cells in under 15 %). The map is then held between the
+typical cell's noise m (the median over the watched cells updated at least once, at least
 :data:`MIN_NOISE`: footage without noise, rendered or a still image) and :data:`NOISE_CEILING` x m. No cell
-is taken as quieter than the typical one: a compressed camera's codec leaves most cells exactly unchanged
-most of the time and updates any of them now and then by a few gray levels (the empty lawn's most-changed
-cells were barely the calibration's noisiest: rank correlation 0.15-0.25). And no cell's level can hide an
-object: a cell where people walked more than a fifth of the time gets at most twice the typical level.
+is taken as quieter than the typical one: the codec updates any cell now and then (the empty lawn's
+most-changed cells were barely the calibration's noisiest: rank correlation 0.15-0.25). And no cell's level
+can hide an object: a cell where people walked often gets at most twice the typical level.
 
-A cell's gate level is ``score.gate_margin`` x its noise (:func:`gate_levels`). A window compares T x cells
-values against levels far in the noise's tail: on the empty UMN lawn the most-changed cell of a frame pair
-moves 2.7-6.1 gray levels, its typical cell's noise being 0.81 (the margin of 8 was chosen there, on normal
-frames: docs/alarms.md); on Gaussian noise the level is about 10 standard deviations of a cell's change. So
-noise alone seldom scores a window, and anything that moves scores it.
+A cell's gate level is ``score.gate_margin`` x its noise (:func:`gate_levels`); the default 4.7 is 6 standard
+deviations of a cell's change on Gaussian sensor noise (the first gate's single level, validated on Ped2 and
+the synthetic footage), and gates every pair of empty-lawn frames (their most-changed cell moves 2.7-6.1 gray
+levels; at 4.7 the largest is 0.87 of its cell's level, docs/alarms.md). A window compares T x cells values
+against levels in the noise's tail: noise alone seldom scores a window, anything that moves scores it.
 
 The same :class:`WindowGate` decides offline (:func:`scored_windows`, :func:`gated_window_errors`) and live
 (:class:`ddlcore.live.scorer.BatchScorer`), so both gate the same windows.
