@@ -25,7 +25,7 @@ The runtime and precision ``auto`` chose are printed by the watch (the probe's l
 
 Run (the issue's target: 2 cores of a CPU without bf16; on one with it, emulate with
 ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2``, which ONNX Runtime does not follow):
-``.venv/bin/python benchmarks/bench_watch_cameras.py --footage still --search --cameras 10 --fps 5 --threads 2
+``.venv/bin/python benchmarks/bench_watch_cameras.py --footage quiet --search --cameras 16 --fps 5 --threads 2
 --gate off,on --precision fp32,int8``. ``--screenshot PNG`` saves the page two thirds into a run.
 """
 
