@@ -67,8 +67,8 @@ MIN_NOISE = 0.25
 MIN_BRIGHTNESS = 16.0
 #: at most this many cells, evenly spread, give the gain (its median's cost)
 GAIN_CELLS = 512
-#: a cell's noise is this quantile of its consecutive-frame changes: objects in fewer than 1 - it of the pairs
-#: leave it alone
+#: a cell's noise is this quantile of its non-zero consecutive-frame changes: objects in fewer than 1 - it of
+#: them leave it alone
 NOISE_QUANTILE = 0.8
 #: no cell's noise is taken above this multiple of the typical (median) cell's
 NOISE_CEILING = 2.0
