@@ -32,7 +32,7 @@ from ddlcore.alarm.settings import AlarmSettings
 from ddlcore.config import load_config
 from ddlcore.evaluate.event_table import detection_delays, event_row, load_live_run, segments
 from ddlcore.score.export import scoring_model
-from ddlcore.score.gate import WindowGate, frame_cells
+from ddlcore.score.gate import CELL, WindowGate, frame_cells, gate_levels
 from ddlcore.score.inference import load_model
 from ddlcore.score.settings import ScoreSettings
 
@@ -45,7 +45,8 @@ def cost(height: int, width: int, frames: int, clip: int) -> None:
     for image in images:
         frame_cells(image[None])
     cells_us = 1e6 * (time.perf_counter() - start) / frames
-    gate = WindowGate(clip, 1e9)  # never changed: every window compares all T frames
+    gate = WindowGate(clip, np.full((height // CELL, width // CELL), 1e9, np.float32))  # never changed: every window
+    # compares all T frames
     start = time.perf_counter()
     for image in images:
         gate.add(image)
@@ -70,7 +71,14 @@ def accuracy(args: argparse.Namespace) -> int:
         save_calibration(made, sidecar_path(args.model))
     calibration_path = sidecar_path(args.model)
     calibration = load_calibration(calibration_path)
-    print(f"gate level {calibration.gate_level}, threshold {calibration.threshold:.6g}")
+    noise = calibration.gate_noise
+    if noise is not None:
+        levels = gate_levels(noise, ScoreSettings.from_config(cfg).gate_margin)
+        low, high = np.quantile(levels, [0.05, 0.95])
+        print(f"gate levels (gray levels per cell): median {np.median(levels):.2f}, 5-95% {low:.2f}-{high:.2f}, "
+              f"max {levels.max():.2f}; threshold {calibration.threshold:.6g}")
+    else:
+        print(f"no gate noise map; threshold {calibration.threshold:.6g}")
     args.out.mkdir(parents=True, exist_ok=True)
     detected: dict[bool, list[tuple[str, int, int]]] = {}
     for gate in (False, True):

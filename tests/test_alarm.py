@@ -18,6 +18,7 @@ from ddlcore.alarm.threshold import choose_threshold, events_per_hour
 from ddlcore.config import load_config
 from ddlcore.errors import DDLError
 from ddlcore.evaluate.settings import MetricsSettings
+from ddlcore.score.gate import gate_levels
 from ddlcore.score.inference import load_model
 from ddlcore.score.patches import patch_peaks, patch_scores
 from ddlcore.score.settings import ScoreSettings
@@ -119,7 +120,7 @@ def test_calibration_gives_the_requested_false_alarm_rate_on_held_out_normal_vid
         assert alarm["false_alarms_per_hour"] / 2 <= rate <= alarm["false_alarms_per_hour"] * 2
 
 
-def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(alarm_scene, tmp_path):
+def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(alarm_scene, tmp_path, capsys):
     import cv2
 
     from ddlcore.cli.main import main
@@ -132,6 +133,9 @@ def test_cli_calibrate_writes_the_sidecar_and_score_writes_events(alarm_scene, t
     calibration = load_calibration(sidecar_path(model))
     assert sorted(calibration.videos) == ["n0", "n1"] and calibration.background.shape == (32, 32)
     assert calibration.threshold > 0 and calibration.latency == 1
+    levels = gate_levels(calibration.gate_noise, 4.7)  # score.gate_margin's default
+    printed = capsys.readouterr().out
+    assert f"change gate: cell levels {np.median(levels):.2f} (typical cell) to {levels.max():.2f}" in printed
 
     video = tmp_path / "test.avi"  # the anomalous test clip as a colour video at 2x the size
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (80, 64))

@@ -17,7 +17,9 @@ from ddlcore.alarm.calibration import (apply_calibration, gated_calibration, loa
                                        sidecar_path)
 from ddlcore.config import load_config
 from ddlcore.live.scorer import LiveScorer
-from ddlcore.score.gate import CELL, GATE_SIGMAS, MIN_LEVEL, fit_gate_level, frame_cells, scored_windows
+from ddlcore.errors import DDLError
+from ddlcore.score.gate import (CELL, HISTOGRAM_BINS, MIN_NOISE, NOISE_CEILING, NOISE_QUANTILE, fit_gate_noise,
+                                  frame_cells, gate_levels, scored_windows)
 from ddlcore.score.inference import load_model
 from ddlcore.score.settings import ScoreSettings
 
@@ -42,38 +44,82 @@ def with_square(frames: np.ndarray, first: int, last: int, value: int = 255) -> 
     return out
 
 
-def test_noise_level_follows_the_cameras_noise_and_has_a_floor():
-    assert fit_gate_level([still_footage(40, 0.0)]) == MIN_LEVEL
-    # pixel noise sigma averages over a cell to sigma / CELL; a difference of two frames has sqrt(2) times that
-    noisy = fit_gate_level([still_footage(60, 8.0)])
-    expected = GATE_SIGMAS * 8.0 / CELL * np.sqrt(2)
-    assert expected * 0.85 < noisy < expected * 1.15
-    # a moving object in a few cells leaves the median (the noise) where it was
-    moving = fit_gate_level([with_square(still_footage(60, 8.0), 5, 40)])
-    assert abs(moving - noisy) < 0.1 * noisy
+def noisy_regions(n: int, quiet: float, noisy: float, seed: int = 0, size: tuple[int, int] = (64, 96)) -> np.ndarray:
+    """uint8 (n, H, W, 1): ``still_footage`` with pixel noise of std ``quiet``, except a noisy top-left quarter
+    (rows :H/2, columns :W/2) whose noise has std ``noisy``."""
+    rng = np.random.default_rng(seed)
+    scene = rng.uniform(40, 200, size)
+    std = np.full(size, quiet)
+    std[: size[0] // 2, : size[1] // 2] = noisy
+    return np.clip(scene + rng.normal(0, 1, (n, *size)) * std, 0, 255).round().astype(np.uint8)[..., None]
 
 
-def test_flicker_leaves_the_level_alone_but_a_brightness_change_is_a_change():
+def cell_noise(pixel_std: float) -> float:
+    """The noise a cell of Gaussian pixel noise of std ``pixel_std`` should get: NOISE_QUANTILE of |a - b|, a and
+    b cell means (std pixel_std / CELL each)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + NOISE_QUANTILE / 2) * np.sqrt(2) * pixel_std / CELL)
+
+
+def test_noise_map_follows_each_cells_noise_between_a_floor_and_a_ceiling():
+    assert np.all(fit_gate_noise([still_footage(40, 0.0)]) == MIN_NOISE), "no noise: the lowest noise"
+    noise = fit_gate_noise([noisy_regions(200, 2.0, 3.4)])
+    assert noise.shape == (64 // CELL, 96 // CELL) and noise.dtype == np.float32
+    quiet, noisy = noise[8:, 12:], noise[:8, :12]
+    assert abs(np.median(quiet) - cell_noise(2.0)) < 0.15 * cell_noise(2.0)
+    assert abs(np.median(noisy) - cell_noise(3.4)) < 0.15 * cell_noise(3.4)
+    assert quiet.min() >= np.median(quiet), "no cell is taken as quieter than the typical one"
+    # a region far noisier than the rest is held at NOISE_CEILING x the typical cell: it cannot hide an object
+    loud = fit_gate_noise([noisy_regions(120, 2.0, 20.0)])
+    assert np.allclose(loud[:8, :12], NOISE_CEILING * np.median(loud[8:, 12:]))
+    # a moving object crossing a few cells in a fifth of the frames leaves their noise alone
+    plain = fit_gate_noise([still_footage(120, 4.0)])
+    moving = fit_gate_noise([with_square(still_footage(120, 4.0), 5, 40)])
+    path = (slice(20 // CELL, 26 // CELL), slice(4 // CELL, 80 // CELL))
+    assert np.abs(moving[path] - plain[path]).max() <= 0.2 * np.median(plain)
+    assert abs(np.median(moving) - np.median(plain)) <= 1 / HISTOGRAM_BINS
+
+
+def test_a_quiet_cells_change_below_the_noisy_cells_level_is_scored_and_noise_alone_is_gated():
+    # a margin far in the noise's tail (10 standard deviations of a cell's change), so that the test is about the
+    # map, not about the noise's tail
+    levels = gate_levels(fit_gate_noise([noisy_regions(300, 1.5, 3.0, seed=1)]), 8.0)
+    quiet_level, noisy_level = float(np.median(levels[8:, 12:])), float(np.median(levels[:8, :12]))
+    assert noisy_level > 1.7 * quiet_level
+    frames = noisy_regions(80, 1.5, 3.0, seed=2)
+    assert scored_windows(frames, 3, levels).sum() <= 2, "noise alone scores (almost) nothing, in either region"
+    step = 1.05 * quiet_level  # above the quiet cells' level, below the noisy cells'
+    in_quiet, in_noisy = frames.astype(np.float32), frames.astype(np.float32)
+    in_quiet[40:52, 48:56, 64:72] += step  # 2 x 2 cells of the quiet region brighten for frames 40 .. 51
+    in_noisy[40:52, 8:16, 16:24] += step  # the same in the noisy region
+    scored = scored_windows(in_quiet.round().astype(np.uint8), 3, levels)
+    assert scored[38:41].any() and scored[50:53].any(), "the quiet cells' change is scored, and its end"
+    assert scored_windows(in_noisy.round().astype(np.uint8), 3, levels).sum() <= 2, "within the noisy cells' noise"
+
+
+def test_flicker_leaves_the_noise_alone_but_a_brightness_change_is_a_change():
     rng = np.random.default_rng(3)
     still = still_footage(120, 2.0)
     gains = 1 + 0.02 * rng.standard_normal(len(still))
     flicker = np.clip(still * gains[:, None, None, None], 0, 255).round().astype(np.uint8)
-    # the level is the sensor's noise, the gain taken out: a flickering camera's is a still one's
-    assert abs(fit_gate_level([flicker]) - fit_gate_level([still])) < 0.15 * fit_gate_level([still])
-    level = fit_gate_level([still])
-    assert scored_windows(still, 3, level).sum() <= 3, "noise alone scores (almost) nothing"
+    # the noise is the sensor's, the gain taken out: a flickering camera's is a still one's
+    typical = np.median(fit_gate_noise([still]))
+    assert abs(np.median(fit_gate_noise([flicker])) - typical) < 0.15 * typical
+    levels = gate_levels(fit_gate_noise([still]), 8.0)
+    assert scored_windows(still, 3, levels).sum() <= 3, "noise alone scores (almost) nothing"
     # a brightness change is a change of the model's input: scored beyond the level, whatever its cause
-    assert scored_windows(flicker, 3, level).sum() > len(flicker) / 3
+    assert scored_windows(flicker, 3, levels).sum() > len(flicker) / 3
     lit = still.copy()
     lit[60:] = np.clip(lit[60:] * 1.1, 0, 255).astype(np.uint8)
-    assert scored_windows(lit, 3, level)[58:61].all(), "the lights going on are a change"
+    assert scored_windows(lit, 3, levels)[58:61].all(), "the lights going on are a change"
 
 
 def test_still_windows_are_gated_and_motion_is_scored():
     clip = 3
     frames = with_square(still_footage(60, 4.0), 30, 40)
-    level = fit_gate_level([still_footage(60, 4.0, seed=1)])
-    scored = scored_windows(frames, clip, level)
+    levels = gate_levels(fit_gate_noise([still_footage(60, 4.0, seed=1)]), 8.0)
+    scored = scored_windows(frames, clip, levels)
     assert scored[0], "the first window has nothing to be compared with"
     # every window holding a frame with the square differs from the last scored one, still windows do not
     moving = np.array([any(30 <= j + k <= 40 for k in range(clip)) for j in range(len(scored))])
@@ -89,10 +135,11 @@ def test_slow_drift_cannot_accumulate_unscored():
     frames = np.full((200, 32, 32, 1), 100, np.uint8)
     for i in range(200):
         frames[i, 8:16, 8:16] = 20 + round(0.25 * i)
-    scored = scored_windows(frames, 3, MIN_LEVEL)
+    level = 1.0
+    scored = scored_windows(frames, 3, np.full((32 // CELL, 32 // CELL), level, np.float32))
     drift = 0.25 * 200
-    assert 0.5 * drift / MIN_LEVEL <= scored.sum() <= drift / MIN_LEVEL + 1
-    assert np.diff(np.flatnonzero(scored)).max() <= 2 * MIN_LEVEL / 0.25 + 1
+    assert 0.5 * drift / level <= scored.sum() <= drift / level + 1
+    assert np.diff(np.flatnonzero(scored)).max() <= 2 * level / 0.25 + 1
 
 
 def test_region_of_interest_hides_motion_outside_it():
@@ -100,7 +147,7 @@ def test_region_of_interest_hides_motion_outside_it():
     roi = np.ones(frames.shape[1:3], bool)
     roi[:, :] = False
     roi[40:, :] = True  # the square moves in rows 20..25: outside
-    assert scored_windows(frames, 3, MIN_LEVEL, roi).sum() == 1
+    assert scored_windows(frames, 3, np.ones((64 // CELL, 96 // CELL), np.float32), roi).sum() == 1
     assert frame_cells(frames[:1], roi)[0, : 40 // CELL].max() == 0
 
 
@@ -116,26 +163,32 @@ def still_stretches(frames: np.ndarray) -> np.ndarray:
                            np.repeat(frames[120:121], 30, axis=0), frames[120:200]])
 
 
-def test_calibration_stores_the_gate_level_and_an_old_file_loads_without_it(calibrated, tmp_path, capsys):
+def test_calibration_stores_the_noise_map_and_an_old_file_loads_without_it(calibrated, tmp_path, capsys):
     model_path, calibration, _ = calibrated
-    assert calibration.gate_level is not None and calibration.gate_level >= MIN_LEVEL
-    assert load_calibration(sidecar_path(model_path)).gate_level == pytest.approx(calibration.gate_level)
+    h, w, _ = calibration.size
+    assert calibration.gate_noise.shape == (h // CELL, w // CELL) and calibration.gate_noise.min() >= MIN_NOISE
+    assert np.array_equal(load_calibration(sidecar_path(model_path)).gate_noise, calibration.gate_noise)
     capsys.readouterr()
-    old = tmp_path / "old.alarm.h5"
+    old = tmp_path / "old.alarm.h5"  # a calibration of the first gate: one level for every cell
     save_calibration(calibration, old)
     with h5py.File(old, "a") as f:
-        del f.attrs["gate_level"]
+        del f["gate_noise"]
+        f.attrs["gate_level"] = 1.0
     loaded = load_calibration(old)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert loaded.gate_level is None
+    assert loaded.gate_noise is None and loaded.threshold == calibration.threshold
     assert len(lines) == 1 and "change gate" in lines[0] and str(old) in lines[0]
+    damaged = tmp_path / "damaged.alarm.h5"
+    save_calibration(replace(calibration, gate_noise=calibration.gate_noise[:, :-1]), damaged)
+    with pytest.raises(DDLError, match="noise map"):
+        load_calibration(damaged)
 
 
 def test_a_gated_window_has_the_score_it_would_have_had(alarm_scene, calibrated):
     # levels below any change: only the windows inside the still stretches (frames repeated exactly) are gated,
     # and their input is exactly their reference's, so their scores are those of every window scored
     model_path, calibration, cfg = calibrated
-    exact = replace(calibration, gate_level=1e-3)
+    exact = replace(calibration, gate_noise=np.full_like(calibration.gate_noise, 1e-4))
     frames = to_model_frames(still_stretches(alarm_scene["test"]))
     model, _ = load_model(model_path, CPU)
     score = ScoreSettings.from_config(cfg)

@@ -102,6 +102,10 @@ def _wait_for(condition, timeout):
 
 def test_watch_follows_an_mjpeg_stream_through_a_server_restart(alarm_scene, calibrated):
     model_path, calibration, cfg = calibrated
+    # without the change gate: the watch decodes the JPEGs with FFmpeg, the offline reference here with libjpeg (a
+    # gray level apart on some pixels), which can tip a borderline gate decision and so an event near the
+    # threshold (tests/test_gate.py checks live = offline through the gate on the same frames)
+    cfg = {**cfg, "score": {**cfg["score"], "gate": False}}
     clip = alarm_scene["test"][CLIP]
     server = MJPEGServer(clip, fps=20).start()
     # what the watcher decodes: the served JPEGs; the offline events of exactly those frames

@@ -9,13 +9,15 @@ file's SHA-256, clip length and frame size must be those it was made with). Layo
     /roi               uint8 (H, W)    the camera's region of interest, 1 = watched (only when it was
                                        calibrated with one, ``ddl calibrate --roi``): every score made
                                        under this calibration ignores the error outside it
+    /gate_noise        float32 (h, w)  the change gate's noise map, gray levels per 4x4-pixel cell
+                                       (:func:`ddlcore.score.gate.fit_gate_noise`; absent in a file made
+                                       before it: such a file, with a single ``gate_level`` attribute or
+                                       none, loads with the gate off and says so in one line)
     /videos/{name}     float32 (N,)    causal, smoothed frame scores of each calibration video
                                        (NaN where a frame has no score)
     attrs: format_version=2, model, model_sha256, height, width, channels, threshold, fps, latency_frames, clip_frames,
            calibration_frames, calibration_hours, calibration_events,
-           alarm (JSON of the alarm section), score (JSON of patch and shifted_grid),
-           gate_level (the change gate's noise level, gray levels, :mod:`ddlcore.score.gate`; absent in a file
-           made before the gate: it loads with the gate off, and says so in one line)
+           alarm (JSON of the alarm section), score (JSON of patch and shifted_grid)
 
 Every calibration video is taken as normal: its events are false alarms.
 """
@@ -36,7 +38,7 @@ from ..errors import DDLError, warn
 from ..io_utils import atomic_path
 from ..model.checkpoint import MAX_SIDE  # the longest frame side a calibration may record: a model's
 from ..model.identity import model_fingerprint
-from ..score.gate import fit_gate_level, gated_window_errors, scored_windows
+from ..score.gate import CELL, fit_gate_noise, gate_levels, gated_window_errors, scored_windows
 from ..score.inference import FrameSource
 from ..score.settings import ScoreSettings
 from .causal import background_map, causal_frame_scores, causal_peaks, frame_scores, latency_frames
@@ -47,7 +49,7 @@ from .threshold import choose_threshold, events_per_hour
 FORMAT_VERSION = 2
 #: ``score`` settings of the process that scores (its hardware), taken from the job's own section even when
 #: a model's training config gives the rest (:func:`calibrated_score`)
-PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime", "precision", "gate")
+PROCESS_SCORE_KEYS = ("device", "batch_size", "runtime", "precision", "gate", "gate_margin")
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Calibration:
     they replace the job's, :func:`calibrated_score`); model_sha256: SHA-256 of the model file
     (:func:`ddlcore.model.identity.model_fingerprint`; empty when made without one); size: the model's (height,
     width, channels); roi: bool (H, W) watched pixels (:mod:`ddlcore.data.roi`), None for the whole frame;
-    gate_level: the change gate's level (:func:`ddlcore.score.gate.fit_gate_level`), None when made without one.
+    gate_noise: float32 (h, w) the change gate's noise map (:func:`ddlcore.score.gate.fit_gate_noise`), None when
+    made without one.
     """
 
     model: str
@@ -73,7 +76,7 @@ class Calibration:
     model_sha256: str = ""
     size: tuple[int, int, int] = (0, 0, 0)
     roi: np.ndarray | None = None
-    gate_level: float | None = None
+    gate_noise: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # a calibration always fixes the motion term: one made without it (before it existed, or by hand) scores without
@@ -107,7 +110,7 @@ def calibrated_score(calibration: Calibration, job: ScoreSettings, trained: Scor
 
     job: the scoring process's own ``score`` section; trained: the one of the config the model was trained
     with (a deployed camera's ``config``), when given, for how the model is run (encoder sharing ...), with the
-    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime, precision, the change gate) in place. The
+    job's :data:`PROCESS_SCORE_KEYS` (device, batch size, runtime, precision, the change gate and its margin) in place. The
     calibration's fixed keys (``FIXED_SCORE_KEYS``: patch, shifted grid, motion weight) replace both.
     """
     base = job if trained is None else replace(trained, **{k: getattr(job, k) for k in PROCESS_SCORE_KEYS})
@@ -159,8 +162,8 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
             alarm=json.dumps(calibration.alarm.as_config(), sort_keys=True),
             score=json.dumps(stored_score(calibration.score), sort_keys=True),
         )
-        if calibration.gate_level is not None:
-            f.attrs["gate_level"] = calibration.gate_level
+        if calibration.gate_noise is not None:
+            f.create_dataset("gate_noise", data=calibration.gate_noise.astype(np.float32))
         if calibration.background is not None:
             f.create_dataset("background", data=calibration.background.astype(np.float32), compression="gzip")
         if calibration.roi is not None:
@@ -189,14 +192,14 @@ def load_calibration(path: str | Path) -> Calibration:
                 videos={name: d[:] for name, d in f["videos"].items()}, model_sha256=str(a["model_sha256"]),
                 size=(int(a["height"]), int(a["width"]), int(a["channels"])),
                 roi=f["roi"][:].astype(bool) if "roi" in f else None,
-                gate_level=float(a["gate_level"]) if "gate_level" in a else None,
+                gate_noise=f["gate_noise"][:] if "gate_noise" in f else None,
             )
     except OSError as exc:
         raise DDLError(f"{p}: not a readable HDF5 calibration file ({exc})") from exc
     check_loaded(calibration, p)
-    if calibration.gate_level is None:
-        warn(f"{p}: made before the change gate (no noise level): every window is scored; run ddl calibrate again "
-             "to gate still windows")
+    if calibration.gate_noise is None:
+        warn(f"{p}: made before the change gate's per-cell noise map: every window is scored; run ddl calibrate "
+             "again to gate still windows")
     return calibration
 
 
@@ -214,15 +217,21 @@ def check_loaded(calibration: Calibration, path: Path) -> None:
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and channels in (1, 3)):
         raise DDLError(f"{path}: frame size {height}x{width}x{channels} is not a model's (sides 1 to {MAX_SIDE}, "
                        "1 or 3 channels): run ddl calibrate again")
-    if c.gate_level is not None and not (np.isfinite(c.gate_level) and c.gate_level > 0):
-        raise DDLError(f"{path}: gate level {c.gate_level} is not a finite positive number: run ddl calibrate again")
+    cells = (max(1, height // CELL), max(1, width // CELL))
+    noise = c.gate_noise
+    if noise is not None and (noise.shape != cells or not (np.isfinite(noise).all() and (noise > 0).all())):
+        raise DDLError(f"{path}: the gate's noise map ({'x'.join(map(str, noise.shape))} cells) is not finite "
+                       f"positive numbers over {cells[0]}x{cells[1]} cells: run ddl calibrate again")
 
 
-def gate_level(calibration: Calibration, settings: ScoreSettings) -> float | None:
-    """The change gate's level of scoring under ``calibration`` with ``settings`` (:func:`calibrated_score`):
-    the calibration's when ``score.gate`` is on, None (every window scored) when it is off or the calibration
-    has none."""
-    return calibration.gate_level if settings.gate else None
+def calibration_gate_levels(calibration: Calibration, settings: ScoreSettings) -> np.ndarray | None:
+    """The change gate's levels, float32 (h, w) gray levels per cell, of scoring under ``calibration`` with
+    ``settings`` (:func:`calibrated_score`): ``score.gate_margin`` x the calibration's noise map when
+    ``score.gate`` is on (:func:`ddlcore.score.gate.gate_levels`), None (every window scored) when it is off or
+    the calibration has no map."""
+    if not settings.gate or calibration.gate_noise is None:
+        return None
+    return gate_levels(calibration.gate_noise, settings.gate_margin)
 
 
 def calibrated_errors(model: torch.nn.Module, frames: FrameSource, calibration: Calibration, settings: ScoreSettings,
@@ -236,7 +245,7 @@ def calibrated_errors(model: torch.nn.Module, frames: FrameSource, calibration: 
     a copy of the last scored one's; scored bool (N - T + 1,), False for the gated windows). Call under no_grad.
     """
     clip = calibration.clip
-    scored = scored_windows(frames, clip, gate_level(calibration, settings), calibration.roi)
+    scored = scored_windows(frames, clip, calibration_gate_levels(calibration, settings), calibration.roi)
     errors = gated_window_errors(model, frames, clip, settings.batch_size, device, scored, settings.share_encoder,
                                  desc, settings.autocast_cuda, calibration.roi if roi is None else roi,
                                  settings.motion_weight)
@@ -296,8 +305,8 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
     model_path: the model's file (its fingerprint goes into the calibration); roi: bool (H, W), the camera's
     watched pixels (:mod:`ddlcore.data.roi`), kept in the calibration so that every causal score made
     under it ignores the same pixels; None: the whole frame. The footage's frame rate is the median of
-    the videos' rates. The footage is scored without the change gate (every window), whose level is fitted on
-    it (:func:`ddlcore.score.gate.fit_gate_level`).
+    the videos' rates. The footage is scored without the change gate (every window), whose noise map is fitted
+    on it (:func:`ddlcore.score.gate.fit_gate_noise`).
     """
     clip = int(meta["frames"])
     short = [name for name, (frames, _) in videos.items() if len(frames) < clip]
@@ -313,11 +322,11 @@ def calibrate(model: torch.nn.Module, meta: dict[str, Any], videos: dict[str, tu
                                     score.motion_weight)
     scores = {name: frame_scores(model, frames, clip, score, alarm, background, device, roi)[0]
               for name, (frames, _) in videos.items()}
-    level = fit_gate_level(sources, roi)
+    noise = fit_gate_noise(sources, roi)
     fps = float(np.median([fps for _, fps in videos.values()]))
     return Calibration(
         model=str(model_path), threshold=choose_threshold(list(scores.values()), fps, alarm), fps=fps, clip=clip,
         alarm=alarm, score={k: getattr(score, k) for k in FIXED_SCORE_KEYS}, background=background, videos=scores,
         model_sha256=model_fingerprint(model_path), size=(int(meta["height"]), int(meta["width"]), int(meta["channels"])),
-        roi=roi, gate_level=level,
+        roi=roi, gate_noise=noise,
     )

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..alarm.calibration import Calibration, calibrate, save_calibration, sidecar_path
 from ..alarm.settings import AlarmSettings
 from ..errors import DDLError
+from ..score.gate import gate_levels
 from ..score.settings import ScoreSettings
 from .args import add_config_args, config_from_args
 
@@ -38,6 +41,10 @@ def _run(args: argparse.Namespace) -> None:
     print(f"threshold {calibration.threshold:.6g}: {facts['calibration_events']} events in "
           f"{60 * facts['calibration_hours']:.1f} min of normal footage "
           f"({facts['calibration_events_per_hour']:.2f} per hour) -> {out}{watched}")
+    if calibration.gate_noise is not None:
+        levels = gate_levels(calibration.gate_noise, score.gate_margin)
+        print(f"change gate: cell levels {np.median(levels):.2f} (typical cell) to {levels.max():.2f} gray levels "
+              f"(score.gate_margin {score.gate_margin:g} x the noise map)")
     if int8:
         print(int8)
     if alarm.quantile is None and alarm.false_alarms_per_hour * facts["calibration_hours"] < 1:

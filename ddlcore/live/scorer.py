@@ -10,7 +10,7 @@ source arrives it scores that source's frame i - T//2 exactly as offline causal 
 calibration, and feeds that calibration's event state machine. :class:`LiveScorer` is its
 one-source form.
 
-With the change gate (``score.gate`` and a calibration with a noise level, :mod:`ddlcore.score.gate`) a
+With the change gate (``score.gate`` and a calibration with a noise map, :mod:`ddlcore.score.gate`) a
 source's window that has not changed since its last scored window is not run through the model (its frames
 are not even encoded until a window that needs them is scored): it takes the last scored window's score, box
 and error map, as offline scoring under the calibration does.
@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..alarm.calibration import Calibration, calibrated_score, gate_level
+from ..alarm.calibration import Calibration, calibrated_score, calibration_gate_levels
 from ..alarm.causal import subtract_background
 from ..score.patches import patch_peaks
 from ..alarm.events import Event, EventTracker
@@ -72,7 +72,7 @@ class _Stream:
         self.frames: deque[torch.Tensor] = deque(maxlen=clip)
         self.features: deque[list[torch.Tensor] | None] = deque(maxlen=clip)
         self.recent: deque[float] = deque(maxlen=int(calibration.alarm.smooth_frames))
-        self.gate = WindowGate(clip, gate_level(calibration, score), calibration.roi)
+        self.gate = WindowGate(clip, calibration_gate_levels(calibration, score), calibration.roi)
         self.last: tuple[float, list[int], np.ndarray] | None = None
 
     def reset(self) -> None:

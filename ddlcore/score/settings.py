@@ -31,3 +31,4 @@ class ScoreSettings(Section):
     precision: str
     motion_weight: float
     gate: bool
+    gate_margin: float
