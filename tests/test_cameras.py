@@ -360,6 +360,21 @@ def test_train_hours_keeps_the_latest_footage_for_training_and_calibration(tmp_p
     assert pieces == {"train": [("seg-01.avi", 50, 60), ("seg-02", 0, 20)], "calibration": [("seg-02", 20, 30)]}
 
 
+def test_a_live_streams_frames_are_kept_at_the_analysis_rate_by_their_arrival_times():
+    jitter = np.random.default_rng(0).uniform(-0.004, 0.004, 300)
+    for source_fps, fps in ((30.0, 10.0), (25.0, 10.0), (12.0, 10.0)):
+        gate = RateGate(fps)
+        kept = [t for t in np.arange(300) / source_fps + jitter if gate.keep_arrival(t)]
+        assert abs(len(kept) - 300 / source_fps * fps) <= 2, (source_fps, len(kept))  # the rate, whatever it reports
+        assert np.diff(kept).min() > 0.5 / fps  # never two frames within half a period
+    slower = RateGate(10.0)
+    assert all(slower.keep_arrival(t) for t in np.arange(50) / 5.0)  # a 5 frames/s stream: every frame
+    gate = RateGate(10.0)
+    before = [gate.keep_arrival(t) for t in np.arange(30) / 30.0]  # 1 s, then a minute's outage, then 1 s
+    after = [gate.keep_arrival(t) for t in 60.0 + np.arange(30) / 30.0]
+    assert after[0] and sum(after) == sum(before) == 10  # the schedule restarts: no burst to catch up
+
+
 def test_a_live_source_keeps_the_frames_extraction_would_at_the_analysis_rate():
     for source_fps, fps in ((30.0, 10.0), (25.0, 10.0), (29.97, 7.5)):
         gate = RateGate(fps)

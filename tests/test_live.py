@@ -313,6 +313,24 @@ def test_a_stream_giving_fewer_frames_than_a_clip_per_connection_counts_as_faile
     assert "fewer than the 3 frames a clip needs" in reader.error
 
 
+def test_a_streams_rate_is_measured_from_its_frames_not_taken_from_what_it_reports():
+    from ddlcore.live.sources import MEASURED_RATE_FRAMES, FrameReader
+
+    frames = np.random.default_rng(0).integers(0, 255, (40, 120, 160, 3), np.uint8)
+    server = MJPEGServer(frames, fps=8, loop=True).start()  # an MJPEG stream: FFmpeg reports 25 frames/s for it
+    reader = FrameReader(server.url, LiveSettings.from_config(load_config(None, None)), 10.0,
+                         on_status=lambda _: None).start()
+    taken, end = 0, time.monotonic() + 30
+    try:
+        while taken <= MEASURED_RATE_FRAMES and time.monotonic() < end:
+            taken += reader.get(timeout=0.1) is not None
+        assert taken > MEASURED_RATE_FRAMES, f"{taken} frames"
+    finally:
+        reader.stop()
+        server.stop()
+    assert 6.5 < reader.fps < 9.5, reader.fps
+
+
 def test_a_watched_image_still_being_written_is_read_once_complete(tmp_path):
     from ddlcore.live.sources import folder_frames
 

@@ -49,15 +49,24 @@ def resample(frames: Iterable[Frame], source_fps: float, fps: float | None) -> I
             k += 1
 
 
+#: a live frame arriving this fraction of an analysis period before its due time is kept (arrival jitter)
+ARRIVAL_SLACK = 0.25
+
+
 class RateGate:
-    """Which frames of a live source, arriving one at a time, the analysis rate ``fps`` keeps (None: every frame):
-    frame ``i`` of the source is kept when it is the source frame of some analysis frame (:func:`source_index`).
-    A source slower than the analysis rate keeps every frame (a live frame is scored once)."""
+    """Which frames of a source, arriving one at a time, the analysis rate ``fps`` keeps (None: every frame).
+
+    :meth:`keep` (a file or folder, whose frames are numbered at the rate it reports): frame ``i`` of the source
+    is kept when it is the source frame of some analysis frame (:func:`source_index`), as extraction keeps it.
+    :meth:`keep_arrival` (a camera or stream, whose reported rate may be wrong): by arrival time, one frame per
+    analysis period on a fixed schedule. A source slower than the analysis rate keeps every frame (a live frame
+    is scored once)."""
 
     def __init__(self, fps: float | None) -> None:
         self.fps = fps
         self._index = -1
         self._next = 0
+        self._due: float | None = None
 
     def keep(self, source_fps: float) -> bool:
         """Whether the source's next frame is kept, its rate now being ``source_fps``."""
@@ -68,4 +77,16 @@ class RateGate:
             return False
         while source_index(self._next, source_fps, self.fps) <= self._index:
             self._next += 1
+        return True
+
+    def keep_arrival(self, arrived: float) -> bool:
+        """Whether a live source's frame that arrived at ``arrived`` (s, a monotonic clock) is kept: the first
+        one, then the first arriving after each due time of the schedule first + k / fps (less
+        :data:`ARRIVAL_SLACK` of a period); after a gap longer than a period the schedule restarts there."""
+        if not self.fps:
+            return True
+        period = 1.0 / self.fps
+        if self._due is not None and arrived < self._due - ARRIVAL_SLACK * period:
+            return False
+        self._due = arrived + period if self._due is None or arrived >= self._due + period else self._due + period
         return True

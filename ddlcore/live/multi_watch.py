@@ -48,7 +48,7 @@ from .rate_check import RateCheck
 from .scorer import BatchScorer, FrameResult, LiveScorer
 from .server import PageSettings, start_server
 from .settings import LiveSettings, WatchSettings
-from .sources import Frame, FrameReader
+from .sources import LIVE_KINDS, Frame, FrameReader
 from .stats import Stats
 
 
@@ -245,7 +245,8 @@ def watch_cameras(cameras: list[DeployedCamera], settings: WatchSettings, events
                 and not (stop and stop.is_set()):
             ready.clear()
             pending = [(w, f) for w in watches if not w.ended and (f := w.reader.get(timeout=0)) is not None
-                       and gates[w.name].keep(w.reader.fps)]
+                       and (gates[w.name].keep_arrival(f.captured) if w.reader.kind in LIVE_KINDS
+                            else gates[w.name].keep(w.reader.fps))]
             for w, frame in pending:
                 w.admit(frame)
             for (w, frame), result in zip(pending, score_round(pending)):

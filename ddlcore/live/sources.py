@@ -51,6 +51,12 @@ class Frame:
     connection: int
 
 
+#: kinds of sources whose frames arrive in real time: their rate is measured, not taken from what they report
+LIVE_KINDS = ("camera", "stream")
+#: frames of one connection a live source's rate is measured over (the latest ones)
+MEASURED_RATE_FRAMES = 20
+
+
 def source_kind(source: str) -> str:
     """"camera", "stream", "file" or "folder" for a SOURCE string; DDLError when it is none of them."""
     if source.isdigit():
@@ -231,9 +237,13 @@ class FrameReader:
         self.min_frames = min_frames
         self.live = live
         self.on_status = on_status
-        #: the source's frame rate as it reports it (``default_fps`` until known, or when it reports none)
+        #: the source's frame rate: a file's or folder's as it reports it (``default_fps`` until known, or when it
+        #: reports none); a live source's (camera, stream) as measured from its frames' arrival once
+        #: :data:`MEASURED_RATE_FRAMES` arrived over one connection (until then as reported): an MJPEG or RTSP
+        #: stream often reports a rate it does not deliver (FFmpeg says 25 for an MJPEG stream of any rate)
         self.fps = default_fps
         self._rates: list[float] = []
+        self._arrivals: deque[float] = deque(maxlen=MEASURED_RATE_FRAMES)
         self.dropped = 0
         self.read = 0
         self.reconnects = 0
@@ -276,9 +286,14 @@ class FrameReader:
                 self._waiting.popleft()
                 self.dropped += 1
             self.read += 1
-            if self._rates and 0 < self._rates[0] < 1000:
+            now = time.monotonic()
+            self._arrivals.append(now)
+            measured = self._arrivals[-1] - self._arrivals[0]
+            if self.kind in LIVE_KINDS and len(self._arrivals) == MEASURED_RATE_FRAMES and measured > 0:
+                self.fps = (MEASURED_RATE_FRAMES - 1) / measured
+            elif self._rates and 0 < self._rates[0] < 1000:
                 self.fps = self._rates[0]
-            self._waiting.append(Frame(image, time.monotonic(), time.time(), self.read, self.reconnects))
+            self._waiting.append(Frame(image, now, time.time(), self.read, self.reconnects))
             self._cond.notify_all()
 
     def _frames_once(self) -> Iterator[np.ndarray]:
@@ -286,6 +301,7 @@ class FrameReader:
         if self.kind == "folder":
             return folder_frames(Path(self.source), self.live.folder_poll_s, self.live.folder_settle_s, self._stop)
         self._rates.clear()
+        self._arrivals.clear()  # a new connection: its rate is measured anew
         frames = source_frames(self.source, self.kind, self.live.open_timeout_s, self._rates)
         return self._paced(frames) if self.kind == "file" else frames
 
