@@ -168,3 +168,16 @@ def jobs_after(manifest: str | Path, splits: tuple[str, ...], stamp: str, folder
                      fingerprint(stamp, row["fingerprint"]))
             for row in read_manifest(manifest) if row["split"] in splits]
 
+
+def run_stage_after(previous: str | Path, splits: tuple[str, ...], stamp: str, folder: str | Path,
+                    manifest: str | Path, threads: int, compute: Callable[[PieceJob, Path], object],
+                    stage: str) -> tuple[int, int]:
+    """One camera's job of a stage that reads the results the manifest ``previous`` of the stage before lists
+    (those of ``splits``): each piece's ``folder/{split}/{video}.h5`` brought up to date by ``compute``
+    (:func:`jobs_after`, :func:`run_piece_jobs`, its lines labelled ``{stage} {camera}``), then the ``manifest``
+    listing them. Returns (computed, kept)."""
+    folder = Path(folder)
+    jobs = jobs_after(previous, splits, stamp, folder)
+    counts = run_piece_jobs(jobs, compute, threads, f"{stage} {folder.name}", folder)
+    write_manifest(manifest, jobs)
+    return counts

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..data.base import VideoInfo
 from ..data.framestore import FrameStore
-from ..data.piece_jobs import PieceJob, jobs_after, run_piece_jobs, write_manifest
+from ..data.piece_jobs import PieceJob, run_stage_after
 from ..data.pieces import Piece, read_piece
 from ..data.registry import open_dataset
 from ..data.settings import DataSettings
@@ -138,8 +138,4 @@ def detect_camera(settings: DetectRunSettings, frames_manifest: str | Path, spli
     """The detections of every piece of ``splits`` a camera's frame-store manifest lists (one job per camera,
     :mod:`ddlcore.data.piece_jobs`): ``folder/{split}/{video}.h5``, computed ``threads`` at a time (each worker
     builds the detector once), unchanged ones kept; then the ``manifest`` listing them. Returns (computed, kept)."""
-    folder = Path(folder)
-    jobs = jobs_after(frames_manifest, splits, stamp, folder)
-    counts = run_piece_jobs(jobs, partial(_detect_job, settings), threads, f"detect {folder.name}", folder)
-    write_manifest(manifest, jobs)
-    return counts
+    return run_stage_after(frames_manifest, splits, stamp, folder, manifest, threads, partial(_detect_job, settings), "detect")

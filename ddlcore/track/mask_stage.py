@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from ..data.boxes_io import read_boxes
-from ..data.piece_jobs import PieceJob, jobs_after, run_piece_jobs, write_manifest
+from ..data.piece_jobs import PieceJob, run_stage_after
 from .mask_cache import write_mask_cache
 from .settings import WindowSettings
 
@@ -51,8 +51,4 @@ def mask_camera(settings: WindowSettings, tracks_manifest: str | Path, splits: t
     """The mask caches of every piece of ``splits`` a camera's tracks manifest lists (one job per camera,
     :mod:`ddlcore.data.piece_jobs`): ``folder/{split}/{video}.h5``, computed ``threads`` at a time, unchanged ones
     kept; then the ``manifest`` listing them. Returns (computed, kept)."""
-    folder = Path(folder)
-    jobs = jobs_after(tracks_manifest, splits, stamp, folder)
-    counts = run_piece_jobs(jobs, partial(_mask_job, settings), threads, f"masks {folder.name}", folder)
-    write_manifest(manifest, jobs)
-    return counts
+    return run_stage_after(tracks_manifest, splits, stamp, folder, manifest, threads, partial(_mask_job, settings), "masks")

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.boxes_io import BoxTable, read_boxes, write_boxes
-from ..data.piece_jobs import PieceJob, jobs_after, run_piece_jobs, write_manifest
+from ..data.piece_jobs import PieceJob, run_stage_after
 from .ocsort import OCSort, OCSortParams
 from .settings import TrackSettings
 
@@ -86,8 +86,4 @@ def track_camera(track: TrackSettings, detections_manifest: str | Path, splits: 
     """The tracks of every piece of ``splits`` a camera's detections manifest lists (one job per camera,
     :mod:`ddlcore.data.piece_jobs`): ``folder/{split}/{video}.h5``, computed ``threads`` at a time, unchanged ones
     kept; then the ``manifest`` listing them. Returns (computed, kept)."""
-    folder = Path(folder)
-    jobs = jobs_after(detections_manifest, splits, stamp, folder)
-    counts = run_piece_jobs(jobs, partial(_track_job, track), threads, f"track {folder.name}", folder)
-    write_manifest(manifest, jobs)
-    return counts
+    return run_stage_after(detections_manifest, splits, stamp, folder, manifest, threads, partial(_track_job, track), "track")
