@@ -1,13 +1,17 @@
-"""Small file helpers shared by every stage: atomic writes, and the removal of temporaries a killed run left."""
+"""Small file helpers shared by every stage: atomic writes, the removal of temporaries a killed run left, and
+CSV tables read with their columns checked."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from .errors import DDLError
 
 #: a temporary of :func:`atomic_path`: ``.{final name}.ddltmp{pid}.{random}.tmp[{suffix}]``
 TEMPORARY_NAME = re.compile(r"\.(?P<final>.+)\.ddltmp(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?")
@@ -65,3 +69,19 @@ def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def read_csv_rows(path: str | os.PathLike, columns: tuple[str, ...], kind: str, missing_hint: str) -> list[dict[str, str]]:
+    """The rows (column -> text) of the CSV table at ``path``, whose header must be ``columns``.
+
+    DDLError naming ``path`` when it is missing ("{path}: {kind} not found ({missing_hint})") or has other
+    columns ("not a {kind}").
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DDLError(f"{path}: {kind} not found ({missing_hint})")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != columns:
+            raise DDLError(f"{path}: not a {kind} (columns {', '.join(columns)} expected)")
+        return list(reader)

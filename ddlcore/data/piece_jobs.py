@@ -27,7 +27,7 @@ from typing import Callable
 import h5py
 
 from ..errors import DDLError
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, read_csv_rows
 
 #: the HDF5 attribute holding a per-piece result's fingerprint
 FINGERPRINT_ATTR = "piece_fingerprint"
@@ -151,14 +151,7 @@ def write_manifest(path: str | Path, jobs: list[PieceJob]) -> None:
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:
     """The rows of the manifest at ``path`` (column -> text); DDLError naming it when missing or of other columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise DDLError(f"{path}: pieces manifest not found (run the stage before)")
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
-            raise DDLError(f"{path}: not a pieces manifest (columns {', '.join(MANIFEST_COLUMNS)} expected)")
-        return list(reader)
+    return read_csv_rows(path, MANIFEST_COLUMNS, "pieces manifest", "run the stage before")
 
 
 def jobs_after(manifest: str | Path, splits: tuple[str, ...], stamp: str, folder: Path) -> list[PieceJob]:

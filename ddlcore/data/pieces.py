@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import DDLError
+from ..io_utils import read_csv_rows
 from .base import VideoInfo
 from .resample import resample, source_index
 from .video_io import read_source
@@ -77,14 +78,7 @@ def write_pieces_sheet(rows: list[dict[str, str]], path: str | Path) -> bool:
 
 def _sheet_rows(path: str | Path) -> list[dict[str, str]]:
     """Every row of the pieces sheet at ``path``; DDLError naming it when missing or of other columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise DDLError(f"{path}: pieces sheet not found (the workflow writes it when it plans a run)")
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != PIECE_COLUMNS:
-            raise DDLError(f"{path}: not a pieces sheet (columns {', '.join(PIECE_COLUMNS)} expected)")
-        return list(reader)
+    return read_csv_rows(path, PIECE_COLUMNS, "pieces sheet", "the workflow writes it when it plans a run")
 
 
 def camera_rows(path: str | Path, camera: str) -> list[dict[str, str]]:
